@@ -146,11 +146,17 @@ def airflow_run(ctx: typer.Context) -> None:
 
 # ---- mlflow -----------------------------------------------------------------------------------
 @app.command("mlflow-ui")
-def mlflow_ui(port: Annotated[int | None, typer.Option(help="default ASSAY_MLFLOW_PORT")] = None) -> None:
-    """Serve the MLflow UI on the catalog's MLflow store (foreground)."""
+def mlflow_ui(
+    port: Annotated[int | None, typer.Option(help="default ASSAY_MLFLOW_PORT")] = None,
+    stop: Annotated[bool, typer.Option("--stop", help="stop the running UI instead")] = False,
+) -> None:
+    """Serve the MLflow UI on assay's MLflow store in the background (or stop it)."""
     from assay.ops import mlflow_ui as ui
 
-    raise typer.Exit(ui.serve(get_settings(), port))
+    if stop:
+        _echo("MLflow UI stopped" if ui.down(get_settings()) else "MLflow UI was not running")
+        return
+    _echo(f"MLflow UI: {ui.up(get_settings(), port)}; stop with `make stop`")
 
 
 # ---- pipeline ---------------------------------------------------------------------------------

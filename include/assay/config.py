@@ -142,6 +142,10 @@ class Settings(BaseSettings):
             "AIRFLOW__CORE__PARALLELISM": str(self.airflow_parallelism),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
             "AIRFLOW__API__PORT": str(self.airflow_port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            # serve-logs ports follow the API port so two installs on one machine do not collide.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.airflow_port + 1),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.airflow_port + 2),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "ASSAY_DATABASE_URL": self.catalog_url(),
             "ASSAY_SHOP_URL": self.shop_database_url(),
