@@ -9,6 +9,7 @@ rebuilt; a folder with a real cluster in it is never deleted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -87,6 +88,10 @@ def up(settings: Settings) -> ServerState:
     if _is_half_initialised(pgdata):
         log.warning("%s was left half-initialised by an interrupted run; rebuilding it", pgdata)
         shutil.rmtree(pgdata)
+    _clear_stale_server(pgdata)
+    # pgserver caches one handle per folder and per process and trusts it forever; a server
+    # stopped or killed since would never be restarted. Always look again.
+    pgserver.PostgresServer._instances.pop(pgdata.resolve(), None)
     try:
         server = pgserver.get_server(pgdata, cleanup_mode=None)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as exc:
@@ -145,18 +150,48 @@ def read_state(settings: Settings) -> ServerState | None:
 
 
 def _postmaster_pid(pgdata: Path) -> int | None:
+    """The live postmaster's pid from ``postmaster.pid``; None when absent, dead or a zombie."""
+    import psutil
+
     try:
-        first = (pgdata / "postmaster.pid").read_text().splitlines()[0]
-        pid = int(first)
-    except (OSError, ValueError, IndexError):
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+        if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return None
+    except (OSError, ValueError, IndexError, psutil.NoSuchProcess):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
     return pid
+
+
+def _clear_stale_server(pgdata: Path, wait: float = 10.0) -> None:
+    """After a killed postmaster: end its orphaned backends and drop the stale ``postmaster.pid``.
+
+    PostgreSQL refuses to start while a zombie holds the old pid or an orphan backend still
+    attaches the old shared memory; both happen after ``kill -9`` in a container.
+    """
+    import psutil
+
+    pidfile = pgdata / "postmaster.pid"
+    if not pidfile.exists() or _postmaster_pid(pgdata) is not None:
+        return
+    try:
+        socket_dir = Path(pidfile.read_text().splitlines()[4].strip() or pgdata)
+    except (OSError, IndexError):
+        socket_dir = pgdata
+    log.warning("%s holds a stale postmaster.pid (server was killed); cleaning up", pgdata)
+    orphans = []
+    for p in psutil.process_iter(["name"]):
+        try:
+            if p.info["name"] == "postgres" and Path(p.cwd()) == pgdata.resolve():
+                orphans.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    _gone, alive = psutil.wait_procs(orphans, timeout=wait)
+    for p in alive:
+        p.kill()
+    # The socket lock names the dead postmaster too; postgres trusts it while that pid is a zombie.
+    (socket_dir / ".s.PGSQL.5432.lock").unlink(missing_ok=True)
+    (socket_dir / ".s.PGSQL.5432").unlink(missing_ok=True)
+    pidfile.unlink(missing_ok=True)
 
 
 def status(settings: Settings) -> dict[str, object]:
@@ -189,7 +224,8 @@ def down(settings: Settings, timeout: float = 30.0) -> bool:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=timeout)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
         log.warning("pg_ctl stop failed; sending SIGTERM to postmaster %s", pid)
-        os.kill(pid, 15)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 15)
     deadline = time.monotonic() + timeout
     while _postmaster_pid(pgdata) is not None:
         if time.monotonic() > deadline:

@@ -12,7 +12,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date
 from functools import lru_cache
 
 import numpy as np
@@ -130,13 +130,14 @@ def display_word(word: str) -> str:
 
 
 def display_size(size: str) -> str:
-    """Sizes as titles print them ("xl" -> "XL", "4k" -> "4K", "55 inch" unchanged)."""
-    return size.upper() if len(size) <= 3 and not size[0].isdigit() or size in ("4k",) else size
+    """Sizes as titles print them ("xl" -> "XL", "w32" -> "W32", "4k" -> "4K", "55 inch" unchanged)."""
+    short_code = len(size) <= 3 and not size[0].isdigit()
+    return size.upper() if short_code or size == "4k" else size
 
 
 def midnight_utc(day: date) -> np.datetime64:
-    """Start of ``day`` in UTC as a second-resolution numpy timestamp."""
-    return np.datetime64(datetime.combine(day, time(0), tzinfo=timezone.utc).replace(tzinfo=None), "s")
+    """Start of ``day`` (UTC) as a second-resolution numpy timestamp (numpy times carry no zone)."""
+    return np.datetime64(day.isoformat(), "s")
 
 
 def _timestamps(seconds: np.ndarray) -> pa.Array:
