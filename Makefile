@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 export HF_HUB_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
-export MLFLOW_ENABLE_TELEMETRY := false
+export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: help venv demo test lint typecheck unit airflow mlflow stop db-up db-down clean bench
 

@@ -23,7 +23,7 @@ for var in ("ASSAY_DATABASE_URL", "ASSAY_SHOP_URL", "MLFLOW_TRACKING_URI", "AIRF
     os.environ.pop(var, None)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 @pytest.fixture(scope="session")

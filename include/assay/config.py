@@ -153,7 +153,7 @@ class Settings(BaseSettings):
             "MLFLOW_TRACKING_URI": self.mlflow_uri(),
             "HF_HUB_OFFLINE": "1",
             "GX_ANALYTICS_ENABLED": "false",
-            "MLFLOW_ENABLE_TELEMETRY": "false",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
             "DO_NOT_TRACK": "1",
         }
         return env
