@@ -165,7 +165,7 @@ def demo(date: Annotated[str | None, typer.Option(help="logical date, YYYY-MM-DD
     """Run the main job end to end on the embedded PostgreSQL and print a summary."""
     from assay.ops import demo as demo_mod
 
-    demo_mod.run(get_settings(), date)
+    demo_mod.run(get_settings(), date, echo=_echo)
 
 
 def main() -> None:

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="Catalog database URL (external PostgreSQL)")
     shop_url: str | None = Field(default=None, description="Demo shop source database URL")
     landing_dir: Path | None = Field(default=None, description="File landing folder for supplier feeds")
+    sources_file: Path | None = Field(default=None, description="Source declarations; default config/sources.yaml")
     log_level: str = "INFO"
     airflow_parallelism: int = 4
     airflow_port: int = 8080

@@ -1,0 +1,1 @@
+"""Source declarations and readers (SQL through SQLAlchemy, files through pyarrow)."""

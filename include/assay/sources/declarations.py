@@ -1,0 +1,179 @@
+"""Source declarations: the YAML file that says what assay inventories, validated on load.
+
+See ``config/sources.yaml`` for the format. Validation errors name the file and the offending
+entry; URLs with a password in them are refused, so none can reach the catalog or the logs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from assay.config import Settings
+from assay.errors import ConfigError
+
+_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class AssetDecl(BaseModel):
+    """Per-asset facts a source cannot tell by itself."""
+
+    model_config = ConfigDict(extra="forbid")
+    owner: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    event_time_column: str | None = None
+    partition_column: str | None = None
+    description: str | None = None
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(pattern=_NAME)]
+    owner: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    assets: dict[str, AssetDecl] = Field(default_factory=dict)
+
+    def asset_decl(self, name: str) -> AssetDecl:
+        return self.assets.get(name, AssetDecl())
+
+
+class SqlSource(_Base):
+    kind: Literal["sql"]
+    url_from: Literal["shop", "catalog"] | None = None
+    conn_id: str | None = None
+    url: str | None = None
+    schemas: list[str] = Field(default_factory=lambda: ["public"])
+    include: list[str] = Field(default_factory=lambda: ["*"])
+    exclude: list[str] = Field(default_factory=list)
+    exact_row_count_below: int = 5_000_000
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, v: str | None) -> str | None:
+        if v and (re.search(r"://[^/@?#]*:[^/@?#]*@", v) or re.search(r"[?&]password=", v, re.I)):
+            raise ValueError("URL carries a password; use conn_id, PGPASSFILE or the environment instead")
+        return v
+
+    @model_validator(mode="after")
+    def _one_locator(self) -> SqlSource:
+        given = [x for x in (self.url_from, self.conn_id, self.url) if x]
+        if len(given) != 1:
+            raise ValueError("give exactly one of url_from, conn_id, url")
+        return self
+
+    def wants(self, table: str) -> bool:
+        """Whether the include/exclude globs select ``table``."""
+        return any(fnmatch.fnmatchcase(table, p) for p in self.include) and not any(
+            fnmatch.fnmatchcase(table, p) for p in self.exclude
+        )
+
+    def locator(self) -> str:
+        """What the catalog stores for this source: never a password."""
+        return self.conn_id or self.url or f"settings:{self.url_from}"
+
+    def resolve_url(self, settings: Settings) -> str:
+        """The SQLAlchemy URL to connect with (secrets come from settings or Airflow, not the file)."""
+        if self.url:
+            return self.url
+        if self.url_from == "shop":
+            return settings.shop_database_url()
+        if self.url_from == "catalog":
+            return settings.catalog_url()
+        assert self.conn_id is not None
+        return _airflow_connection_url(self.conn_id)
+
+
+class FileSource(_Base):
+    kind: Literal["files"]
+    root_from: Literal["landing"] | None = None
+    root: Path | None = None
+    patterns: list[str]
+    partition_regex: str | None = None
+
+    @model_validator(mode="after")
+    def _one_root(self) -> FileSource:
+        if (self.root_from is None) == (self.root is None):
+            raise ValueError("give exactly one of root_from, root")
+        if self.partition_regex is not None:
+            try:
+                if "partition" not in re.compile(self.partition_regex).groupindex:
+                    raise ValueError("partition_regex needs a named group (?P<partition>...)")
+            except re.error as exc:
+                raise ValueError(f"partition_regex does not compile: {exc}") from exc
+        return self
+
+    def resolve_root(self, settings: Settings) -> Path:
+        return settings.landing if self.root_from == "landing" else Path(str(self.root))
+
+    def locator(self) -> str:
+        return f"settings:{self.root_from}" if self.root_from else str(self.root)
+
+    def partition_of(self, relative_path: str) -> str | None:
+        if not self.partition_regex:
+            return None
+        m = re.search(self.partition_regex, relative_path)
+        return m.group("partition") if m else None
+
+
+SourceDecl = Annotated[SqlSource | FileSource, Field(discriminator="kind")]
+
+
+class Declarations(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sources: list[SourceDecl]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Declarations:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def get(self, name: str) -> SqlSource | FileSource:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise ConfigError(f"no source named {name!r}; declared: {', '.join(s.name for s in self.sources)}")
+
+
+def default_path(settings: Settings) -> Path:
+    return settings.sources_file or settings.project_root / "config" / "sources.yaml"
+
+
+def load(path: Path) -> Declarations:
+    """Read and validate a declarations file.
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or does not validate; the message names the
+            file and each offending entry.
+    """
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"source declarations not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return Declarations.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: invalid source declarations: {problems}") from exc
+
+
+def _airflow_connection_url(conn_id: str) -> str:
+    """SQLAlchemy URL of an Airflow connection (resolved at run time, never at DAG parse time)."""
+    try:
+        from airflow.sdk import BaseHook
+    except ImportError as exc:  # pragma: no cover - Airflow is a hard dependency
+        raise ConfigError(f"conn_id {conn_id!r} needs Airflow installed") from exc
+    conn = BaseHook.get_connection(conn_id)
+    uri = conn.get_uri()
+    return uri.replace("postgres://", "postgresql+psycopg2://", 1)
