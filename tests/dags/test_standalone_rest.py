@@ -7,7 +7,6 @@ import time
 
 import psutil
 import pytest
-
 from assay.config import Settings
 from assay.ops import airflow, proc
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from assay.config import Settings
 from assay.errors import ConfigError
 

@@ -217,7 +217,7 @@ def down(settings: Settings, timeout: float = 30.0) -> bool:
     settings.pg_state_file.unlink(missing_ok=True)
     if pid is None:
         return False
-    from pgserver._commands import pg_ctl
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import time
 
     user = "pgserver" if os.geteuid() == 0 else None
     try:

@@ -71,8 +71,8 @@ def summary(settings: Settings, report: DemoReport) -> str:
     lines += [
         "",
         "Where to look next:",
-        "  Airflow UI      make airflow   -> http://127.0.0.1:%d (user admin; password printed)" % settings.airflow_port,
-        "  MLflow UI       make mlflow    -> http://127.0.0.1:%d" % settings.mlflow_port,
+        f"  Airflow UI      make airflow   -> http://127.0.0.1:{settings.airflow_port} (user admin; password printed)",
+        f"  MLflow UI       make mlflow    -> http://127.0.0.1:{settings.mlflow_port}",
         f"  Data Docs       {settings.state_dir / 'gx' / 'data_docs' / 'index.html'}",
         f"  catalog         {settings.catalog_url()}",
         "  stop everything make stop",

@@ -8,6 +8,7 @@ environment — Airflow's LocalExecutor workers and task supervisors can outlive
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -105,28 +106,20 @@ def stop(service: Service, grace: float = 20.0) -> bool:
     if pid is None and not procs:
         return False
     if pid is not None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     for proc in procs:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.terminate()
-        except psutil.NoSuchProcess:
-            pass
     _gone, alive = psutil.wait_procs(_marked_processes(service), timeout=grace)
     for proc in alive:
         log.warning("%s: pid %s ignored SIGTERM; killing it", service.name, proc.pid)
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
-        except psutil.NoSuchProcess:
-            pass
     psutil.wait_procs(alive, timeout=5)
     if pid is not None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     service.pidfile.unlink(missing_ok=True)
     left = _marked_processes(service)
     if left:
