@@ -6,6 +6,7 @@ Each command is a few lines that call a typed function of the package; errors of
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from typing import Annotated
@@ -157,6 +158,60 @@ def mlflow_ui(
         _echo("MLflow UI stopped" if ui.down(get_settings()) else "MLflow UI was not running")
         return
     _echo(f"MLflow UI: {ui.up(get_settings(), port)}; stop with `make stop`")
+
+
+# ---- pipeline stages (the same functions the DAGs call) --------------------------------------
+def _date(value: str | None) -> dt.date:
+    from assay.ops.demo import DEFAULT_DATE
+
+    try:
+        return dt.date.fromisoformat(value or DEFAULT_DATE)
+    except ValueError:
+        raise AssayError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+@app.command("seed")
+def seed(
+    date: Annotated[str | None, typer.Option(help="last day to seed, YYYY-MM-DD")] = None,
+    days: int = 21,
+    scale: int = 1,
+    defects: Annotated[str, typer.Option(help="none | demo | day:defect,...;day:...")] = "demo",
+    seed: int = 7,
+) -> None:
+    """Write the deterministic demo shop (tables + feed files) for DAYS days ending at DATE."""
+    from assay.seed.runner import seed_window
+
+    summary = seed_window(get_settings(), _date(date), days, scale, defects, seed)
+    _echo(f"seeded {summary['start']}..{summary['end']}: {summary['rows']} + {summary['dimension_rows']}")
+    for day, names in summary["defects"].items():
+        _echo(f"  defect {day}: {', '.join(names)}")
+
+
+@app.command("inventory")
+def inventory(
+    date: Annotated[str | None, typer.Option(help="logical date, YYYY-MM-DD")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="source name (repeatable); default all")] = None,
+) -> None:
+    """Inventory the declared sources for one logical date (what the `inventory` DAG runs)."""
+    from assay.inventory import run_inventory
+
+    day = _date(date)
+    report = run_inventory(get_settings(), day, f"cli/{day.isoformat()}", sources=source or None)
+    _echo(str(report.summary()))
+
+
+@app.command("profile")
+def profile(
+    date: Annotated[str | None, typer.Option(help="logical date, YYYY-MM-DD")] = None,
+    asset: Annotated[list[str] | None, typer.Option(help="asset name (repeatable); default all")] = None,
+    force: bool = False,
+) -> None:
+    """Profile one logical-date partition of every asset (what the `profile` DAG runs)."""
+    from assay.profiling import run_profile
+
+    day = _date(date)
+    report = run_profile(get_settings(), day, f"cli/{day.isoformat()}", assets=asset or None, force=force)
+    _echo(str(report.summary()))
 
 
 # ---- pipeline ---------------------------------------------------------------------------------

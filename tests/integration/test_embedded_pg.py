@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+
 from assay.config import EMBEDDED_DATABASES, Settings
 from assay.db import embedded
 from assay.errors import DatabaseError

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from assay.config import Settings
 from assay.errors import ConfigError
 
