@@ -7,6 +7,7 @@ import time
 
 import psutil
 import pytest
+
 from assay.config import Settings
 from assay.ops import airflow, proc
 

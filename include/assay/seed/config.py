@@ -76,7 +76,9 @@ class DefectSchedule(Mapping[date, frozenset[str]]):
             names = frozenset(n.strip() for n in raw_names if n.strip())
             unknown = sorted(names - set(DEFECTS))
             if unknown:
-                raise ConfigError(f"defect schedule: unknown defect(s) {unknown} on {day}; known: {list(DEFECTS)}")
+                raise ConfigError(
+                    f"defect schedule: unknown defect(s) {unknown} on {day}; known: {list(DEFECTS)}"
+                )
             if MISSING_PARTITION in names and len(names) > 1:
                 raise ConfigError(
                     f"defect schedule: {day} combines missing_partition with {sorted(names - {MISSING_PARTITION})}; "
@@ -168,7 +170,7 @@ class SeedConfig:
         start_date: first day of the window (UTC).
         days: number of consecutive days to seed.
         scale: multiplies sessions per day. Scale 1 is ~200 sessions, ~2,000 impressions and
-            ~150 interactions a day; scale 2000 makes tens of millions of rows.
+            ~480 interactions a day; scale 2000 makes ~7 million rows a day.
         seed: the random seed; the same config and seed give byte-identical data.
         defects: which defects to inject on which day.
         n_products: catalog size; derived from ``scale`` when None.

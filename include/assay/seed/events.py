@@ -116,7 +116,9 @@ def _duplicates(cand: np.ndarray) -> np.ndarray:
     return dup
 
 
-def _candidates(rng: np.random.Generator, products: Products, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _candidates(
+    rng: np.random.Generator, products: Products, targets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     n_products = len(products)
     by_type = _Groups(products.type_id)
     by_cat = _Groups(products.category_id)
@@ -235,7 +237,9 @@ def make_day(
         products, targets, cand, queries.has_brand, queries.has_colour, queries.has_size, queries.has_material
     )
     lexical = _lexical_overlap(products, targets, cand, queries)
-    score = RANK_GRADE_WEIGHT * grades + RANK_LEXICAL_WEIGHT * lexical + rng.normal(0.0, RANK_NOISE, cand.shape)
+    score = (
+        RANK_GRADE_WEIGHT * grades + RANK_LEXICAL_WEIGHT * lexical + rng.normal(0.0, RANK_NOISE, cand.shape)
+    )
     score[dup] = -np.inf
     top = np.argsort(-score, axis=1, kind="stable")[:, :SHOWN]
     shown = np.take_along_axis(cand, top, axis=1)
@@ -272,7 +276,12 @@ def make_day(
     ev_kind = np.concatenate([p[2] for p in parts])
     ev_s = np.concatenate([p[3] for p in parts])
     ev_order = np.lexsort((ev_kind, ev_pos, ev_s, ev_session))
-    ev_session, ev_pos, ev_kind, ev_s = ev_session[ev_order], ev_pos[ev_order], ev_kind[ev_order], ev_s[ev_order]
+    ev_session, ev_pos, ev_kind, ev_s = (
+        ev_session[ev_order],
+        ev_pos[ev_order],
+        ev_kind[ev_order],
+        ev_s[ev_order],
+    )
     n_events = len(ev_session)
     interactions = pa.table(
         {

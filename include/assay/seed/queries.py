@@ -81,7 +81,7 @@ def size_variants(size: str) -> tuple[str, ...]:
 
 
 def strip_accents(text: str) -> str:
-    """"maison léa" -> "maison lea" (what shoppers type on a keyboard without accents)."""
+    """Drop accents, as shoppers do on keyboards without them ("maison léa" -> "maison lea")."""
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
@@ -195,7 +195,11 @@ def make_queries(rng: np.random.Generator, products: Products, targets: np.ndarr
             words["brand"] = brand
             lit["brand"] = not has_accent_drop[i]
         for k, (slot, table, code) in enumerate(
-            (("colour", colour_words, t_colour), ("size", size_words, t_size), ("material", material_words, t_material))
+            (
+                ("colour", colour_words, t_colour),
+                ("size", size_words, t_size),
+                ("material", material_words, t_material),
+            )
         ):
             if not has[slot][i]:
                 continue

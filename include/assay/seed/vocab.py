@@ -35,6 +35,7 @@ class Category:
 
 _ALL_COLOURS = ("black", "white", "grey", "navy", "blue", "red", "green", "beige", "brown", "pink", "yellow")
 
+# fmt: off
 CATEGORIES: tuple[Category, ...] = (
     Category(
         "Home > Furniture",
@@ -173,6 +174,8 @@ CATEGORIES: tuple[Category, ...] = (
     ),
 )
 
+# fmt: on
+
 #: Spelling variants of colours that shoppers type ("gray" for "grey").
 COLOUR_VARIANTS: dict[str, tuple[str, ...]] = {
     "grey": ("gray",),
@@ -224,7 +227,13 @@ LAST_NAMES: tuple[str, ...] = (
 EMAIL_DOMAINS: tuple[str, ...] = ("example.com", "example.org", "example.net", "mail.example.com")
 
 #: Countries customers live in, with their share of customers.
-COUNTRIES: tuple[tuple[str, float], ...] = (("GB", 0.35), ("US", 0.25), ("DE", 0.15), ("FR", 0.15), ("NL", 0.10))
+COUNTRIES: tuple[tuple[str, float], ...] = (
+    ("GB", 0.35),
+    ("US", 0.25),
+    ("DE", 0.15),
+    ("FR", 0.15),
+    ("NL", 0.10),
+)
 
 STREETS: dict[str, tuple[str, ...]] = {
     "GB": ("High Street", "Station Road", "Church Lane", "Victoria Road", "Green Lane", "Mill Road"),
@@ -234,4 +243,9 @@ STREETS: dict[str, tuple[str, ...]] = {
     "NL": ("Kerkstraat", "Dorpsstraat", "Molenweg", "Stationsweg", "Keizersgracht", "Julianalaan"),
 }
 
-DEVICES: tuple[tuple[str, float], ...] = (("mobile", 0.55), ("desktop", 0.30), ("tablet", 0.08), ("app", 0.07))
+DEVICES: tuple[tuple[str, float], ...] = (
+    ("mobile", 0.55),
+    ("desktop", 0.30),
+    ("tablet", 0.08),
+    ("app", 0.07),
+)
