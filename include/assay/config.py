@@ -144,6 +144,8 @@ class Settings(BaseSettings):
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
             "AIRFLOW__API__PORT": str(self.airflow_port),
             "AIRFLOW__API__HOST": "127.0.0.1",
+            # Task workers reach the API server here; the default assumes port 8080.
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.airflow_port}/execution/",
             # serve-logs ports follow the API port so two installs on one machine do not collide.
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.airflow_port + 1),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.airflow_port + 2),

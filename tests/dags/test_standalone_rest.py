@@ -3,6 +3,7 @@ API and polled to success, then a clean stop of the whole process group (no orph
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import psutil
@@ -48,7 +49,8 @@ def test_trigger_dag_through_rest_and_stop_cleanly(af_settings):
             "POST",
             "/api/v2/dags/catalog_maintenance/dagRuns",
             token,
-            {"logical_date": "2026-11-20T00:00:00Z", "conf": {}},
+            # Unique per test run: the test server's metadata DB outlives a session.
+            {"logical_date": dt.datetime.now(dt.UTC).isoformat(), "conf": {}},
         )
         run_id = run["dag_run_id"]  # type: ignore[index]
         deadline = time.monotonic() + 180
