@@ -14,7 +14,7 @@ def test_serves_data_docs_when_published(tmp_path):
     assert "No Data Docs yet" in client.get("/").text
     assert client.get("/data-docs/index.html").status_code == 404
     docs = data_docs_dir(s)
-    docs.mkdir(parents=True)
+    assert docs.is_dir()  # created by build_app
     (docs / "index.html").write_text("<html>suite report</html>")
     assert 'href="data-docs/index.html"' in client.get("/").text
     page = client.get("/data-docs/index.html")
