@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+
 from assay.assets import INVENTORY
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import Param, dag, task
+
 from assay.assets import SHOP_SEEDED
 
 
