@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -135,8 +136,14 @@ def rest_token(settings: Settings) -> str:
         return str(json.loads(resp.read())["access_token"])
 
 
-def rest(settings: Settings, method: str, path: str, token: str, payload: object | None = None) -> object:
-    """Call the Airflow REST API v2 and return the decoded JSON body."""
+def rest(
+    settings: Settings, method: str, path: str, token: str, payload: object | None = None, attempts: int = 3
+) -> object:
+    """Call the Airflow REST API v2 and return the decoded JSON body.
+
+    GETs are retried on time-outs and refused connections (a busy API server on a small machine);
+    writes are sent once.
+    """
     data = json.dumps(payload).encode() if payload is not None else None
     req = urllib.request.Request(
         f"http://127.0.0.1:{settings.airflow_port}{path}",
@@ -144,11 +151,18 @@ def rest(settings: Settings, method: str, path: str, token: str, payload: object
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         method=method,
     )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        raise AssayError(f"Airflow REST {method} {path}: HTTP {exc.code}: {exc.read()[:500]!r}") from exc
+    tries = attempts if method == "GET" else 1
+    for attempt in range(1, tries + 1):
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise AssayError(f"Airflow REST {method} {path}: HTTP {exc.code}: {exc.read()[:500]!r}") from exc
+        except (TimeoutError, urllib.error.URLError) as exc:
+            if attempt == tries:
+                raise AssayError(f"Airflow REST {method} {path}: no answer ({exc})") from exc
+            time.sleep(2 * attempt)
+    raise AssertionError("unreachable")
 
 
 __all__ = ["AirflowInfo", "run_cli", "standalone_up", "standalone_down", "rest", "rest_token"]
