@@ -33,8 +33,8 @@ from assay.assets import INVENTORY
     params={"sources": Param([], type="array", items={"type": "string"}, description="empty = all sources")},
 )
 def inventory():
-    @task(outlets=[INVENTORY])
-    def discover(params: dict, **context) -> dict:
+    @task(outlets=[INVENTORY], multiple_outputs=False)
+    def discover(params: dict, **context) -> str:
         from assay.config import get_settings
         from assay.inventory import run_inventory
         from assay.orchestration import partition_date, run_key

@@ -35,8 +35,8 @@ from assay.assets import PROFILES
     },
 )
 def profile():
-    @task(outlets=[PROFILES])
-    def profile_partition(params: dict, **context) -> dict:
+    @task(outlets=[PROFILES], multiple_outputs=False)
+    def profile_partition(params: dict, **context) -> str:
         from assay.config import get_settings
         from assay.orchestration import partition_date, run_key
         from assay.profiling import run_profile

@@ -37,7 +37,7 @@ from assay.assets import SHOP_SEEDED
     },
 )
 def seed_shop():
-    @task(outlets=[SHOP_SEEDED])
+    @task(outlets=[SHOP_SEEDED], multiple_outputs=False)
     def seed(params: dict, **context) -> dict:
         from assay.config import get_settings
         from assay.orchestration import partition_date

@@ -1,0 +1,342 @@
+"""``run_inventory``: discover every declared source and record it in the catalog.
+
+Per source: upsert the ``sources`` row, read the catalog's state of its assets, observe the source
+(batched reflection or a folder listing), classify the columns of each chunk of assets, write each
+asset in its own transaction, soft-delete the assets that vanished, then read the run's figures
+back from the catalog. A source that cannot be listed is recorded as failed and the next source
+runs; the run raises at the very end, after everything it learnt is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from assay.catalog.db import engine, masked, without_password
+from assay.catalog.models import AssetStatus, RunStatus, SourceKind
+from assay.config import Settings
+from assay.errors import ConfigError, DatabaseError, SourceError
+from assay.inventory import record
+from assay.inventory.observe import Listing, ObservedAsset, db_error_text, observe_files, observe_sql
+from assay.inventory.pipeline import Writers, prefetch
+from assay.inventory.report import InventoryReport, SourceReport
+from assay.sources.declarations import Declarations, FileSource, SqlSource, default_path, load
+
+log = logging.getLogger(__name__)
+
+#: Assets classified together: one embedding forward pass per chunk.
+CHUNK_ASSETS = 64
+
+Labels = dict[str, tuple[Sequence[Any], str]] | None
+
+
+def run_inventory(
+    settings: Settings,
+    logical_date: dt.date,
+    run_key: str,
+    sources: list[str] | None = None,
+    *,
+    use_embeddings: bool = True,
+    reclassify: bool = False,
+    declarations: Declarations | None = None,
+) -> InventoryReport:
+    """Inventory the declared sources into the catalog.
+
+    Idempotent: a rerun with the same ``run_key`` and ``logical_date`` rewrites the same rows and
+    adds none (schema events are keyed by run key; observation timestamps derive from the
+    logical date).
+
+    Args:
+        settings: where the catalog and the declarations are.
+        logical_date: the run's logical date; observations are stamped with its midnight UTC.
+        run_key: ``dag_id/run_id`` in Airflow, ``cli/<date>`` from the command line.
+        sources: names of the sources to inventory; ``None`` for all declared sources.
+        use_embeddings: classify semantic labels with the sentence embedding (``False``: rules only).
+        reclassify: classify every column again, even those whose sample, type and classifier
+            settings are unchanged since their stored labels were computed (after a classifier
+            upgrade).
+        declarations: the source declarations; default: the file the settings name.
+
+    Returns:
+        Figures per source.
+
+    Raises:
+        ConfigError: a requested source is not declared.
+        DatabaseError: the catalog cannot be reached or written.
+        SourceError: at least one source could not be listed. Raised after every source was
+            tried and the run recorded; the message summarises each source.
+        ClassificationError: the embedding model could not be loaded (assets were recorded
+            without new labels).
+    """
+    started = time.perf_counter()
+    decls = declarations or load(default_path(settings))
+    chosen = [decls.get(name) for name in sources] if sources is not None else list(decls.sources)
+    url = settings.catalog_url()
+    observed_at = record.observed_at_of(logical_date)
+    try:
+        with engine(url).begin() as conn:
+            run_id = record.start_run(conn, run_key, logical_date, dt.datetime.now(dt.UTC))
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"catalog {masked(url)}: cannot start inventory run {run_key}: {db_error_text(exc)}") from exc
+
+    classifier = _Classifier(use_embeddings, reclassify)
+    try:
+        with Writers(url) as writers:
+            reports = [
+                _inventory_source(settings, url, decl, run_id, run_key, observed_at, classifier, writers)
+                for decl in chosen
+            ]
+    except DatabaseError as exc:
+        _record_crash(url, run_key, exc)
+        raise
+    log.info("classification: %d columns classified, %d kept their stored labels", classifier.classified, classifier.reused)
+    if any(r.status == RunStatus.FAILED.value for r in reports) or classifier.error:
+        status = RunStatus.FAILED
+    elif any(r.status == RunStatus.PARTIAL.value for r in reports):
+        status = RunStatus.PARTIAL
+    else:
+        status = RunStatus.SUCCESS
+    report = InventoryReport(
+        run_key=run_key,
+        logical_date=logical_date,
+        status=status.value,
+        sources=tuple(reports),
+        elapsed_s=round(time.perf_counter() - started, 3),
+    )
+    failures = [f"{r.name}: {r.error}" for r in reports if r.error]
+    if classifier.error:
+        failures.append(f"classification: {classifier.error}")
+    stats = {
+        "sources": {r.name: r.as_dict() for r in reports},
+        "totals": report.totals(),
+        "use_embeddings": use_embeddings,
+    }
+    with engine(url).begin() as conn:
+        record.finish_run(conn, run_key, status, stats, "; ".join(failures) or None, dt.datetime.now(dt.UTC))
+    log.info("%s", report.summary())
+    if any(r.status == RunStatus.FAILED.value for r in reports):
+        raise SourceError(report.summary())
+    if classifier.error:
+        from assay.classify import ClassificationError
+
+        raise ClassificationError(f"{classifier.error}\n{report.summary()}")
+    return report
+
+
+def _record_crash(url: str, run_key: str, exc: DatabaseError) -> None:
+    """Mark the run failed when the catalog refused a write, if the catalog still answers."""
+    try:
+        with engine(url).begin() as conn:
+            record.finish_run(conn, run_key, RunStatus.FAILED, {}, str(exc), dt.datetime.now(dt.UTC))
+    except SQLAlchemyError as again:
+        log.error("could not record the failure of inventory run %s: %s", run_key, db_error_text(again))
+
+
+# ---- one source -------------------------------------------------------------------------------
+def _source_row(decl: SqlSource | FileSource) -> dict[str, Any]:
+    return {
+        "name": decl.name,
+        "kind": (SourceKind.SQL if isinstance(decl, SqlSource) else SourceKind.FILES).value,
+        "url_or_conn_id": without_password(decl.locator()),
+        "owner": decl.owner,
+        "tags": list(decl.tags),
+        "declared": decl.model_dump(mode="json"),
+    }
+
+
+@contextmanager
+def _source_lock(url: str, source_name: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock on the source: two runs of one source take turns."""
+    key = record.lock_key(source_name)
+    with engine(url).connect() as conn:
+        conn.execute(select(func.pg_advisory_lock(key)))
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(select(func.pg_advisory_unlock(key)))
+            conn.commit()
+
+
+def _observe(settings: Settings, decl: SqlSource | FileSource, listing: Listing) -> Iterator[ObservedAsset]:
+    if isinstance(decl, FileSource):
+        return observe_files(decl, settings, listing)
+    try:
+        url = decl.resolve_url(settings)
+    except ConfigError as exc:
+        raise SourceError(f"source {decl.name}: {exc}") from exc
+    except Exception as exc:  # Airflow's connection lookup raises its own types; recorded, re-raised at the end
+        raise SourceError(f"source {decl.name}: cannot resolve connection {decl.conn_id!r}: {exc}") from exc
+    return observe_sql(decl, url, listing)
+
+
+def _chunks(items: Iterator[ObservedAsset], size: int) -> Iterator[list[ObservedAsset]]:
+    """Lists of up to ``size`` items; closing this generator closes ``items`` (and its connection)."""
+    try:
+        while chunk := list(islice(items, size)):
+            yield chunk
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
+
+
+def _inventory_source(
+    settings: Settings,
+    url: str,
+    decl: SqlSource | FileSource,
+    run_id: int,
+    run_key: str,
+    observed_at: dt.datetime,
+    classifier: _Classifier,
+    writers: Writers,
+) -> SourceReport:
+    started = time.perf_counter()
+    try:
+        with engine(url).begin() as conn:
+            source_id = record.record_source(conn, _source_row(decl))
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"catalog {masked(url)}: cannot record source {decl.name}: {db_error_text(exc)}") from exc
+    ctx = record.RunContext(
+        run_id=run_id,
+        run_key=run_key,
+        observed_at=observed_at,
+        source_id=source_id,
+        source_owner=decl.owner,
+        source_tags=tuple(decl.tags),
+    )
+    listing = Listing()
+    seen: set[tuple[str, str]] = set()
+    failure: str | None = None
+    shown_url = masked(url)
+    with _source_lock(url, decl.name):
+        with engine(url).begin() as conn:
+            state = record.load_state(conn, source_id)
+        try:
+            for chunk in prefetch(_chunks(_observe(settings, decl, listing), CHUNK_ASSETS)):
+                for asset, labels in zip(chunk, classifier(chunk, state), strict=True):
+                    seen.add(asset.key)
+                    writers.submit(_write, shown_url, ctx, state.get(asset.key), asset, labels)
+        except SourceError as exc:
+            failure = str(exc)
+            log.error("%s", failure)
+        writers.drain()
+        if failure is None:
+            for key, st in sorted(state.items()):
+                if key not in seen and st.status != AssetStatus.DELETED.value and key[0] not in listing.failed:
+                    with writers.engine.begin() as conn:
+                        record.mark_deleted(conn, ctx, st)
+    if listing.failed:
+        failure = "; ".join(filter(None, [failure, *listing.failed.values()]))
+    with engine(url).begin() as conn:
+        figures = record.source_figures(conn, source_id, run_id, run_key)
+    if failure:
+        status = RunStatus.FAILED
+    elif figures.errors:
+        status = RunStatus.PARTIAL
+    else:
+        status = RunStatus.SUCCESS
+    report = SourceReport(
+        name=decl.name,
+        kind=_source_row(decl)["kind"],
+        status=status.value,
+        error=failure,
+        seen=len(seen),
+        new=figures.new,
+        changed=figures.changed,
+        deleted=figures.deleted,
+        restored=figures.restored,
+        errors=figures.errors,
+        schema_events=figures.schema_events,
+        elapsed_s=round(time.perf_counter() - started, 3),
+        asset_errors=figures.error_messages,
+    )
+    log.info(
+        "source %s: %s, %d seen, %d new, %d changed, %d deleted, %d errors in %.1f s",
+        decl.name, report.status, report.seen, report.new, report.changed, report.deleted, report.errors, report.elapsed_s,
+    )
+    return report
+
+
+def _write(
+    conn: Connection,
+    shown_url: str,
+    ctx: record.RunContext,
+    state: record.AssetState | None,
+    asset: ObservedAsset,
+    labels: Labels,
+) -> None:
+    """Write one asset in its own transaction; a refused write is recorded as the asset's error."""
+    try:
+        with conn.begin():
+            record.record_asset(conn, ctx, state, asset, labels)
+    except SQLAlchemyError as exc:
+        reason = f"{asset.location}: catalog write failed: {db_error_text(exc)}"
+        log.error("%s", reason)
+        try:
+            with conn.begin():
+                record.record_asset_failure(conn, ctx, asset, reason)
+        except SQLAlchemyError as again:
+            raise DatabaseError(f"catalog {shown_url}: cannot record {asset.location}: {db_error_text(again)}") from again
+
+
+# ---- classification ---------------------------------------------------------------------------
+class _Classifier:
+    """Classifies the columns of a chunk of assets in one call.
+
+    A column whose sample, type, table and classifier settings hash to the digest stored with its
+    automatic labels is not classified again (its labels stay): a daily run only pays for the
+    columns whose data changed. After the model fails once, classification stops for the run.
+    """
+
+    def __init__(self, use_embeddings: bool, reclassify: bool) -> None:
+        self.use_embeddings = use_embeddings
+        self.reclassify = reclassify
+        self.error: str | None = None
+        self.classified = 0
+        self.reused = 0
+
+    def __call__(
+        self, assets: Sequence[ObservedAsset], state: dict[tuple[str, str], record.AssetState]
+    ) -> list[Labels]:
+        from assay.classify import ClassificationError, ColumnSample, classify_columns
+
+        if self.error is not None:
+            return [None] * len(assets)
+        samples: list[ColumnSample] = []
+        todo: list[tuple[int, str, str]] = []  # (asset index, column name, digest)
+        for i, a in enumerate(assets):
+            if a.error or a.columns is None:
+                continue
+            known = state.get(a.key)
+            for c in a.columns:
+                values = a.samples.get(c.name, [])
+                digest = record.sample_digest(a.name, c.data_type, values, self.use_embeddings)
+                if not self.reclassify and known is not None and known.sample_digest(c.name) == digest:
+                    self.reused += 1
+                    continue
+                samples.append(ColumnSample(c.name, c.data_type, values, a.name))
+                todo.append((i, c.name, digest))
+        out: list[Labels] = [None if (a.error or a.columns is None) else {} for a in assets]
+        if not samples:
+            return out
+        try:
+            results = classify_columns(samples, use_embeddings=self.use_embeddings)
+        except ClassificationError as exc:
+            self.error = str(exc)
+            log.error("classification disabled for the rest of this run: %s", exc)
+            return [None] * len(assets)
+        self.classified += len(samples)
+        for (i, name, digest), found in zip(todo, results, strict=True):
+            labels = out[i]
+            assert labels is not None
+            labels[name] = (found, digest)
+        return out

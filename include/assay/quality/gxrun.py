@@ -1,0 +1,222 @@
+"""Great Expectations, as assay drives it: one ephemeral context per run, Data Docs from masked results.
+
+Why this shape (GX 1.24):
+
+* **Ephemeral context.** Datasources live in memory, so no connection string is ever written to a
+  ``great_expectations.yml``; suites come from ``expectations/`` on every run.
+* **A query asset per partition**, ``SELECT * FROM "schema"."table" WHERE "day" = '<day>'``,
+  rendered by SQLAlchemy with the identifiers quoted. GX wraps it as a subquery, PostgreSQL flattens
+  it and uses the ``day`` index. The alternatives do not fit a ``date`` column:
+  ``add_batch_definition_daily`` filters on ``EXTRACT(year/month/day ...)`` (no index use), and every
+  partitioned batch definition (``PartitionerColumnValue`` included) first runs
+  ``SELECT DISTINCT day FROM table`` over the whole table to list the batches -- and a day with no
+  rows is then "no batch" instead of an empty partition whose row-count expectation fails.
+* **Files** go through GX's pandas datasource, one DataFrame (one file) per partition.
+* **Masked results only on disk.** ``ValidationDefinition.run`` always writes its (unmasked) result to
+  the context's validation results store; here that store is in memory and the key is removed right
+  after. The masked copy goes to a filesystem store under ``<state>/gx/validations``, and the Data
+  Docs site reads its validation pages from that store only, so nothing unmasked is rendered.
+  Keys are (suite, partition, logical-date midnight, batch): re-running a partition overwrites its page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: Name of the Data Docs site and of the masked validation results store.
+SITE_NAME = "assay"
+MASKED_STORE = "assay_masked_validations"
+#: Result formats a run may ask for (GX's names).
+RESULT_FORMATS: tuple[str, ...] = ("BOOLEAN_ONLY", "BASIC", "SUMMARY", "COMPLETE")
+#: Validation results the Data Docs index lists (newest first).
+INDEX_LIMIT = 500
+#: Failing values GX keeps per expectation at SUMMARY (before masking).
+PARTIAL_UNEXPECTED_COUNT = 20
+
+
+def docs_dir(state_dir: Path) -> Path:
+    return state_dir / "gx" / "data_docs"
+
+
+def validations_dir(state_dir: Path) -> Path:
+    return state_dir / "gx" / "validations"
+
+
+def partition_sql(schema: str, table: str, column: str | None, day: dt.date) -> str:
+    """``SELECT * FROM "schema"."table" WHERE "column" = '<day>'`` with every identifier quoted;
+    the whole table when ``column`` is ``None``."""
+    from sqlalchemy import Date, literal_column, select
+    from sqlalchemy import column as sa_column
+    from sqlalchemy import table as sa_table
+    from sqlalchemy.dialects import postgresql
+
+    stmt: Any = select(literal_column("*")).select_from(sa_table(table, schema=schema))
+    if column is not None:
+        stmt = stmt.where(sa_column(column, Date) == day)
+    return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+
+def result_format_config(result_format: str, row_id_columns: tuple[str, ...] = ()) -> dict[str, Any]:
+    """GX's result_format dict: capped partial lists, row ids for COMPLETE when the suite names them."""
+    if result_format not in RESULT_FORMATS:
+        raise ValueError(f"result_format must be one of {', '.join(RESULT_FORMATS)}, got {result_format!r}")
+    config: dict[str, Any] = {"result_format": result_format, "partial_unexpected_count": PARTIAL_UNEXPECTED_COUNT}
+    if result_format == "COMPLETE" and row_id_columns:
+        config["unexpected_index_column_names"] = list(row_id_columns)
+    return config
+
+
+def day_parameters(day: dt.date) -> dict[str, Any]:
+    """Suite parameters every validation gets: ``$PARAMETER`` day, day_start, day_end (UTC)."""
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    return {"day": day.isoformat(), "day_start": start, "day_end": start + dt.timedelta(days=1)}
+
+
+class GxSession:
+    """One ephemeral GX context for a quality run: datasources, suites, validation, Data Docs."""
+
+    def __init__(self, state_dir: Path) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+        self.docs_dir = docs_dir(state_dir)
+        self.validations_dir = validations_dir(state_dir)
+        self.docs_dir.mkdir(parents=True, exist_ok=True)
+        self.validations_dir.mkdir(parents=True, exist_ok=True)
+        defaults = InMemoryStoreBackendDefaults(init_temp_docs_sites=False)
+        stores = dict(defaults.stores)
+        stores[MASKED_STORE] = {
+            "class_name": "ValidationResultsStore",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.validations_dir)},
+        }
+        config = DataContextConfig(
+            store_backend_defaults=defaults,
+            stores=stores,
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+            data_docs_sites={
+                SITE_NAME: {
+                    "class_name": "SiteBuilder",
+                    "show_how_to_buttons": False,
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.docs_dir)},
+                    # The index reads every listed result on each rebuild: list the newest only
+                    # (older pages stay on disk and linked from the catalog's data_docs_url).
+                    "site_index_builder": {
+                        "class_name": "DefaultSiteIndexBuilder",
+                        "validation_results_limit": INDEX_LIMIT,
+                    },
+                    "site_section_builders": {
+                        "validations": {"source_store_name": MASKED_STORE},
+                        "profiling": "None",
+                    },
+                }
+            },
+        )
+        self._gx = gx
+        self.context: Any = gx.get_context(mode="ephemeral", project_config=config)
+        self._sql: dict[str, Any] = {}
+        self._pandas: Any = None
+        self._suites: dict[str, Any] = {}
+        self.built: list[Any] = []
+
+    # ---- suites and datasources ------------------------------------------------------------------
+    def add_suite(self, gx_suite: Any) -> Any:
+        """Register a suite (every loadable suite is added, so Data Docs keep every suite page)."""
+        suite = self.context.suites.add_or_update(gx_suite)
+        self._suites[suite.name] = suite
+        return suite
+
+    def _sql_source(self, name: str, url: str) -> Any:
+        if name not in self._sql:
+            self._sql[name] = self.context.data_sources.add_postgres(name=name, connection_string=url)
+        return self._sql[name]
+
+    def _pandas_source(self) -> Any:
+        if self._pandas is None:
+            self._pandas = self.context.data_sources.add_pandas(name="files")
+        return self._pandas
+
+    # ---- validation ------------------------------------------------------------------------------
+    def _run(
+        self, suite_name: str, asset_name: str, batch_definition: Any, run_name: str, logical_date: dt.date,
+        result_format: dict[str, Any], batch_parameters: dict[str, Any] | None = None,
+    ) -> tuple[Any, Any]:
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        vd = self.context.validation_definitions.add(
+            self._gx.ValidationDefinition(name=f"{suite_name}:{asset_name}", data=batch_definition, suite=self._suites[suite_name])
+        )
+        store = self.context.validation_results_store
+        before = set(store.list_keys())
+        run_id = RunIdentifier(run_name=run_name, run_time=day_parameters(logical_date)["day_start"])
+        try:
+            result = vd.run(
+                batch_parameters=batch_parameters,
+                expectation_parameters=day_parameters(logical_date),
+                result_format=result_format,
+                run_id=run_id,
+            )
+        finally:
+            # The in-memory store now holds the unmasked result: drop it at once.
+            new_keys = [k for k in store.list_keys() if k not in before]
+            for key in new_keys:
+                store.remove_key(key)
+            self.context.validation_definitions.delete(vd.name)
+        return result, (new_keys[0] if new_keys else None)
+
+    def validate_sql(
+        self, *, suite_name: str, source: str, url: str, asset_name: str, schema: str, table: str,
+        partition_column: str | None, day: dt.date, run_name: str, result_format: dict[str, Any],
+    ) -> tuple[Any, Any]:
+        """Validate one table partition (or the whole table); returns (unmasked result, store key)."""
+        ds = self._sql_source(source, url)
+        # A query asset for whole tables too: GX deprecates add_table_asset(schema_name=...).
+        asset = ds.add_query_asset(name=asset_name, query=partition_sql(schema, table, partition_column, day))
+        try:
+            bd = asset.add_batch_definition_whole_table("partition")
+            return self._run(suite_name, asset_name, bd, run_name, day, result_format)
+        finally:
+            ds.delete_asset(asset_name)
+
+    def validate_frame(
+        self, *, suite_name: str, asset_name: str, frame: Any, day: dt.date, run_name: str,
+        result_format: dict[str, Any],
+    ) -> tuple[Any, Any]:
+        """Validate one DataFrame (one file); returns (unmasked result, store key)."""
+        ds = self._pandas_source()
+        asset = ds.add_dataframe_asset(name=asset_name)
+        try:
+            bd = asset.add_batch_definition_whole_dataframe("partition")
+            return self._run(suite_name, asset_name, bd, run_name, day, result_format, {"dataframe": frame})
+        finally:
+            ds.delete_asset(asset_name)
+
+    # ---- Data Docs ------------------------------------------------------------------------------
+    def store_masked(self, key: Any, masked_result: Any) -> None:
+        """Keep the masked result for Data Docs (overwrites the partition's earlier page)."""
+        self.context.stores[MASKED_STORE].set(key, masked_result)
+        self.built.append(key)
+
+    def page_url(self, key: Any) -> str | None:
+        """The ``file://`` URL of a validation's Data Docs page (it exists once :meth:`build_docs` ran)."""
+        found = self.context.get_docs_sites_urls(resource_identifier=key, site_name=SITE_NAME, only_if_exists=False)
+        return found[0].get("site_url") if found else None
+
+    def build_docs(self) -> None:
+        """Rebuild the site index, every suite page and this run's validation pages."""
+        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+        suites = [ExpectationSuiteIdentifier(name=n) for n in sorted(self._suites)]
+        self.context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*suites, *self.built])
+
+    def index_url(self) -> str:
+        return (self.docs_dir / "index.html").as_uri()

@@ -1,0 +1,277 @@
+"""Catalog reads and writes of the quality stage (quality_runs, expectation_results, review_items).
+
+Every write is an upsert on the table's natural key, so re-running a partition rewrites its own
+rows: the run row is reused, its expectation results are replaced (results the suite no longer
+produces are deleted in the same transaction), and review items that no longer fail are closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from assay.catalog.db import without_password
+from assay.catalog.models import (
+    Asset,
+    AssetColumn,
+    AssetKind,
+    Classification,
+    ClassificationKind,
+    DecisionSource,
+    ExpectationResult,
+    QualityRun,
+    QualityStatus,
+    ReviewItem,
+    ReviewKind,
+    ReviewStatus,
+    Source,
+    SourceKind,
+)
+from assay.catalog.upsert import upsert
+from assay.quality.report import Outcome, PartitionResult
+
+#: The label a steward gives to say "this column is not PII".
+NO_LABEL = "none"
+#: ``ref`` suffix of the review item opened when a whole validation could not run.
+RUN_ERROR_REF = "__run__"
+#: ``closed_by`` of review items this stage closes itself (a failure that passed on a re-run).
+CLOSED_BY = "assay-quality"
+
+
+# ---- sources and assets -----------------------------------------------------------------------
+def ensure_source(s: Session, name: str, kind: SourceKind, locator: str) -> int:
+    """The id of source ``name``; created if the inventory has not recorded it yet (never updated)."""
+    row = {"name": name, "kind": kind.value, "url_or_conn_id": without_password(locator)}
+    (source_id,) = upsert(s, Source, [row], key=["name"], update=[])
+    return source_id
+
+
+def ensure_asset(
+    s: Session,
+    source_id: int,
+    namespace: str,
+    name: str,
+    kind: AssetKind,
+    location: str,
+    partition_column: str | None = None,
+) -> int:
+    """The id of an asset; created if the inventory has not recorded it yet (an existing row is
+    left exactly as the inventory wrote it)."""
+    row = {
+        "source_id": source_id,
+        "namespace": namespace,
+        "name": name,
+        "kind": kind.value,
+        "location": location,
+        "partition_column": partition_column,
+    }
+    (asset_id,) = upsert(s, Asset, [row], key=["source_id", "namespace", "name"], update=[])
+    return asset_id
+
+
+def find_assets(s: Session, name: str) -> list[int]:
+    """Ids of assets called ``name`` (``table``, ``schema.table`` or ``folder/file``)."""
+    rows = s.execute(select(Asset.id, Asset.namespace, Asset.name)).all()
+    return [aid for aid, ns, n in rows if name in (n, f"{ns}.{n}", f"{ns}/{n}")]
+
+
+def assets_last_validated(s: Session, suite_name: str) -> list[tuple[int, str]]:
+    """(asset id, partition style) of the assets the suite validated on its latest recorded date.
+
+    The style is ``__all__`` for whole-table suites and ``day`` for partitioned ones; used to
+    record a suite file that broke against the assets it covers.
+    """
+    latest = s.execute(select(QualityRun.logical_date).where(QualityRun.suite_name == suite_name)
+                       .order_by(QualityRun.logical_date.desc()).limit(1)).scalar()
+    if latest is None:
+        return []
+    rows = s.execute(
+        select(QualityRun.asset_id, QualityRun.partition_key)
+        .where(QualityRun.suite_name == suite_name, QualityRun.logical_date == latest)
+    ).all()
+    return sorted({(aid, "__all__" if pk == "__all__" else "day") for aid, pk in rows})
+
+
+def pii_columns(s: Session, asset_id: int) -> dict[str, str]:
+    """PII column -> label of an asset from its classifications (a steward's row wins; ``none`` = not PII)."""
+    rows = s.execute(
+        select(AssetColumn.name, Classification.source, Classification.label)
+        .join(Classification, Classification.column_id == AssetColumn.id)
+        .where(AssetColumn.asset_id == asset_id, Classification.kind == ClassificationKind.PII.value)
+    ).all()
+    chosen: dict[str, tuple[str, str]] = {}
+    for column, source, label in rows:
+        if column not in chosen or source == DecisionSource.STEWARD.value:
+            chosen[column] = (source, label)
+    return {c: label for c, (_, label) in chosen.items() if label != NO_LABEL}
+
+
+# ---- quality runs ---------------------------------------------------------------------------
+def start_run(s: Session, p: PartitionResult, run_key: str, suite_digest: str | None, now: dt.datetime) -> int:
+    """Upsert the run row as ``running`` (evidence that the partition was attempted) and return its id."""
+    assert p.asset_id is not None
+    (run_id,) = upsert(
+        s,
+        QualityRun,
+        [
+            {
+                "suite_name": p.suite,
+                "suite_digest": suite_digest,
+                "asset_id": p.asset_id,
+                "partition_key": p.partition_key,
+                "logical_date": p.logical_date,
+                "run_key": run_key,
+                "gx_run_id": None,
+                "success": None,
+                "critical_failures": 0,
+                "warning_failures": 0,
+                "status": QualityStatus.RUNNING.value,
+                "error": None,
+                "started_at": now,
+                "finished_at": None,
+            }
+        ],
+        key=["suite_name", "asset_id", "partition_key", "logical_date"],
+    )
+    return run_id
+
+
+def _result_row(run_id: int, o: Outcome) -> dict[str, Any]:
+    details = dict(o.details)
+    if o.error:
+        details["error"] = o.error
+    return {
+        "quality_run_id": run_id,
+        "expectation_id": o.expectation_id,
+        "expectation_type": o.expectation_type,
+        "column_name": o.column,
+        "dimension": o.dimension,
+        "severity": o.severity,
+        "success": o.success,
+        "observed_value": o.observed_value,
+        "unexpected_count": o.unexpected_count,
+        "unexpected_percent": o.unexpected_percent,
+        "details": details,
+        "waived": o.waived,
+        "waiver_id": o.waiver_id if o.waived else None,
+    }
+
+
+def finish_run(s: Session, p: PartitionResult, gx_run_id: str | None, now: dt.datetime) -> None:
+    """Write the run's outcome and replace its expectation results, in the caller's transaction."""
+    assert p.quality_run_id is not None
+    run_id = p.quality_run_id
+    rows = [_result_row(run_id, o) for o in p.outcomes]
+    kept = upsert(s, ExpectationResult, rows, key=["quality_run_id", "expectation_id"]) if rows else []
+    stale = delete(ExpectationResult).where(ExpectationResult.quality_run_id == run_id)
+    if kept:
+        stale = stale.where(ExpectationResult.id.not_in(kept))
+    s.execute(stale)
+    s.execute(
+        update(QualityRun)
+        .where(QualityRun.id == run_id)
+        .values(
+            status=p.status,
+            success=None if p.error else p.status == QualityStatus.OK.value,
+            critical_failures=len(p.critical_failures),
+            warning_failures=len(p.warning_failures),
+            error=p.error,
+            gx_run_id=gx_run_id,
+            statistics=p.statistics,
+            finished_at=now,
+        )
+    )
+
+
+def set_docs_url(s: Session, run_id: int, url: str) -> None:
+    s.execute(update(QualityRun).where(QualityRun.id == run_id).values(data_docs_url=url))
+
+
+# ---- review items ---------------------------------------------------------------------------
+def _item(p: PartitionResult, ref: str, summary: str, details: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": ReviewKind.QUALITY_FAILURE.value,
+        "ref": ref,
+        "asset_id": p.asset_id,
+        "quality_run_id": p.quality_run_id,
+        "summary": summary,
+        "details": details,
+    }
+
+
+def sync_review_items(s: Session, p: PartitionResult) -> list[int]:
+    """Open (or refresh) a review item per unwaived failure of the run; close the run's items that
+    no longer fail. A steward's status on an item that still fails is kept."""
+    assert p.quality_run_id is not None
+    prefix = f"{p.quality_run_id}/"
+    rows: list[dict[str, Any]] = []
+    for o in p.outcomes:
+        if not o.counts_against:
+            continue
+        what = f"could not be evaluated: {o.error}" if o.error else f"failed ({o.severity}, {o.dimension})"
+        observed = f"; {o.unexpected_count} unexpected" if o.unexpected_count else ""
+        rows.append(
+            _item(
+                p,
+                prefix + o.expectation_id,
+                f"{p.target} {p.partition_key}: {o.expectation_id} {what}{observed}",
+                {
+                    "suite": p.suite,
+                    "expectation_id": o.expectation_id,
+                    "severity": o.severity,
+                    "dimension": o.dimension,
+                    "partition_key": p.partition_key,
+                    "logical_date": p.logical_date.isoformat(),
+                    "unexpected_count": o.unexpected_count,
+                    "unexpected_percent": o.unexpected_percent,
+                    "data_docs_url": p.data_docs_url,
+                },
+            )
+        )
+    if p.error:
+        rows.append(
+            _item(
+                p,
+                prefix + RUN_ERROR_REF,
+                f"{p.target} {p.partition_key}: validation with suite {p.suite} could not run: {p.error}",
+                {"suite": p.suite, "partition_key": p.partition_key, "logical_date": p.logical_date.isoformat()},
+            )
+        )
+    ids = upsert(s, ReviewItem, rows, key=["kind", "ref"], update=["summary", "details", "quality_run_id"]) if rows else []
+    open_refs = [r["ref"] for r in rows]
+    if open_refs:
+        # An item this stage closed earlier ("passed on re-run") that fails again is reopened;
+        # one a steward closed stays closed.
+        s.execute(
+            update(ReviewItem)
+            .where(
+                ReviewItem.kind == ReviewKind.QUALITY_FAILURE.value,
+                ReviewItem.ref.in_(open_refs),
+                ReviewItem.status == ReviewStatus.CLOSED.value,
+                ReviewItem.closed_by == CLOSED_BY,
+            )
+            .values(status=ReviewStatus.OPEN.value, resolution=None, closed_by=None, closed_at=None)
+        )
+    s.execute(
+        update(ReviewItem)
+        .where(
+            ReviewItem.kind == ReviewKind.QUALITY_FAILURE.value,
+            ReviewItem.quality_run_id == p.quality_run_id,
+            ReviewItem.status == ReviewStatus.OPEN.value,
+            ReviewItem.ref.not_in(open_refs) if open_refs else ReviewItem.ref.is_not(None),
+        )
+        .values(status=ReviewStatus.CLOSED.value, resolution="passed on re-run", closed_by=CLOSED_BY,
+                closed_at=dt.datetime.now(dt.UTC))
+    )
+    return ids
+
+
+def runs_of(s: Session, logical_date: dt.date, asset_ids: Iterable[int] | None = None) -> list[QualityRun]:
+    q = select(QualityRun).where(QualityRun.logical_date == logical_date)
+    if asset_ids is not None:
+        q = q.where(QualityRun.asset_id.in_(list(asset_ids)))
+    return list(s.execute(q.order_by(QualityRun.id)).scalars())

@@ -1,0 +1,367 @@
+"""run_quality on real PostgreSQL and GX: idempotent reruns, waivers, review items, and bad inputs.
+
+Every bad input is a clear error recorded for its asset while the other suites still run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from assay.errors import ConfigError, QualityError
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+START = date(2026, 11, 1)
+CLEAN, DEFECT, UNSEEDED = date(2026, 11, 1), date(2026, 11, 3), date(2026, 11, 10)
+SOME = ["products", "customers", "search_sessions", "impressions"]
+
+
+@dataclass
+class Env:
+    settings: object
+    shop_url: str
+    catalog_url: str
+    landing: Path
+
+
+@contextmanager
+def database(pg_server, prefix: str) -> Iterator[str]:
+    import psycopg2
+    from psycopg2 import sql
+
+    name = f"t_{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(dbname="postgres", user="postgres", host=pg_server.socket_dir)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield pg_server.url(name)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()
+
+
+def execute(url: str, statement: str, **params) -> list[tuple]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(statement), params)
+            return [tuple(r) for r in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def env(pg_server, tmp_path_factory) -> Iterator[Env]:
+    from assay.catalog import migrate
+    from assay.config import Settings
+    from assay.seed import DefectSchedule, SeedConfig, seed_shop
+
+    with database(pg_server, "qrun") as shop_url, database(pg_server, "qruncat") as catalog_url:
+        migrate.upgrade(catalog_url, "head")
+        landing = tmp_path_factory.mktemp("landing")
+        seed_shop(shop_url, landing, SeedConfig(start_date=START, days=3, write_truth=False,
+                                                defects=DefectSchedule.parse("2026-11-03:null_burst,duplicated_events")))
+        settings = Settings(home=tmp_path_factory.mktemp("state"), database_url=catalog_url, shop_url=shop_url,
+                            landing_dir=landing)
+        yield Env(settings, shop_url, catalog_url, landing)
+
+
+@pytest.fixture(scope="module")
+def baseline(env):
+    """A clean day validated once: every later run compares with it, and broken suites find their assets."""
+    from assay.quality import run_quality
+
+    report = run_quality(env.settings, CLEAN, "test/baseline")
+    assert report.ok
+    return report
+
+
+@pytest.fixture
+def suites(tmp_path) -> Path:
+    """A private copy of the shipped suites, for tests that break one."""
+    folder = tmp_path / "expectations"
+    shutil.copytree(ROOT / "expectations", folder)
+    return folder
+
+
+def edit_suite(folder: Path, name: str, change) -> None:
+    path = folder / f"{name}.json"
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+
+
+def run_rows(env: Env, day: date) -> dict[str, tuple]:
+    """target -> (run id, status, error) of the day's quality runs."""
+    rows = execute(env.catalog_url, """
+        SELECT a.namespace, a.name, r.id, r.status, r.error, r.suite_name FROM quality_runs r
+        JOIN assets a ON a.id = r.asset_id WHERE r.logical_date = :d""", d=day)
+    return {(n if "/" not in ns else ns.rsplit("/", 1)[0]): (rid, status, error, suite)
+            for ns, n, rid, status, error, suite in rows}
+
+
+def results_of(env: Env, run_id: int) -> dict[str, tuple]:
+    rows = execute(env.catalog_url, """
+        SELECT expectation_id, id, success, waived, waiver_id, details FROM expectation_results
+        WHERE quality_run_id = :r""", r=run_id)
+    return {eid: (rid, ok, waived, wid, details) for eid, rid, ok, waived, wid, details in rows}
+
+
+# ---- reruns -----------------------------------------------------------------------------------
+def test_rerunning_a_partition_replaces_its_results(env, baseline, suites):
+    from assay.quality import run_quality
+
+    before = run_rows(env, CLEAN)
+    products_before = results_of(env, before["products"][0])
+    page = Path(baseline.partition("products").data_docs_url.removeprefix("file://"))
+
+    edit_suite(suites, "products", lambda d: d["expectations"].pop())  # drop catalog_size
+    report = run_quality(env.settings, CLEAN, "test/rerun", assets=["products", "interactions"], suites=suites)
+
+    after = run_rows(env, CLEAN)
+    assert {t: v[0] for t, v in after.items()} == {t: v[0] for t, v in before.items()}  # same run rows
+    products_after = results_of(env, after["products"][0])
+    assert set(products_before) - set(products_after) == {"catalog_size"}
+    # results that are still produced keep their rows (upsert), nothing is duplicated
+    assert all(products_after[e][0] == products_before[e][0] for e in products_after)
+    count = execute(env.catalog_url, "SELECT count(*), count(DISTINCT (quality_run_id, expectation_id)) FROM expectation_results")
+    assert count[0][0] == count[0][1]
+    run_key = execute(env.catalog_url, "SELECT run_key FROM quality_runs WHERE id = :r", r=after["products"][0])
+    assert run_key == [("test/rerun",)]
+    # the Data Docs page of the partition is rewritten in place
+    assert report.partition("products").data_docs_url == baseline.partition("products").data_docs_url
+    assert page.exists() and "catalog_size" not in page.read_text()
+
+
+# ---- waivers ---------------------------------------------------------------------------------
+def test_waived_critical_failure_does_not_fail_and_revoking_restores_it(env, baseline):
+    from assay.quality import add_waiver, revoke, run_quality
+
+    with pytest.raises(QualityError, match="search_sessions:2026-11-03 .* critical failed: query_not_null"):
+        run_quality(env.settings, DEFECT, "test/waiver", assets=["search_sessions"])
+
+    waiver_id = add_waiver(env.settings, asset="search_sessions", suite="search_sessions",
+                           expectation="query_not_null", reason="upstream bug INC-42, fixed on the 4th",
+                           created_by="jane", valid_from=DEFECT, valid_until=date(2026, 11, 4))
+    report = run_quality(env.settings, DEFECT, "test/waiver", assets=["search_sessions"])  # no raise
+    p = report.partition("search_sessions")
+    assert p.status == "ok" and report.validated_partitions == ["search_sessions:2026-11-03"]
+    assert report.summary()["waivers"] == [waiver_id]
+    assert report.summary()["partitions"]["search_sessions:2026-11-03"]["waived"] == {"query_not_null": waiver_id}
+    (_, ok, waived, wid, _) = results_of(env, p.quality_run_id)["query_not_null"]
+    assert (ok, waived, wid) == (False, True, waiver_id)
+    assert execute(env.catalog_url, "SELECT status FROM quality_runs WHERE id = :r", r=p.quality_run_id) == [("ok",)]
+
+    # the window is honoured: the same waiver does not cover another day
+    from assay.catalog.db import session
+    from assay.quality.waivers import active_waivers
+
+    with session(env.catalog_url) as s:
+        assert active_waivers(s, p.asset_id, "search_sessions", DEFECT) == {"query_not_null": waiver_id}
+        assert active_waivers(s, p.asset_id, "search_sessions", date(2026, 11, 4)) == {}
+        assert active_waivers(s, p.asset_id, "search_sessions", date(2026, 11, 2)) == {}
+
+    revoke(env.settings, waiver_id, revoked_by="lead")
+    with pytest.raises(QualityError, match="query_not_null"):
+        run_quality(env.settings, DEFECT, "test/waiver", assets=["search_sessions"])
+    with pytest.raises(ConfigError, match="already revoked"):
+        revoke(env.settings, waiver_id, revoked_by="lead")
+
+
+def test_waivers_refuse_unknown_names_and_empty_windows(env, baseline):
+    from assay.quality import add_waiver
+
+    base = {"asset": "search_sessions", "suite": "search_sessions", "reason": "r", "created_by": "jane",
+            "valid_from": DEFECT}
+    with pytest.raises(ConfigError, match="has no expectation 'nope'"):
+        add_waiver(env.settings, expectation="nope", **base)
+    with pytest.raises(ConfigError, match="window is empty"):
+        add_waiver(env.settings, expectation="query_not_null", **{**base, "valid_until": DEFECT})
+    with pytest.raises(ConfigError, match="no suite 'nope'"):
+        add_waiver(env.settings, expectation="query_not_null", **{**base, "suite": "nope"})
+    with pytest.raises(ConfigError, match="validates public.search_sessions"):
+        add_waiver(env.settings, expectation="query_not_null", **{**base, "asset": "products"})
+
+
+# ---- review items ------------------------------------------------------------------------------
+def test_review_items_open_on_failure_and_close_when_the_partition_passes(env, baseline):
+    from assay.quality import run_quality
+
+    report = run_quality(env.settings, DEFECT, "test/review", assets=["interactions"], raise_on_failure=False)
+    run_id = report.partition("interactions").quality_run_id
+    items = dict(execute(env.catalog_url, "SELECT ref, status FROM review_items WHERE quality_run_id = :r", r=run_id))
+    assert items == {f"{run_id}/event_id_unique": "open", f"{run_id}/no_duplicate_judgments": "open"}
+
+    # the source team removes the replayed events; the rerun passes and closes the items
+    execute(env.shop_url, """
+        DELETE FROM interactions i USING interactions j
+        WHERE i.day = :d AND j.day = :d AND i.event_id = j.event_id AND i.ctid > j.ctid""", d=DEFECT)
+    report = run_quality(env.settings, DEFECT, "test/review", assets=["interactions"])
+    assert report.partition("interactions").status == "ok"
+    rows = execute(env.catalog_url, "SELECT status, resolution FROM review_items WHERE quality_run_id = :r", r=run_id)
+    assert rows and all(r == ("closed", "passed on re-run") for r in rows)
+
+
+# ---- bad inputs: each a clear error for its asset, the rest still runs ----------------------
+def assert_others_ran(report, broken: str) -> None:
+    others = [p for p in report.partitions if p.target != broken]
+    assert others and all(p.status == "ok" for p in others), report.summary()
+
+
+def test_suite_that_does_not_parse(env, baseline, suites):
+    from assay.quality import run_quality
+
+    (suites / "products.json").write_text('{"name": "products", "expectations": [')
+    with pytest.raises(QualityError) as err:
+        run_quality(env.settings, CLEAN, "test/bad-json", assets=SOME, suites=suites)
+    assert "products.json: not valid JSON" in str(err.value)
+    rows = run_rows(env, CLEAN)
+    status, error = rows["products"][1:3]
+    assert status == "error" and "products.json: not valid JSON" in error
+    summary = err.value.summary
+    assert summary["partitions"]["products:__all__"]["status"] == "error"
+    assert all(p["status"] == "ok" for k, p in summary["partitions"].items() if not k.startswith("products"))
+
+
+def test_broken_feed_suite_is_recorded_on_each_supplier_s_file_of_the_day(env, baseline, suites):
+    from assay.quality import run_quality
+
+    before, after = date(2026, 11, 20), date(2026, 11, 21)  # later than any other test's run
+    run_quality(env.settings, before, "test/feeds-before", assets=["supplier_feeds"], raise_on_failure=False)
+    (suites / "supplier_feeds.json").write_text("not json at all")
+    with pytest.raises(QualityError, match="supplier_feeds.json: not valid JSON"):
+        run_quality(env.settings, after, "test/feeds-broken", assets=["supplier_feeds", "products"], suites=suites)
+    rows = execute(env.catalog_url, """
+        SELECT a.namespace, a.name, r.partition_key, r.status FROM quality_runs r JOIN assets a ON a.id = r.asset_id
+        WHERE r.logical_date = :d AND r.suite_name = 'supplier_feeds' ORDER BY 1""", d=after)
+    assert [r[0] for r in rows] == [f"feeds/{s}/2026-11-21" for s in ("brightline", "cascade", "meridian", "northwind")]
+    assert {r[1] for r in rows} == {"products.csv", "products.tsv", "products.parquet", "products.jsonl"}
+    assert all(r[2:] == ("2026-11-21", "error") for r in rows)
+
+
+def test_unknown_expectation_type(env, baseline, suites):
+    from assay.quality import run_quality
+
+    edit_suite(suites, "customers", lambda d: d["expectations"][0].update(type="expect_column_values_to_be_purple"))
+    report = run_quality(env.settings, CLEAN, "test/bad-type", assets=SOME, suites=suites, raise_on_failure=False)
+    p = report.partition("customers")
+    assert p.status == "error"
+    assert "customers.json" in p.error and "unknown expectation type 'expect_column_values_to_be_purple'" in p.error
+    assert run_rows(env, CLEAN)["customers"][1] == "error"
+    assert_others_ran(report, "customers")
+
+
+def test_suite_naming_a_column_that_no_longer_exists(env, baseline, suites):
+    from assay.quality import run_quality
+
+    def rename(doc):
+        for e in doc["expectations"]:
+            if e["meta"]["name"] == "query_not_null":
+                e["kwargs"]["column"] = "search_query"
+
+    edit_suite(suites, "search_sessions", rename)
+    report = run_quality(env.settings, CLEAN, "test/gone-column", assets=SOME, suites=suites, raise_on_failure=False)
+    p = report.partition("search_sessions")
+    assert p.status == "error"
+    (bad,) = p.errored
+    assert bad.expectation_id == "query_not_null" and "search_query" in bad.error
+    # the suite's other expectations still ran and were recorded
+    results = results_of(env, p.quality_run_id)
+    assert results["session_id_unique"][1] is True and results["query_not_null"][1] is False
+    assert "search_query" in results["query_not_null"][4]["error"]
+    assert "could not evaluate: query_not_null" in report.failure_text()
+    assert_others_ran(report, "search_sessions")
+
+
+def test_asset_that_vanished(env, baseline, suites):
+    from assay.quality import run_quality
+
+    execute(env.shop_url, "CREATE TABLE public.vanishing AS SELECT * FROM public.products")
+
+    def retarget(doc):
+        doc["name"] = "vanishing"
+        doc["meta"]["assay"]["table"] = "public.vanishing"
+
+    shutil.copy(suites / "products.json", suites / "vanishing.json")
+    edit_suite(suites, "vanishing", retarget)
+    assert run_quality(env.settings, CLEAN, "test/vanish", assets=["vanishing"], suites=suites).ok
+
+    execute(env.shop_url, "DROP TABLE public.vanishing")
+    report = run_quality(env.settings, CLEAN, "test/vanish", assets=["vanishing", *SOME], suites=suites,
+                         raise_on_failure=False)
+    p = report.partition("vanishing")
+    assert p.status == "error" and "vanishing" in p.error and "does not exist" in p.error
+    assert run_rows(env, CLEAN)["vanishing"][1] == "error"
+    assert_others_ran(report, "vanishing")
+
+
+def test_partition_with_zero_rows_fails_its_arrival_check(env, baseline):
+    from assay.quality import run_quality
+
+    with pytest.raises(QualityError) as err:
+        run_quality(env.settings, UNSEEDED, "test/empty", assets=["interactions", "feeds/meridian", "products"])
+    partitions = err.value.summary["partitions"]
+    assert partitions["interactions:2026-11-10"]["critical"][0] == "partition_arrived"
+    assert "partition_arrived" in partitions["feeds/meridian:2026-11-10"]["critical"]
+    assert partitions["products:__all__"]["status"] == "ok"
+    rows = run_rows(env, UNSEEDED)
+    assert rows["interactions"][1] == "failed" and rows["feeds/meridian"][1] == "failed"
+
+
+def test_gx_raising_mid_run_is_recorded_for_that_asset(env, baseline, monkeypatch):
+    from assay.quality import run_quality
+    from assay.quality.gxrun import GxSession
+
+    original = GxSession.validate_sql
+
+    def flaky(self, **kw):
+        if kw["table"] == "impressions":
+            raise RuntimeError("boom inside GX")
+        return original(self, **kw)
+
+    monkeypatch.setattr(GxSession, "validate_sql", flaky)
+    with pytest.raises(QualityError, match="impressions:2026-11-01 .* RuntimeError: boom inside GX") as err:
+        run_quality(env.settings, CLEAN, "test/gx-raises", assets=SOME)
+    assert run_rows(env, CLEAN)["impressions"][1:3] == ("error", "RuntimeError: boom inside GX")
+    summary = err.value.summary
+    assert [k for k, p in summary["partitions"].items() if p["status"] != "ok"] == ["impressions:2026-11-01"]
+    items = execute(env.catalog_url, "SELECT summary FROM review_items WHERE ref LIKE :r",
+                    r=f"{summary['partitions']['impressions:2026-11-01']['quality_run_id']}/__run__")
+    assert items and "could not run: RuntimeError: boom inside GX" in items[0][0]
+
+
+def test_requests_the_suites_do_not_cover_are_refused(env, baseline):
+    from assay.quality import run_quality
+
+    with pytest.raises(ConfigError, match="no suite covers nope"):
+        run_quality(env.settings, CLEAN, "test/x", assets=["nope"])
+    with pytest.raises(ConfigError, match="result_format must be one of"):
+        run_quality(env.settings, CLEAN, "test/x", result_format="EVERYTHING")
+
+
+def test_landing_folder_gone_is_an_error_not_an_empty_pass(env, baseline, tmp_path):
+    from assay.config import Settings
+    from assay.quality import run_quality
+
+    moved = Settings(home=env.settings.home, database_url=env.catalog_url, shop_url=env.shop_url,
+                     landing_dir=tmp_path / "nowhere")
+    with pytest.raises(QualityError, match="supplier_feeds.json: no folder under .*nowhere matches feeds/\\*") as err:
+        run_quality(moved, date(2026, 12, 1), "test/no-landing", assets=["supplier_feeds", "products"])
+    statuses = {k: p["status"] for k, p in err.value.summary["partitions"].items()}
+    assert statuses.pop("products:__all__") == "ok"
+    assert statuses and set(statuses.values()) == {"error"}  # recorded on each supplier's file of the day
