@@ -124,7 +124,12 @@ def _batched_reflection(url: str) -> int:
 
 
 def _inventory(
-    settings: Settings, src_url: str, catalog_url: str, embeddings: bool, day: dt.date, tables: int | None = None
+    settings: Settings,
+    src_url: str,
+    catalog_url: str,
+    embeddings: bool,
+    day: dt.date,
+    tables: int | None = None,
 ) -> float:
     source: dict[str, Any] = {"name": "bench", "kind": "sql", "url": src_url, "exact_row_count_below": 0}
     if tables is not None:
@@ -153,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", type=int, default=2000)
     parser.add_argument("--columns", type=int, default=20)
     parser.add_argument("--rows", type=int, default=10)
-    parser.add_argument("--server-url", help="maintenance-database URL of a PostgreSQL server (default: embedded)")
+    parser.add_argument(
+        "--server-url", help="maintenance-database URL of a PostgreSQL server (default: embedded)"
+    )
     parser.add_argument(
         "--embedding-tables",
         type=int,
@@ -185,9 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         catalog_url = _create_db(admin, names[1])
         migrate.upgrade(catalog_url, "head")
         print(f"inventory of {args.tables} tables, embeddings off, first run (empty catalog):")
-        results.append(("embeddings off, first run", _inventory(settings, src_url, catalog_url, False, day1), True))
+        results.append(
+            ("embeddings off, first run", _inventory(settings, src_url, catalog_url, False, day1), True)
+        )
         print("  next day, nothing changed (stored labels reused):")
-        results.append(("embeddings off, next day", _inventory(settings, src_url, catalog_url, False, day2), True))
+        results.append(
+            ("embeddings off, next day", _inventory(settings, src_url, catalog_url, False, day2), True)
+        )
 
         if args.embedding_tables:
             n = min(args.embedding_tables, args.tables)
@@ -200,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
             again = _inventory(settings, src_url, emb_url, True, day2, n)
             results.append((f"embeddings on, {n} tables, next day", again, n == args.tables))
 
-        print(f"\nresults ({args.tables} tables x {args.columns} columns, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
+        print(
+            f"\nresults ({args.tables} tables x {args.columns} columns, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})"
+        )
         print(f"  reflection, per-table get_columns : {base_s:7.2f} s")
         print(f"  reflection, batched               : {batch_s:7.2f} s   ratio {base_s / batch_s:.1f}x")
         for label, seconds, full in results:

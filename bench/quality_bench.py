@@ -41,7 +41,11 @@ ANALYZE events;
 
 def suite(name: str) -> dict:
     def e(type_: str, n: str, **kwargs) -> dict:
-        return {"type": type_, "kwargs": kwargs, "meta": {"name": n, "dimension": "validity", "severity": "critical"}}
+        return {
+            "type": type_,
+            "kwargs": kwargs,
+            "meta": {"name": n, "dimension": "validity", "severity": "critical"},
+        }
 
     return {
         "name": name,
@@ -51,16 +55,39 @@ def suite(name: str) -> dict:
             e("expect_column_values_to_not_be_null", "event_id_not_null", column="event_id"),
             e("expect_column_values_to_be_unique", "event_id_unique", column="event_id"),
             e("expect_column_values_to_not_be_null", "session_not_null", column="session_id"),
-            e("expect_column_values_to_be_in_set", "type_known", column="event_type",
-              value_set=["click", "add_to_cart", "purchase"]),
-            e("expect_column_values_to_match_regex", "product_format", column="product_id", regex="^P[0-9]{6}$"),
-            e("expect_column_values_to_be_between", "price_range", column="price", min_value=0, max_value=1000),
-            e("expect_column_max_to_be_between", "event_at_max", column="event_at",
-              min_value="2026-01-01T00:00:00+00:00", max_value="2027-01-01T00:00:00+00:00"),
+            e(
+                "expect_column_values_to_be_in_set",
+                "type_known",
+                column="event_type",
+                value_set=["click", "add_to_cart", "purchase"],
+            ),
+            e(
+                "expect_column_values_to_match_regex",
+                "product_format",
+                column="product_id",
+                regex="^P[0-9]{6}$",
+            ),
+            e(
+                "expect_column_values_to_be_between",
+                "price_range",
+                column="price",
+                min_value=0,
+                max_value=1000,
+            ),
+            e(
+                "expect_column_max_to_be_between",
+                "event_at_max",
+                column="event_at",
+                min_value="2026-01-01T00:00:00+00:00",
+                max_value="2027-01-01T00:00:00+00:00",
+            ),
             e("expect_column_mean_to_be_between", "price_mean", column="price", min_value=0, max_value=1000),
-            e("unexpected_rows_expectation", "purchase_has_session",
-              unexpected_rows_query="SELECT * FROM (SELECT * FROM {batch}) AS b WHERE b.session_id IS NULL "
-                                    "AND b.event_type = 'purchase'"),
+            e(
+                "unexpected_rows_expectation",
+                "purchase_has_session",
+                unexpected_rows_query="SELECT * FROM (SELECT * FROM {batch}) AS b WHERE b.session_id IS NULL "
+                "AND b.event_type = 'purchase'",
+            ),
         ],
     }
 
@@ -75,7 +102,9 @@ def timed(fn, repeat: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows-per-day", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
@@ -112,7 +141,10 @@ def main() -> None:
         with engine.connect() as conn:  # the partition query GX wraps must use the day index
             wrapped = f"SELECT count(*) FROM (SELECT * FROM ({day_sql}) AS subselect) AS b WHERE b.event_type = 'purchase'"
             plan = [r[0] for r in conn.execute(text(f"EXPLAIN {wrapped}"))]
-        print("plan of a {batch} query on one day:", next((p.strip() for p in plan if "ix_events_day" in p), plan))
+        print(
+            "plan of a {batch} query on one day:",
+            next((p.strip() for p in plan if "ix_events_day" in p), plan),
+        )
 
         def scan(query: str) -> None:
             with engine.connect() as conn:  # reads every column of every row it selects
@@ -129,9 +161,18 @@ def main() -> None:
             rf = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
 
             def validate(partition_column: str | None) -> None:
-                result, _ = gx.validate_sql(suite_name="bench", source="bench", url=url, asset_name="events",
-                                            schema="public", table="events", partition_column=partition_column,
-                                            day=day, run_name="bench", result_format=rf)
+                result, _ = gx.validate_sql(
+                    suite_name="bench",
+                    source="bench",
+                    url=url,
+                    asset_name="events",
+                    schema="public",
+                    table="events",
+                    partition_column=partition_column,
+                    day=day,
+                    run_name="bench",
+                    result_format=rf,
+                )
                 assert result.statistics["evaluated_expectations"] == 10
                 errors = [r for r in result.results if r.exception_info.get("raised_exception")]
                 assert not errors, errors

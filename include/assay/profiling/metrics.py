@@ -8,7 +8,7 @@ One column's metrics are a JSON object (stored in ``column_metrics.metrics``)::
     distinct             distinct non-null values
     distinct_is_approx   False when counted exactly
     distinct_error       relative standard error of ``distinct`` (0.0 when exact)
-    distinct_method      exact | group_by | hash_threshold  (see docs/profiling.md)
+    distinct_method      exact | group_by | hash | hash_threshold  (see docs/profiling.md)
     min, max             numbers as JSON numbers, dates/timestamps as ISO text, text as text
     mean, stddev         numbers and booleans (share of true); stddev is the sample one (n - 1)
     quantiles            {p01, p05, p25, p50, p75, p95, p99}: linear interpolation (percentile_cont)
