@@ -59,7 +59,8 @@ def backfill_history(
             if stage == "profile":
                 from assay.profiling import run_profile
 
-                run_profile(settings, day, key)
+                if run_profile(settings, day, key).anomaly_count:
+                    failed.append(day.isoformat())
             else:
                 from assay.quality import run_quality
 
@@ -68,7 +69,9 @@ def backfill_history(
             failed.append(day.isoformat())
             log.info("%s %s: %s", stage, day, str(exc).splitlines()[0])
     note = f"{stage} history: {days} days before {last}" + (
-        f"; flagged on {', '.join(failed)}" if failed else "; all clean"
+        f"; {'anomalies' if stage == 'profile' else 'critical failures'} on {', '.join(failed)}"
+        if failed
+        else "; all clean"
     )
     echo(f"==> {note}")
     return note
