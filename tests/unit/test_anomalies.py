@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 import pytest
 
 from assay.profiling.anomalies import AnomalyConfig, detect, detect_all, observed_values
@@ -80,3 +82,15 @@ def test_observed_values_and_detect_all():
     history = [observed_values(100, {**metrics, "a": {**metrics["a"], "null_ratio": 0.1}})] * 8
     findings = detect_all(values, history, CFG)
     assert [(f.column_name, f.metric) for f in findings] == [("a", "null_ratio")]
+
+
+def test_mean_of_a_daily_sample_gets_a_wider_floor_than_counts():
+    """A clean feed's mean price drifted 2.1 % in the demo; a x100 slip on a few items is +60 %."""
+    prices = [274.0, 274.5, 274.2, 274.9, 274.1, 274.6, 274.3, 274.8]
+    assert detect("mean", 268.7, prices, CFG) is None  # -2.1 %: noise for a sampled mean
+    slip = detect("mean", 416.0, prices, CFG)
+    assert slip is not None and "zscore" in slip.method
+    assert slip.upper == pytest.approx(statistics.mean(prices) * 1.05)
+    # The same 2.1 % move on a row count is still flagged: counts keep the 2 % floor.
+    counts = [p * 10 for p in prices]
+    assert detect("row_count", 2687.0, counts, CFG) is not None
