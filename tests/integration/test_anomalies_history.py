@@ -124,3 +124,33 @@ def test_a_tighter_band_flags_more(env):
     flagged = _anomalies(settings.catalog_url())
     assert set(flagged) >= {(start + dt.timedelta(days=8), "", "row_count")}
     assert flagged[(start + dt.timedelta(days=8), "", "row_count")]["details"]["config"]["k"] == 0.5
+
+
+def test_a_column_flagged_on_a_day_leaves_that_day_out_of_its_history(env):
+    """A null burst depresses the column's distinct count without flagging it; the next day's
+    recovery must be judged against the last clean day, not against the burst."""
+    settings, src, _asset = env
+    start = dt.date(2026, 10, 1)
+    days = [start + dt.timedelta(days=i) for i in range(16)]
+    cycle = [800, 900, 1000]  # distinct counts: mean 900, 3 sd ~ 250
+
+    def load(day: dt.date, modulus: int, burst: bool = False) -> None:
+        cat = "CASE WHEN g > 840 THEN NULL ELSE 'v' || (g % :m) END" if burst else "'v' || (g % :m)"
+        with src.begin() as c:
+            c.execute(
+                text(f"INSERT INTO daily SELECT :d, g, {cat}, 1.5, g % 300 FROM generate_series(1, 1200) g"),
+                {"d": day, "m": modulus},
+            )
+
+    for i, day in enumerate(days[:14]):
+        load(day, cycle[i % 3])
+    burst, after = days[14], days[15]
+    load(burst, 700, burst=True)  # 30 % nulls, 700 distinct: -22 % against the day before, in the band
+    load(after, 1100)  # +57 % (and > 3 sd) against the burst; +22 % against the last clean day
+    for day in days:
+        run_profile(settings, day, f"scheduled/{day}")
+
+    found = _anomalies(settings.catalog_url())
+    assert (burst, "cat", "null_ratio") in found
+    assert (burst, "cat", "distinct") not in found
+    assert not [key for key in found if key[0] == after]

@@ -20,8 +20,8 @@ absolute floors (1 row, 1 distinct value, 0.5 percentage points of nulls) are th
 worth a steward's look. The ``k * stddev`` allowance keeps a metric that hovers around zero (a
 mean of -1..1) from turning its ordinary noise into huge relative changes.
 
-Prior values that were themselves flagged (an ``open`` anomaly on the same metric) are left out
-of the history, so one bad day neither widens the band for the next ``window`` days nor makes the
+A column with an ``open`` anomaly on a prior day (any metric of it) leaves that day out of the
+column's history for every metric, so one bad day neither widens the band for the next ``window`` days nor makes the
 recovery day look like a jump. Once a steward acknowledges or resolves it, the value counts again
 (that is how a new normal level is accepted).
 """

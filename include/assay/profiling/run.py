@@ -531,6 +531,10 @@ def _detect(
                 )
             ).all()
         )
+    # A column flagged on a day leaves that day out of the column's history for every metric:
+    # a null burst flags the null ratio but also depresses the distinct count, and the next
+    # day's recovery must be judged against the last clean day, not against the burst.
+    flagged_columns = {f[:4] for f in flagged}
     history = []
     for r in prior:
         values = observed_values(int(r.row_count or 0), metrics.get(r.id, {}))
@@ -538,7 +542,7 @@ def _detect(
             {
                 key: v
                 for key, v in values.items()
-                if (r.asset_id, r.partition_key, r.logical_date, key[0], key[1]) not in flagged
+                if (r.asset_id, r.partition_key, r.logical_date, key[0]) not in flagged_columns
             }
         )
     return detect_all(observed_values(profile.row_count, profile.columns), history, config)
