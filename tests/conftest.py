@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,33 +47,41 @@ def pg_server(settings):
     return embedded.up(settings)
 
 
-@pytest.fixture
-def fresh_db(pg_server) -> Iterator[Callable[[str], str]]:
-    """Factory: ``fresh_db("catalog")`` creates an empty database and returns its URL."""
+@contextmanager
+def scratch_database(pg_server, prefix: str = "t") -> Iterator[str]:
+    """An empty database on the test server for the ``with`` block; dropped after it.
+
+    DROP ... WITH (FORCE) ends connections a test left open (pooled engines).
+    """
     import psycopg2
     from psycopg2 import sql
 
-    created: list[str] = []
-
-    def make(prefix: str = "t") -> str:
-        name = f"t_{prefix}_{uuid.uuid4().hex[:8]}"
-        conn = psycopg2.connect(dbname="postgres", user="postgres", host=pg_server.socket_dir)
-        conn.autocommit = True
-        with conn.cursor() as cur:
+    name = f"t_{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(dbname="postgres", user="postgres", host=pg_server.socket_dir)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
             cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        conn.close()
-        created.append(name)
-        return pg_server.url(name)
+        try:
+            yield pg_server.url(name)
+        finally:
+            with admin.cursor() as cur:
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    finally:
+        admin.close()
 
-    yield make
 
-    # Tests may leave pooled connections open; DROP ... WITH (FORCE) ends them.
-    conn = psycopg2.connect(dbname="postgres", user="postgres", host=pg_server.socket_dir)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for name in created:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    conn.close()
+@pytest.fixture(scope="session")
+def scratch_db(pg_server) -> Callable[[str], AbstractContextManager[str]]:
+    """For module-scoped fixtures: ``with scratch_db("shop") as url: ...``."""
+    return lambda prefix="t": scratch_database(pg_server, prefix)
+
+
+@pytest.fixture
+def fresh_db(pg_server) -> Iterator[Callable[[str], str]]:
+    """Factory: ``fresh_db("catalog")`` creates an empty database and returns its URL."""
+    with ExitStack() as stack:
+        yield lambda prefix="t": stack.enter_context(scratch_database(pg_server, prefix))
 
 
 @pytest.fixture

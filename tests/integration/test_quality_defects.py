@@ -6,9 +6,7 @@ else; clean days must pass everything. The evidence is read back from the catalo
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -88,31 +86,13 @@ class Env:
     landing: Path
 
 
-@contextmanager
-def database(pg_server, prefix: str) -> Iterator[str]:
-    import psycopg2
-    from psycopg2 import sql
-
-    name = f"t_{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(dbname="postgres", user="postgres", host=pg_server.socket_dir)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield pg_server.url(name)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
-
-
 @pytest.fixture(scope="module")
-def env(pg_server, tmp_path_factory) -> Iterator[Env]:
+def env(scratch_db, tmp_path_factory) -> Iterator[Env]:
     from assay.catalog import migrate
     from assay.config import Settings
     from assay.seed import DefectSchedule, SeedConfig, seed_shop
 
-    with database(pg_server, "qshop") as shop_url, database(pg_server, "qcat") as catalog_url:
+    with scratch_db("qshop") as shop_url, scratch_db("qcat") as catalog_url:
         migrate.upgrade(catalog_url, "head")
         landing = tmp_path_factory.mktemp("landing")
         seed_shop(shop_url, landing, SeedConfig(start_date=START, days=DAYS, defects=DefectSchedule.parse(SCHEDULE)))

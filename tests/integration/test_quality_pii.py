@@ -8,9 +8,7 @@ raw values are found.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -32,24 +30,6 @@ class Env:
     bad_emails: list[str]
 
 
-@contextmanager
-def database(pg_server, prefix: str) -> Iterator[str]:
-    import psycopg2
-    from psycopg2 import sql
-
-    name = f"t_{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(dbname="postgres", user="postgres", host=pg_server.socket_dir)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield pg_server.url(name)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
-
-
 def execute(url: str, statement: str) -> list[tuple]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
@@ -64,12 +44,12 @@ def execute(url: str, statement: str) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def env(pg_server, tmp_path_factory) -> Iterator[Env]:
+def env(scratch_db, tmp_path_factory) -> Iterator[Env]:
     from assay.catalog import migrate
     from assay.config import Settings
     from assay.seed import SeedConfig, seed_shop
 
-    with database(pg_server, "qpii") as shop_url, database(pg_server, "qpiicat") as catalog_url:
+    with scratch_db("qpii") as shop_url, scratch_db("qpiicat") as catalog_url:
         migrate.upgrade(catalog_url, "head")
         landing = tmp_path_factory.mktemp("landing")
         seed_shop(shop_url, landing, SeedConfig(start_date=DAY, days=1, write_truth=False))
