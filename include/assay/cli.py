@@ -25,6 +25,15 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(airflow_app, name="airflow")
 
 
+def _register_feature_commands() -> None:
+    """Training and gate keep their commands beside their code; each module only adds them here."""
+    from assay.gate import cli as gate_cli
+    from assay.training import cli as training_cli
+
+    training_cli.register(app)
+    gate_cli.register(app)
+
+
 def _echo(msg: str) -> None:
     typer.echo(msg)
 
@@ -221,6 +230,9 @@ def demo(date: Annotated[str | None, typer.Option(help="logical date, YYYY-MM-DD
     from assay.ops import demo as demo_mod
 
     demo_mod.run(get_settings(), date, echo=_echo)
+
+
+_register_feature_commands()
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Promotion gate: ``champion`` moves only on evidence, and every move is on the record (issue #6)."""

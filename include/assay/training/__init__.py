@@ -1,0 +1,1 @@
+"""Training: a cross-encoder fine-tuned on validated partitions only, tracked in MLflow (issue #5)."""
