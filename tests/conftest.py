@@ -92,3 +92,19 @@ def catalog_url(fresh_db) -> str:
     url = fresh_db("catalog")
     migrate.upgrade(url, "head")
     return url
+
+
+@pytest.fixture
+def mlflow_uri(fresh_db) -> str:
+    """A fresh, empty MLflow tracking + registry store (real MLflow on its own database).
+
+    MLflow creates its tables on first use; experiments must still be created with an explicit
+    ``artifact_location`` (the default is CWD-relative).
+    """
+    return fresh_db("mlflow")
+
+
+@pytest.fixture
+def isolated_settings(settings, catalog_url, mlflow_uri):
+    """Settings whose catalog and MLflow store are fresh databases of this test (shop: the embedded one)."""
+    return settings.model_copy(update={"database_url": catalog_url, "mlflow_tracking_uri": mlflow_uri})
