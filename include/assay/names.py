@@ -19,3 +19,36 @@ CHALLENGER = "challenger"
 
 # ---- Airflow pools / queues ------------------------------------------------------------------
 GPU_QUEUE = "gpu"
+
+# ---- MLflow: experiment, run tags and metric keys (training writes them, the gate reads them) ---
+EXPERIMENT_NAME = "assay-cross-encoder"
+#: Run tags that tie an MLflow run to its catalog evidence.
+TAG_DATASET_ID = "assay.training_dataset_id"  # training_datasets.id in the catalog
+TAG_DATASET_DIGEST = "assay.dataset_digest"  # training_datasets.digest (sha256 hex)
+TAG_PARTITIONS = "assay.partitions"  # comma-separated "<table>:<YYYY-MM-DD>"
+TAG_QUALITY_RUN_IDS = "assay.quality_run_ids"  # comma-separated catalog quality_runs.id
+TAG_GX_RUN_IDS = "assay.gx_run_ids"  # comma-separated GX run ids
+TAG_WAIVER_IDS = "assay.waiver_ids"  # comma-separated catalog waivers.id relied on
+TAG_RUN_KEY = "assay.run_key"  # dag_id/run_id or cli/<timestamp>
+#: Model-version tags the gate writes.
+TAG_GATE_DECISION = "assay.gate.decision"  # pass | fail | error
+TAG_GATE_DECISION_ID = "assay.gate.decision_id"  # gate_decisions.id
+TAG_GATE_REASON = "assay.gate.reason"
+
+#: Ranking metrics of every candidate, computed on the held-out queries.
+METRICS: tuple[str, ...] = ("ndcg_at_10", "mrr", "auc")
+#: Baselines scored on the same split.
+BASELINES: tuple[str, ...] = ("bm25", "minilm_cosine")
+
+
+def metric_key(metric: str, slice_name: str | None = None) -> str:
+    """MLflow key of a candidate metric: ``ndcg_at_10`` overall, ``ndcg_at_10.head`` per slice.
+
+    Slice names are lower-case slugs such as ``head``, ``tail`` or ``category.furniture``.
+    """
+    return metric if slice_name is None else f"{metric}.{slice_name}"
+
+
+def baseline_key(baseline: str, metric: str, slice_name: str | None = None) -> str:
+    """MLflow key of a baseline's metric on the same split: ``bm25.ndcg_at_10``."""
+    return f"{baseline}.{metric_key(metric, slice_name)}"
