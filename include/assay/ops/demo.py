@@ -122,6 +122,8 @@ def summary(settings: Settings, report: DemoReport) -> str:
     lines.extend(f"  {note}" for note in report.notes)
     lines.append("")
     lines.extend(f"  {name:24} {count}" for name, count in catalog_counts(settings.catalog_url()))
+    lines.append("")
+    lines.extend(quality_summary(settings, dt.date.fromisoformat(report.logical_date)))
     lines += [
         "",
         "Where to look next:",
@@ -133,6 +135,23 @@ def summary(settings: Settings, report: DemoReport) -> str:
         "  stop everything make stop",
     ]
     return "\n".join(lines)
+
+
+def quality_summary(settings: Settings, logical_date: dt.date, days: int = DEMO_DAYS) -> list[str]:
+    """The catalog's quality state: the logical date's validated partitions, the history window's
+    validated vs failed partitions, the date's scorecards, and the critical failures of failed days.
+
+    Read from ``quality_runs``/``expectation_results``/``scorecards``, so it holds after a re-run.
+    """
+    from sqlalchemy import inspect
+
+    from assay.catalog.db import engine
+    from assay.quality.overview import overview, render
+
+    url = settings.catalog_url()
+    if "quality_runs" not in set(inspect(engine(url)).get_table_names()):
+        return [f"Quality of {logical_date}: the catalog has no quality tables (not migrated?)"]
+    return render(overview(url, logical_date, days))
 
 
 def catalog_counts(url: str) -> list[tuple[str, int]]:
