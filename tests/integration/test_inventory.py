@@ -718,3 +718,80 @@ def test_a_write_the_catalog_refuses_is_recorded_as_the_assets_error(env):
     assert nul["current_schema_version_id"] is None
     assert rows(env.catalog, "SELECT count(*) AS n FROM asset_columns WHERE asset_id = :a", a=nul["id"]) == [{"n": 0}]
     assert asset(env.catalog, "fine.csv")["status"] == "active"
+
+
+# ---- file series ---------------------------------------------------------------------------------
+SERIES_REGEX = r"(?P<partition>\d{4}-\d{2}-\d{2})"
+
+
+def _feed(env: Env, supplier: str, day: dt.date, header: str, row: str) -> None:
+    folder = env.landing / supplier / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "products.csv").write_text(f"{header}\n{row}\n")
+
+
+def _series_events(url: str) -> list[dict[str, Any]]:
+    return rows(
+        url,
+        "SELECT a.location, e.event_type, e.column_name, e.old, e.new, e.run_key FROM schema_events e "
+        "JOIN assets a ON a.id = e.asset_id WHERE e.event_type <> 'asset_created' ORDER BY a.location, e.column_name",
+    )
+
+
+def test_a_column_added_to_one_days_file_is_a_schema_event_of_its_series(env):
+    d1, d2, d3 = DAY, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)
+    settings = env.settings(env.file_source(partition_regex=SERIES_REGEX))
+    _feed(env, "a", d1, "sku,price", "s1,1.5")
+    _feed(env, "b", d1, "sku,price", "s1,1.5")
+    run(settings, "r1", d1)
+    # Day 2: supplier a adds a column and turns price into text; supplier b is unchanged.
+    _feed(env, "a", d2, "sku,price,promo", "s1,cheap,X")
+    _feed(env, "b", d2, "sku,price", "s2,2.5")
+    report = run(settings, "r2", d2)
+    found = {(e["location"], e["event_type"], e["column_name"]) for e in _series_events(env.catalog)}
+    assert found == {
+        ("a/2026-11-21/products.csv", "column_added", "promo"),
+        ("a/2026-11-21/products.csv", "type_changed", "price"),
+    }
+    assert report.source("feeds").changed == 1
+    (added,) = [e for e in _series_events(env.catalog) if e["event_type"] == "column_added"]
+    (first,) = rows(env.catalog, "SELECT id FROM assets WHERE location = 'a/2026-11-20/products.csv'")
+    assert added["old"] == {
+        "value": None,
+        "predecessor": {"asset_id": first["id"], "location": "a/2026-11-20/products.csv", "schema_version": 1},
+    }
+    assert added["new"]["name"] == "promo" and added["run_key"] == "r2"
+    # A rerun of the same run records nothing new; the next day is diffed against day 2 (the
+    # column goes away again), and files seen before are not diffed again.
+    before = _series_events(env.catalog)
+    run(settings, "r2", d2)
+    assert _series_events(env.catalog) == before
+    _feed(env, "a", d3, "sku,price", "s3,3.5")
+    _feed(env, "b", d3, "sku,price", "s3,3.5")
+    run(settings, "r3", d3)
+    new = {(e["location"], e["event_type"], e["column_name"]) for e in _series_events(env.catalog) if e["run_key"] == "r3"}
+    assert new == {
+        ("a/2026-11-22/products.csv", "column_removed", "promo"),
+        ("a/2026-11-22/products.csv", "type_changed", "price"),
+    }
+
+
+def test_a_backfill_diffs_each_day_against_the_day_before(env):
+    settings = env.settings(env.file_source(partition_regex=SERIES_REGEX))
+    for i, header in enumerate(["sku", "sku,x", "sku,x", "sku"]):
+        _feed(env, "a", DAY + dt.timedelta(days=i), header, ",".join(["v"] * len(header.split(","))))
+    (env.landing / "a" / "notes.csv").write_text("sku,other\n1,2\n")  # no partition: no series
+    run(settings, "backfill", DAY)
+    found = {(e["location"], e["event_type"], e["column_name"]) for e in _series_events(env.catalog)}
+    assert found == {
+        ("a/2026-11-21/products.csv", "column_added", "x"),
+        ("a/2026-11-23/products.csv", "column_removed", "x"),
+    }
+
+
+def test_without_a_partition_regex_files_are_not_a_series(env):
+    settings = env.settings(env.file_source())
+    _feed(env, "a", DAY, "sku", "s1")
+    _feed(env, "a", DAY + dt.timedelta(days=1), "sku,x", "s1,1")
+    run(settings, "r1", DAY)
+    assert _series_events(env.catalog) == []

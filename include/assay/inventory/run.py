@@ -229,6 +229,10 @@ def _inventory_source(
             failure = str(exc)
             log.error("%s", failure)
         writers.drain()
+        if isinstance(decl, FileSource) and decl.partition_regex:
+            # After every file of the source is written: a backfill lands many days in one run.
+            with writers.engine.begin() as conn:
+                record.record_series_events(conn, ctx, decl.partition_regex)
         if failure is None:
             for key, st in sorted(state.items()):
                 if key not in seen and st.status != AssetStatus.DELETED.value and key[0] not in listing.failed:

@@ -55,6 +55,7 @@ from assay.profiling.anomalies import AnomalyConfig, Finding, detect_all, observ
 from assay.profiling.report import AssetResult, ProfileReport, ProfilingError
 from assay.profiling.sql import DEFAULT_TUNING, SqlTuning
 from assay.sources.declarations import Declarations, FileSource, SqlSource, default_path, load
+from assay.sources.series import members, series_of
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class _Target:
     partition_column: str | None
     partition_key: str
     series_key: str | None = None
+    series_regex: str | None = None
     done: bool = False
     pii: dict[str, str] = field(default_factory=dict)
 
@@ -193,6 +195,7 @@ def _targets(s: Session, decls: Declarations, day: dt.date, wanted: list[str] | 
                 partition_column=asset.partition_column if source_kind == SourceKind.SQL.value else None,
                 partition_key=key,
                 series_key=series,
+                series_regex=_partition_regex(decls, source_name) if series else None,
             )
         )
     if not targets:
@@ -223,12 +226,17 @@ def _partition_of(
     decl = _declared(decls, source_name)
     if not isinstance(decl, FileSource) or not asset.location:
         return ALL, None
-    partition = decl.partition_of(asset.location)
-    if partition is None:
+    member = series_of(decl.partition_regex, asset.location)
+    if member is None:
         return ALL, None
-    if partition != day.isoformat():
+    if member.partition != day.isoformat():
         return None, None
-    return partition, asset.location.replace(partition, "{partition}")
+    return member.partition, member.key
+
+
+def _partition_regex(decls: Declarations, source_name: str) -> str | None:
+    decl = _declared(decls, source_name)
+    return decl.partition_regex if isinstance(decl, FileSource) else None
 
 
 def _declared(decls: Declarations, source_name: str) -> SqlSource | FileSource | None:
@@ -474,12 +482,7 @@ def _series(s: Session, target: _Target) -> list[int]:
             Asset.source_id == target.source_id, Asset.kind == AssetKind.FILE.value
         )
     ).all()
-    marker = target.series_key.split("{partition}")
-    ids = []
-    for asset_id, location in rows:
-        if location and len(marker) == 2 and location.startswith(marker[0]) and location.endswith(marker[1]):
-            ids.append(asset_id)
-    return ids or [target.asset_id]
+    return members(target.series_regex, target.series_key, rows) or [target.asset_id]
 
 
 def _detect(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from assay.config import Settings
 from assay.errors import ConfigError
+from assay.sources.series import series_of
 
 _NAME = r"^[a-z][a-z0-9_]*$"
 
@@ -114,10 +115,9 @@ class FileSource(_Base):
         return f"settings:{self.root_from}" if self.root_from else str(self.root)
 
     def partition_of(self, relative_path: str) -> str | None:
-        if not self.partition_regex:
-            return None
-        m = re.search(self.partition_regex, relative_path)
-        return m.group("partition") if m else None
+        """The partition of a file (``None`` without one); see :mod:`assay.sources.series`."""
+        member = series_of(self.partition_regex, relative_path)
+        return member.partition if member else None
 
 
 SourceDecl = Annotated[SqlSource | FileSource, Field(discriminator="kind")]
