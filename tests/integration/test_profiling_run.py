@@ -192,7 +192,7 @@ def test_profiles_sql_partitions_snapshots_and_files(env):
     )
     metrics = {(r["profile_run_id"], r["column_name"]): r for r in dump["column_metrics"]}
     ev = metrics[(runs[(events, "2026-11-20")]["id"], "email")]
-    assert ev["metrics"]["masked"] is True and ev["metrics"]["distinct"] == 40 and ev["data_type"] == "TEXT"
+    assert ev["metrics"]["masked"] is True and ev["metrics"]["distinct"] == 40 and ev["data_type"] == "text"
     names = metrics[(runs[(customers, "__all__")]["id"], "name")]["metrics"]
     assert names.get("masked") is None and names["min"] == "Name 1"
     price = metrics[(runs[(feed, "2026-11-20")]["id"], "price")]["metrics"]

@@ -129,17 +129,74 @@ def display_name(conn: Connection | Engine, schema: str | None, name: str) -> st
     return f"{shown(schema)}.{shown(name)}" if schema else shown(name)
 
 
-def type_name(conn: Connection | Engine, data_type: TypeEngine[Any]) -> str:
-    """The column type as the dialect spells it (e.g. ``NUMERIC(10, 2)``, ``TIMESTAMP WITH TIME ZONE``).
+#: Other spellings of a type -> PostgreSQL's ``format_type`` spelling (the catalog's).
+_TYPE_ALIASES: dict[str, str] = {
+    "int": "integer",
+    "int4": "integer",
+    "int2": "smallint",
+    "int8": "bigint",
+    "bool": "boolean",
+    "float": "double precision",
+    "float8": "double precision",
+    "double": "double precision",
+    "float4": "real",
+    "decimal": "numeric",
+    "varchar": "character varying",
+    "char": "character",
+    "bpchar": "character",
+    "timestamp": "timestamp without time zone",
+    "timestamptz": "timestamp with time zone",
+    "time": "time without time zone",
+    "timetz": "time with time zone",
+    "datetime": "timestamp without time zone",
+}
+_ZONE_SUFFIXES = (" with time zone", " without time zone")
 
-    A type SQLAlchemy does not know reflects as ``NullType``; it is recorded as ``UNKNOWN``.
+
+def normal_type(spelling: str) -> str:
+    """One spelling for a SQL type in the catalog: PostgreSQL's ``format_type`` spelling.
+
+    Inventory (``asset_columns.data_type``, schema versions) and profiling
+    (``column_metrics.data_type``) both store types through this function, so the two always
+    agree: PostgreSQL's own spelling (``numeric(12,2)``, ``character varying(20)``,
+    ``timestamp with time zone``, ``integer[]``) is kept as it is, and SQLAlchemy's
+    (``NUMERIC(12, 2)``, ``VARCHAR(20)``, ``TIMESTAMP WITH TIME ZONE``, ``INTEGER[]``) or the
+    short aliases (``int4``, ``timestamptz``) are rewritten to it. Arrow type names of files are
+    not SQL types and do not go through here.
+    """
+    t = " ".join(spelling.strip().lower().split())
+    t = t.replace(", ", ",").replace(" (", "(")
+    dims = ""
+    while t.endswith("[]"):
+        t, dims = t[:-2].rstrip(), dims + "[]"
+    zone = next((z for z in _ZONE_SUFFIXES if t.endswith(z)), "")
+    if zone:
+        t = t[: -len(zone)]
+    base, paren, rest = t.partition("(")
+    base = base.strip()
+    args = paren + rest
+    if base in ("timestamp", "time") and not zone:
+        zone = " without time zone"
+    elif base in ("timestamptz", "timetz"):
+        base, zone = base[:-2], " with time zone"
+    base = _TYPE_ALIASES.get(base, base)
+    if zone and base.endswith(_ZONE_SUFFIXES):  # an alias that already carries its zone
+        base = base.rsplit(" with", 1)[0]
+    return f"{base}{args}{zone}{dims}"
+
+
+def type_name(conn: Connection | Engine, data_type: TypeEngine[Any]) -> str:
+    """The column type, spelled by :func:`normal_type` (e.g. ``numeric(10,2)``).
+
+    A type SQLAlchemy does not know reflects as ``NullType``; it is recorded as ``unknown``.
     """
     if isinstance(data_type, NullType):
-        return "UNKNOWN"
+        return "unknown"
     try:
-        return str(data_type.compile(dialect=conn.dialect))
+        compiled = str(data_type.compile(dialect=conn.dialect))
     except CompileError:
-        return type(data_type).__name__.upper()
+        compiled = type(data_type).__name__
+    return normal_type(compiled)
 
 
 # ---- reflection ---------------------------------------------------------------------------------
@@ -283,7 +340,9 @@ def _pg_list_relations(conn: Connection, schema: str, wants: Any) -> SchemaListi
         cols = columns.setdefault(relname, [])
         if attname is None:
             continue  # a table without columns
-        cols.append(ColumnInfo(name=attname, data_type=data_type, nullable=bool(nullable), ordinal=len(cols) + 1))
+        cols.append(
+            ColumnInfo(name=attname, data_type=normal_type(data_type), nullable=bool(nullable), ordinal=len(cols) + 1)
+        )
         if pk_position is not None:
             keys.setdefault(relname, []).append((pk_position, attname))
     listing = SchemaListing(schema=schema, stats=stats)
