@@ -12,8 +12,8 @@
    impression without a click 0. Duplicated events cannot inflate a label (max, not count).
 3. **Split by query group.** Near-duplicate queries (typos, word order, punctuation; see
    :func:`assay.training.text.near_duplicate_groups`) form one group, and a group is wholly in
-   train or wholly in test; groups are ordered by ``sha256(seed:group)`` and taken into test until
-   ``test_fraction`` of the rows is reached.
+   train or wholly in test; groups are ordered by ``sha256(seed:group)`` and taken into test while
+   they fit in ``test_fraction`` of the rows (first fit, never above it).
 4. **Slices.** ``slice_traffic``: ``head`` for the most frequent queries that together cover the
    first half of the window's sessions (``HEAD_SHARE``), ``tail`` otherwise. ``slice_category``:
    the shop category (slug of the 2-level path) of the query's most-interacted product, or of the
@@ -396,17 +396,21 @@ def query_categories(examples: pd.DataFrame, categories: dict[str, str]) -> dict
 
 
 def split_groups(group_rows: dict[str, int], test_fraction: float, seed: int) -> set[str]:
-    """The groups (by key) that go to test: ordered by ``sha256("<seed>:<key>")``, taken until
-    ``test_fraction`` of the rows is reached. Deterministic and independent of input order."""
-    total = sum(group_rows.values())
+    """The groups (by key) that go to test.
+
+    Groups are ordered by ``sha256("<seed>:<key>")`` and each is taken if it still fits in
+    ``test_fraction`` of the rows (first fit: a big group is passed over, later small ones can
+    still fill up). Deterministic and independent of input order; the test share never exceeds
+    ``test_fraction`` (it can be empty when every group is bigger than the target).
+    """
+    target = test_fraction * sum(group_rows.values())
     order = sorted(group_rows, key=lambda k: (hashlib.sha256(f"{seed}:{k}".encode()).hexdigest(), k))
     test: set[str] = set()
     taken = 0
     for key in order:
-        if taken >= test_fraction * total:
-            break
-        test.add(key)
-        taken += group_rows[key]
+        if taken + group_rows[key] <= target:
+            test.add(key)
+            taken += group_rows[key]
     return test
 
 
