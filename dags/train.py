@@ -1,0 +1,101 @@
+"""
+### train
+
+Fine-tunes the cross-encoder (all-MiniLM-L6-v2 by default) on the validated partitions of the
+14 days ending at the logical date, evaluates it against BM25 and untuned MiniLM cosine on
+held-out queries, logs everything to MLflow (experiment `assay-cross-encoder`) and registers a new
+version of `assay-cross-encoder`. The promotion gate judges that version next.
+
+Two tasks:
+
+* `train` runs `assay train …` **as its own process** on queue `gpu` and in pool `gpu`: a Celery
+  worker serving that queue owns the GPU, the process's memory is freed when it exits, and an
+  out-of-memory kill fails the task instead of the worker. It returns ids only (`run_id`,
+  `model_uri`, `model_name`, `version`, `dataset_digest`). Retries are safe: the run key is
+  `train/<run_id>`, a retry after a registered version returns that version, and a retry after a
+  kill resumes from the last checkpoint.
+* `publish` emits the `candidate` asset with `{model_name, version, run_id, logical_date}`.
+
+Runs when `quality` publishes the `validated` asset (the window ends at the event's logical date),
+or manually. Params: `window_end` (YYYY-MM-DD; empty = the run's partition date), `days`,
+`epochs`, `max_steps`, `batch_size`, `max_queries`, `base_model` (a local model folder; empty =
+the packaged MiniLM), `nproc` (data-parallel processes via torchrun), `allow_unvalidated`.
+Null params take `assay train`'s defaults, sized to train in about two minutes on two CPU
+cores on the demo shop.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from assay import names
+from assay.assets import CANDIDATE, VALIDATED
+
+#: Training defaults live in one place, `assay.training.run.DEFAULT_CONFIG` (sized for the demo).
+_DEFAULT = "null = the default of `assay train` (assay.training.run.DEFAULT_CONFIG)"
+
+
+@dag(
+    dag_id="train",
+    schedule=[VALIDATED],
+    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["assay", "training"],
+    default_args={"owner": "ml-platform", "retries": 1, "retry_delay": pendulum.duration(minutes=1)},
+    params={
+        "window_end": Param("", type="string", description="YYYY-MM-DD; empty = the run's partition date"),
+        "days": Param(14, type="integer", minimum=1, description="window length in days"),
+        "epochs": Param(None, type=["integer", "null"], minimum=1, description=_DEFAULT),
+        "max_steps": Param(None, type=["integer", "null"], minimum=1, description=_DEFAULT),
+        "batch_size": Param(None, type=["integer", "null"], minimum=1, description=_DEFAULT),
+        "max_queries": Param(
+            None, type=["integer", "null"], minimum=2, description="cap the training set's queries"
+        ),
+        "base_model": Param("", type="string", description="local model folder; empty = all-MiniLM-L6-v2"),
+        "nproc": Param(1, type="integer", minimum=1, description="data-parallel processes (torchrun)"),
+        "allow_unvalidated": Param(False, type="boolean", description="include days that failed quality"),
+    },
+)
+def train():
+    @task(queue=names.GPU_QUEUE, pool="gpu")
+    def train_model(params: dict, **context) -> dict:
+        import datetime as dt
+
+        from assay.orchestration import partition_date, run_key
+        from assay.training.run import cli_args, train_in_subprocess
+
+        window_end = (
+            dt.date.fromisoformat(params["window_end"]) if params["window_end"] else partition_date(context)
+        )
+        ids = train_in_subprocess(
+            cli_args(
+                window_end,
+                params["days"],
+                run_key=run_key(context),
+                epochs=params["epochs"],
+                max_steps=params["max_steps"],
+                batch_size=params["batch_size"],
+                base_model=params["base_model"] or None,
+                allow_unvalidated=params["allow_unvalidated"],
+                nproc=params["nproc"],
+                max_queries=params["max_queries"],
+            )
+        )
+        return {**ids, "logical_date": window_end.isoformat()}
+
+    @task(outlets=[CANDIDATE])
+    def publish(ids: dict, **context) -> None:
+        context["outlet_events"][CANDIDATE].extra = {
+            "model_name": ids["model_name"],
+            "version": ids["version"],
+            "run_id": ids["run_id"],
+            "logical_date": ids["logical_date"],
+        }
+
+    publish(train_model())
+
+
+train()
