@@ -1,0 +1,248 @@
+"""Run the gate for one model version: gather -> decide -> record -> tag -> move aliases.
+
+Order of effects (each one only after the previous succeeded, so the record never lags the registry):
+
+1. take the model's advisory lock on the catalog (:func:`assay.gate.registry.model_lock`);
+2. gather evidence, reading the current champion *inside* the lock, and decide (pure);
+3. append the decision row to ``gate_decisions`` and commit: it is on the record whatever happens next;
+4. tag the model version with the decision, id and reason;
+5. unless the decision is ``error``: point ``challenger`` at the candidate;
+6. on ``pass`` only: move ``champion`` to exactly this version through
+   :func:`assay.gate.registry.promote_champion`; each alias move appends an ``alias_events`` row.
+
+A refused candidate is a normal outcome (``Decision.decision == "fail"``), not an exception. MLflow
+failing after the decision was stored raises :class:`GateError` naming the stored decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assay.config import Settings
+from assay.errors import GateError
+from assay.gate import policy as policy_mod
+from assay.gate.decide import ERROR, PASS, Check, Decision, decide
+from assay.gate.evidence import gather
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+
+def _utc(now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        return dt.datetime.now(dt.UTC)
+    return now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+
+
+def _load_policy(settings: Settings, policy: policy_mod.Policy | None, policy_path: Path | None) -> policy_mod.Policy:
+    if policy is not None:
+        return policy
+    return policy_mod.load(policy_path or policy_mod.default_path(settings))
+
+
+def _store(s: Session, d: Decision, pol: policy_mod.Policy, evidence: dict[str, Any], actor: str, run_key: str | None,
+           *, policy_json: dict[str, Any] | None = None, policy_digest: str | None = None) -> int:
+    from assay.catalog.models import GateDecision
+
+    row = GateDecision(
+        model_name=d.model_name,
+        version=str(d.version),
+        decision=d.decision,
+        policy_digest=policy_digest or pol.digest(),
+        policy=policy_json if policy_json is not None else pol.as_json(),
+        checks=d.checks_json(),
+        evidence=evidence,
+        reason=d.reason,
+        actor=actor,
+        run_key=run_key,
+    )
+    s.add(row)
+    s.flush()
+    s.commit()
+    return int(row.id)
+
+
+def run_gate(
+    settings: Settings,
+    model_name: str,
+    version: str | int,
+    *,
+    actor: str,
+    run_key: str | None,
+    now: dt.datetime | None = None,
+    dry_run: bool = False,
+    policy: policy_mod.Policy | None = None,
+    policy_path: Path | None = None,
+) -> Decision:
+    """Judge ``model_name`` version ``version`` and act on the decision.
+
+    Args:
+        settings: where the catalog, MLflow and the shop are.
+        actor: who or what asked (a user name, ``airflow:promote``).
+        run_key: the run this belongs to (``dag_id/run_id`` or ``cli/<timestamp>``).
+        now: the decision time freshness and drift are measured at (default: the wall clock).
+        dry_run: decide and return without recording or moving anything.
+        policy / policy_path: the policy (default ``config/promotion_policy.yaml``).
+
+    Returns:
+        The decision; ``decision_id`` and ``champion_version`` set unless ``dry_run``.
+
+    Raises:
+        PolicyError: the policy file is invalid.
+        GateError: the catalog is unreachable (nothing recorded), or MLflow failed after the
+            decision was recorded (the message names the decision id).
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from assay.gate import registry
+
+    pol = _load_policy(settings, policy, policy_path)
+    when = _utc(now)
+    version = str(version)
+    if dry_run:
+        try:
+            d = decide(gather(settings, model_name, version, pol, when), pol)
+        except SQLAlchemyError as exc:
+            raise GateError(f"{model_name} v{version}: catalog unreachable: {registry.short(exc)}") from exc
+        d.dry_run = True
+        return d
+
+    try:
+        with registry.model_lock(settings.catalog_url(), model_name) as s:
+            client, problem = registry.client_or_error(settings)
+            ev = gather(settings, model_name, version, pol, when, client=client)
+            if client is None and problem and problem not in ev.errors:
+                ev.errors.append(problem)
+            d = decide(ev, pol)
+            d.decision_id = _store(s, d, pol, ev.as_json(), actor, run_key)
+            log.info("%s v%s: decision #%s %s: %s", model_name, version, d.decision_id, d.decision, d.reason)
+            if d.decision == ERROR or client is None:
+                d.champion_version = ev.champion_version
+                _tag_if_possible(client, d)
+                return d
+            d.champion_version = _act(client, s, d, actor)
+            return d
+    except SQLAlchemyError as exc:
+        raise GateError(
+            f"{model_name} v{version}: catalog unreachable or failing ({registry.short(exc)}); nothing recorded"
+        ) from exc
+
+
+def _tag_if_possible(client: Any, d: Decision) -> None:
+    """Best effort on an ``error`` decision: MLflow may be the reason for the error."""
+    from mlflow.exceptions import MlflowException
+
+    from assay.gate import registry
+
+    if client is None or d.decision_id is None:
+        return
+    try:
+        if registry.model_version(client, d.model_name, d.version) is not None:
+            registry.tag_version(client, d.model_name, d.version, d.decision, d.decision_id, d.reason)
+    except (MlflowException, OSError) as exc:
+        log.warning("%s v%s: could not tag decision #%s on the version: %s", d.model_name, d.version,
+                    d.decision_id, registry.short(exc))
+
+
+def _act(client: Any, s: Session, d: Decision, actor: str) -> str | None:
+    """Tag, set challenger, and on pass move champion; returns the champion version afterwards."""
+    from mlflow.exceptions import MlflowException
+
+    from assay import names
+    from assay.gate import registry
+
+    assert d.decision_id is not None
+    try:
+        registry.tag_version(client, d.model_name, d.version, d.decision, d.decision_id, d.reason)
+        registry.set_challenger(client, s, d.model_name, d.version, d.decision_id, actor,
+                                f"gate decision #{d.decision_id} ({d.decision})")
+        s.commit()
+        if d.decision == PASS:
+            current = registry.champion_version(client, d.model_name)
+            if current != d.version:
+                registry.promote_champion(client, s, d.model_name, d.version, d.decision_id, actor,
+                                          f"gate decision #{d.decision_id}: {d.reason}")
+                s.commit()
+        return registry.aliases(client, d.model_name).get(names.CHAMPION)
+    except (MlflowException, OSError) as exc:
+        raise GateError(
+            f"{d.model_name} v{d.version}: decision #{d.decision_id} ({d.decision}) is recorded, but updating "
+            f"the MLflow registry failed: {registry.short(exc)}"
+        ) from exc
+
+
+def rollback(
+    settings: Settings,
+    model_name: str,
+    to_version: str | int,
+    *,
+    actor: str,
+    reason: str | None = None,
+    run_key: str | None = None,
+) -> Decision:
+    """Move ``champion`` back to ``to_version``, which must have a recorded passing decision.
+
+    The rollback is itself a new ``pass`` decision ("rollback to vN, relying on decision #k") with an
+    alias event; the relied-on decision's policy is stored with it.
+
+    Raises:
+        GateError: no passing decision for that version, the version is unknown or already champion,
+            or a store is unreachable. Nothing is changed then.
+    """
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from assay.catalog.models import GateDecision
+    from assay.gate import registry
+
+    to_version = str(to_version)
+    try:
+        with registry.model_lock(settings.catalog_url(), model_name) as s:
+            relied = s.execute(
+                select(GateDecision)
+                .where(GateDecision.model_name == model_name, GateDecision.version == to_version,
+                       GateDecision.decision == PASS)
+                .order_by(GateDecision.id.desc())
+                .limit(1)
+            ).scalar()
+            if relied is None:
+                raise GateError(
+                    f"{model_name} v{to_version} has no recorded passing gate decision; rollback refused "
+                    "(champion unchanged)"
+                )
+            client, problem = registry.client_or_error(settings)
+            if client is None:
+                raise GateError(f"{model_name}: rollback to v{to_version} impossible: {problem}")
+            try:
+                if registry.model_version(client, model_name, to_version) is None:
+                    raise GateError(f"{model_name} has no version {to_version} in the MLflow registry")
+                current = registry.champion_version(client, model_name)
+            except MlflowException as exc:
+                raise GateError(f"{model_name}: MLflow unreachable, rollback refused: {registry.short(exc)}") from exc
+            if current == to_version:
+                raise GateError(f"{model_name} v{to_version} already is champion; nothing to roll back")
+            text = f"rollback to v{to_version}, relying on decision #{relied.id}" + (f": {reason}" if reason else "")
+            check = Check("rollback", f"decision #{relied.id} pass", f"a recorded passing decision for v{to_version}",
+                          PASS, f"decision #{relied.id} of {relied.decided_at.isoformat()}: {relied.reason}")
+            d = Decision(model_name, to_version, PASS, text, [check])
+            evidence = {"rollback": {"from_version": current, "to_version": to_version,
+                                     "relies_on_decision_id": relied.id, "reason": reason}}
+            d.decision_id = _store(s, d, policy_mod.Policy(), evidence, actor, run_key or f"cli/rollback/{to_version}",
+                                   policy_json=dict(relied.policy), policy_digest=relied.policy_digest)
+            try:
+                registry.promote_champion(client, s, model_name, to_version, d.decision_id, actor, text)
+                s.commit()
+                registry.tag_version(client, model_name, to_version, d.decision, d.decision_id, text)
+            except MlflowException as exc:
+                raise GateError(f"{model_name}: rollback decision #{d.decision_id} is recorded, but moving the "
+                                f"alias failed: {registry.short(exc)}") from exc
+            d.champion_version = to_version
+            return d
+    except SQLAlchemyError as exc:
+        raise GateError(f"{model_name}: catalog unreachable or failing ({registry.short(exc)})") from exc
