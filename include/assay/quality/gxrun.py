@@ -11,6 +11,9 @@ Why this shape (GX 1.24):
   partitioned batch definition (``PartitionerColumnValue`` included) first runs
   ``SELECT DISTINCT day FROM table`` over the whole table to list the batches -- and a day with no
   rows is then "no batch" instead of an empty partition whose row-count expectation fails.
+* **A table asset for a whole table** (no partition column): GX reflects a query asset's columns by
+  running the query and fetching every row into the client, which for a whole table is the whole
+  table (see :meth:`GxSession._table_asset`). A day's partition is fetched once that way too.
 * **Files** go through GX's pandas datasource, one DataFrame (one file) per partition.
 * **Masked results only on disk.** ``ValidationDefinition.run`` always writes its (unmasked) result to
   the context's validation results store; here that store is in memory and the key is removed right
@@ -140,6 +143,24 @@ class GxSession:
             self._sql[name] = self.context.data_sources.add_postgres(name=name, connection_string=url)
         return self._sql[name]
 
+    @staticmethod
+    def _table_asset(ds: Any, asset_name: str, schema: str, table: str) -> Any:
+        """A table asset for a whole table.
+
+        Not a query asset: to learn the columns of a query asset GX 1.24 executes the query itself
+        (``column_reflection_fallback``) and psycopg2 buffers every row in the client -- the whole
+        table, 1.3 GB of RAM for a 5M-row table, only to read the column names. A table asset is
+        reflected from the catalog instead. GX deprecates ``schema_name`` (1.14) in favour of a schema
+        in the connection, which its PostgreSQL datasource does not offer; ``public`` needs none.
+        """
+        import warnings
+
+        if schema == "public":
+            return ds.add_table_asset(name=asset_name, table_name=table)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="`schema_name` is deprecated", category=DeprecationWarning)
+            return ds.add_table_asset(name=asset_name, table_name=table, schema_name=schema)
+
     def _pandas_source(self) -> Any:
         if self._pandas is None:
             self._pandas = self.context.data_sources.add_pandas(name="files")
@@ -179,8 +200,10 @@ class GxSession:
     ) -> tuple[Any, Any]:
         """Validate one table partition (or the whole table); returns (unmasked result, store key)."""
         ds = self._sql_source(source, url)
-        # A query asset for whole tables too: GX deprecates add_table_asset(schema_name=...).
-        asset = ds.add_query_asset(name=asset_name, query=partition_sql(schema, table, partition_column, day))
+        if partition_column is None:
+            asset = self._table_asset(ds, asset_name, schema, table)
+        else:
+            asset = ds.add_query_asset(name=asset_name, query=partition_sql(schema, table, partition_column, day))
         try:
             bd = asset.add_batch_definition_whole_table("partition")
             return self._run(suite_name, asset_name, bd, run_name, day, result_format)
