@@ -395,8 +395,8 @@ def train_candidate(
         result = _train(settings, train_df, config, ts.digest, tracker, nproc)
         tracker.log_params(
             {
-                "device": result.device,
-                "precision": result.precision,
+                "trained_on": result.device,
+                "trained_precision": result.precision,
                 "steps": result.steps,
                 "n_fit_pairs": result.n_train_pairs,
                 "n_val_pairs": result.n_val_pairs,

@@ -1,0 +1,129 @@
+"""The train DAG: wiring (asset schedule, params, gpu queue and pool, CANDIDATE outlet) and a real
+`airflow dags test train <day>` on a seeded, quality-checked scratch shop with a tiny BERT."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from assay import names
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.airflow
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags" / "train.py"))
+    assert bag.import_errors == {}
+    return bag.dags["train"]
+
+
+def test_scheduled_on_validated_with_params_and_policies(dag):
+    assert names.VALIDATED_URI in str(dag.timetable.asset_condition)
+    assert not dag.catchup and "assay" in dag.tags and len(dag.doc_md) > 40
+    assert set(dag.params) == {
+        "window_end", "days", "epochs", "max_steps", "batch_size", "max_queries", "base_model", "nproc",
+        "allow_unvalidated",
+    }
+    assert dag.params["days"] == 14 and dag.params["allow_unvalidated"] is False
+
+
+def test_training_task_runs_on_the_gpu_queue_and_pool_and_publish_emits_candidate(dag):
+    train_task, publish = dag.get_task("train_model"), dag.get_task("publish")
+    assert train_task.queue == names.GPU_QUEUE and train_task.pool == "gpu"
+    assert publish.queue != names.GPU_QUEUE
+    assert [o.uri for o in publish.outlets] == [names.CANDIDATE_URI]
+    assert train_task.outlets == [] and train_task.retries >= 1
+    assert publish.upstream_task_ids == {"train_model"}
+
+
+def test_cli_args_follow_the_params():
+    from assay.training.run import cli_args
+
+    args = cli_args(date(2026, 11, 20), 14, run_key="train/r1", epochs=2, max_steps=None, base_model=None,
+                    allow_unvalidated=True, nproc=2)
+    assert args == ["--date", "2026-11-20", "--days", "14", "--run-key", "train/r1", "--nproc", "2",
+                    "--epochs", "2", "--allow-unvalidated"]
+
+
+def rows(url: str, statement: str) -> list[tuple]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(statement))]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_dags_test_trains_registers_and_emits_candidate(fresh_db, tmp_path):
+    """`airflow dags test train` with no `gpu` pool defined: Airflow 3.3's dags test runs it anyway."""
+    from assay.catalog import migrate
+    from assay.config import Settings
+    from assay.quality import run_quality
+    from assay.seed import SeedConfig, seed_shop
+    from assay.training.trainer import make_tiny_model
+
+    start, days = date(2026, 11, 1), 2
+    end = start + timedelta(days=days - 1)
+    shop, catalog, airflow_db, mlflow_db = fresh_db("tshop"), fresh_db("tcat"), fresh_db("taf"), fresh_db("tml")
+    migrate.upgrade(catalog, "head")
+    landing = tmp_path / "landing"
+    seed_shop(shop, landing, SeedConfig(start_date=start, days=days))
+    settings = Settings(home=tmp_path / "state", database_url=catalog, shop_url=shop, landing_dir=landing)
+    for k in range(days):
+        day = start + timedelta(days=k)
+        run_quality(settings, day, f"test/{day}", assets=["products", "search_sessions", "impressions",
+                                                            "interactions"], raise_on_failure=False)
+    tiny = make_tiny_model(tmp_path / "tiny")
+
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_db,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "ASSAY_HOME": str(tmp_path / "state"),
+        "ASSAY_DATABASE_URL": catalog,
+        "ASSAY_SHOP_URL": shop,
+        "ASSAY_LANDING_DIR": str(landing),
+        "MLFLOW_TRACKING_URI": mlflow_db,
+    }
+    migrated = subprocess.run([bin_dir / "airflow", "db", "migrate"], env=env, capture_output=True, text=True,
+                              timeout=300)
+    assert migrated.returncode == 0, migrated.stderr[-2000:]
+    conf = {"base_model": str(tiny), "days": days, "max_steps": 20, "batch_size": 8}
+    run = subprocess.run([bin_dir / "airflow", "dags", "test", "train", end.isoformat(), "-c", json.dumps(conf)],
+                         env=env, capture_output=True, text=True, timeout=900)
+    log = run.stdout + run.stderr
+    states = dict(rows(airflow_db, "SELECT task_id, state FROM task_instance WHERE dag_id = 'train'"))
+    assert states == {"train_model": "success", "publish": "success"}, log[-4000:]
+
+    ((xcom,),) = rows(airflow_db, "SELECT value::text FROM xcom WHERE dag_id = 'train' AND task_id = 'train_model'")
+    ids = json.loads(xcom)
+    ids = json.loads(ids) if isinstance(ids, str) else ids
+    assert set(ids) == {"run_id", "model_uri", "model_name", "version", "dataset_digest", "logical_date"}
+    assert ids["version"] == "1" and ids["model_uri"] == f"models:/{names.MODEL_NAME}/1"
+    assert ids["logical_date"] == end.isoformat()
+
+    ((extra,),) = rows(airflow_db, "SELECT e.extra::text FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+                                   f"WHERE a.uri = '{names.CANDIDATE_URI}'")
+    assert json.loads(extra) == {"model_name": names.MODEL_NAME, "version": "1", "run_id": ids["run_id"],
+                                 "logical_date": end.isoformat()}
+    assert rows(catalog, "SELECT status, run_key LIKE 'train/%' FROM training_runs") == [("success", True)]
+    assert rows(catalog, "SELECT model_name, version FROM model_candidates") == [(names.MODEL_NAME, "1")]
