@@ -261,3 +261,30 @@ def test_empty_training_set_is_refused(copy_settings):
     sql(url, "DELETE FROM impressions")
     with pytest.raises(DatasetError, match="no impressions with a query"):
         build_training_set(settings, END, DAYS)
+
+
+def test_a_damaged_folder_is_replaced_on_rebuild(env, built):
+    before = _files(built.location)
+    (built.location / "manifest.json").write_text("{}")
+    (built.location / "test.parquet").unlink()
+    again = build_training_set(env.settings, END, DAYS)
+    assert again.location == built.location and _files(again.location) == before
+
+
+def test_products_must_pass_quality_too(env):
+    (run_id, status), = sql(env.catalog_url, """
+        SELECT r.id, r.status FROM quality_runs r JOIN assets a ON a.id = r.asset_id
+        WHERE a.name = 'products' AND r.logical_date = :d""", d=END)
+    assert status == "ok"
+    sql(env.catalog_url, "UPDATE quality_runs SET status = 'failed' WHERE id = :i", i=run_id)
+    try:
+        with pytest.raises(NoValidatedData, match=f"products:{END}: quality run {run_id} .*failed"):
+            build_training_set(env.settings, END, DAYS)
+        # an older products run is not a substitute for the newest one of the window
+        with pytest.raises(NoValidatedData, match="products"):
+            build_training_set(env.settings, END, 2)
+        # a window ending earlier relies on that day's products run, which passed
+        earlier = build_training_set(env.settings, END - timedelta(days=1), 2)
+        assert f"products:{END - timedelta(days=1)}" in earlier.partitions
+    finally:
+        sql(env.catalog_url, "UPDATE quality_runs SET status = :s WHERE id = :i", s=status, i=run_id)
