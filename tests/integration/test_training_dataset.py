@@ -288,3 +288,15 @@ def test_products_must_pass_quality_too(env):
         assert f"products:{END - timedelta(days=1)}" in earlier.partitions
     finally:
         sql(env.catalog_url, "UPDATE quality_runs SET status = :s WHERE id = :i", s=status, i=run_id)
+
+
+def test_hidden_truth_grades_line_up_with_the_rows(env, built):
+    from assay.training.dataset import hidden_truth_labels
+
+    test = built.test_frame()
+    grades = hidden_truth_labels(env.settings, built, test)
+    assert len(grades) == len(test) and set(grades) <= {0, 1, 2, 3}  # every shown row has a grade
+    by_grade = test.assign(g=grades.to_numpy()).groupby("g")["label"].mean()
+    assert by_grade[3] > by_grade[0]  # clicks follow the hidden relevance
+    # a purchase (label 3) is almost always of a grade-3 product (docs/seed.md: ~94 %)
+    assert (grades[test["label"] == 3] == 3).mean() > 0.8
