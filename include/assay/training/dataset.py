@@ -380,18 +380,21 @@ def head_queries(frequency: dict[str, int], share: float = HEAD_SHARE) -> set[st
 
 
 def query_categories(examples: pd.DataFrame, categories: dict[str, str]) -> dict[str, str]:
-    """Category slug per query: its most-interacted product's, else the majority of its impressions."""
-    cat = examples["product_id"].map(categories).fillna("unknown")
-    frame = examples.assign(category=cat)
-    out: dict[str, str] = {}
-    for q, g in frame.groupby("query", sort=True):
-        touched = g[g["n_interacted"] > 0]
-        if len(touched):
-            best = touched.sort_values(["n_interacted", "label", "product_id"], ascending=[False, False, True])
-            out[str(q)] = str(best["category"].iloc[0])
-        else:
-            counts = g.groupby("category")["n_sessions"].sum()
-            out[str(q)] = str(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0])
+    """Category slug per query: its most-interacted product's (sessions with an event, then best
+    label, then product id), else the category of the majority of its impressions (ties by slug)."""
+    frame = examples.assign(category=examples["product_id"].map(categories).fillna("unknown"))
+    touched = (
+        frame[frame["n_interacted"] > 0]
+        .sort_values(["query", "n_interacted", "label", "product_id"], ascending=[True, False, False, True])
+        .drop_duplicates("query")
+    )
+    majority = (
+        frame.groupby(["query", "category"], as_index=False)["n_sessions"].sum()
+        .sort_values(["query", "n_sessions", "category"], ascending=[True, False, True])
+        .drop_duplicates("query")
+    )
+    out = dict(zip(majority["query"].astype(str), majority["category"].astype(str), strict=True))
+    out.update(zip(touched["query"].astype(str), touched["category"].astype(str), strict=True))
     return out
 
 
