@@ -3,6 +3,7 @@ catalog, and a small hand-made shop for drift. Every test builds the evidence it
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import threading
@@ -187,10 +188,8 @@ class World:
             c.log_metric(rid, k, v)
         c.log_text(rid, "tiny model", "model/MODEL.txt")
         c.set_terminated(rid)
-        try:
+        with contextlib.suppress(MlflowException):  # already registered by an earlier candidate
             c.create_registered_model(MODEL)
-        except MlflowException:
-            pass  # already registered by an earlier candidate
         mv = c.create_model_version(MODEL, source=f"{run.info.artifact_uri}/model", run_id=rid)
         return str(mv.version)
 
@@ -530,7 +529,7 @@ def test_concurrent_gates_never_leave_champion_on_a_weaker_or_failed_decision(wo
         start = threading.Barrier(2)
         out: dict[str, object] = {}
 
-        def run(version: str) -> None:
+        def run(version: str, start: threading.Barrier = start, out: dict = out) -> None:
             start.wait()
             try:
                 out[version] = gate(world, version)

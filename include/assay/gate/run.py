@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -246,3 +247,63 @@ def rollback(
             return d
     except SQLAlchemyError as exc:
         raise GateError(f"{model_name}: catalog unreachable or failing ({registry.short(exc)})") from exc
+
+
+# ---- Airflow glue (the `promote` DAG's task calls this) ------------------------------------------
+def candidates(params: Mapping[str, Any], context: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (model, version) pairs a ``promote`` run judges, in order.
+
+    Manual runs: the ``version`` param (and ``model_name``). Asset-triggered runs: every candidate
+    event's extra ``{model_name, version, …}`` (several trainings may have finished before the run).
+
+    Raises:
+        GateError: neither names a version.
+    """
+    from assay import names
+
+    if params.get("version"):
+        return [(str(params.get("model_name") or names.MODEL_NAME), str(params["version"]))]
+    found: list[tuple[str, str]] = []
+    for events in (context.get("triggering_asset_events") or {}).values():
+        for event in events:
+            extra = getattr(event, "extra", None) or {}
+            if extra.get("version") is not None:
+                pair = (str(extra.get("model_name") or names.MODEL_NAME), str(extra["version"]))
+                if pair not in found:
+                    found.append(pair)
+    if not found:
+        raise GateError("promote: no candidate to judge: set the `version` param or trigger through the candidate asset")
+    return found
+
+
+def decision_time(context: Mapping[str, Any]) -> dt.datetime:
+    """The run's logical date when it has one, else when the run was due (asset-triggered runs)."""
+    value = context.get("logical_date") or context["dag_run"].run_after
+    return _utc(value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value)))
+
+
+def gate_for_airflow(settings: Settings, params: Mapping[str, Any], context: Mapping[str, Any],
+                     run_key: str) -> dict[str, Any]:
+    """Gate every candidate of the run; a refusal is data, an ``error`` decision fails the task.
+
+    Returns:
+        ``{"decision_id", "decision", "champion_version"}`` of the last candidate plus ``decisions``
+        (one summary per candidate).
+
+    Raises:
+        GateError: a decision was ``error`` (raised after every candidate was judged and recorded).
+    """
+    when = decision_time(context)
+    dry_run = bool(params.get("dry_run"))
+    summaries = [
+        run_gate(settings, model, version, actor="airflow:promote", run_key=run_key, now=when,
+                 dry_run=dry_run).summary()
+        for model, version in candidates(params, context)
+    ]
+    errors = [s for s in summaries if s["decision"] == ERROR]
+    if errors:
+        raise GateError("; ".join(f"{s['model_name']} v{s['version']}: decision #{s['decision_id']} error: "
+                                  f"{s['reason']}" for s in errors))
+    last = summaries[-1]
+    return {"decision_id": last["decision_id"], "decision": last["decision"],
+            "champion_version": last["champion_version"], "decisions": summaries}
