@@ -31,8 +31,31 @@ def synthetic(seed: int = 0):
     from assay.training.trainer import synthetic_pairs
 
     pairs = synthetic_pairs(n_queries=150, per_query=10, seed=seed)
-    words = ["soft", "durable", "easy", "to", "clean", "with", "a", "matte", "finish", "for", "everyday", "use",
-             "designed", "in", "our", "studio", "and", "made", "from", "recycled", "materials", "ships", "flat"]
+    words = [
+        "soft",
+        "durable",
+        "easy",
+        "to",
+        "clean",
+        "with",
+        "a",
+        "matte",
+        "finish",
+        "for",
+        "everyday",
+        "use",
+        "designed",
+        "in",
+        "our",
+        "studio",
+        "and",
+        "made",
+        "from",
+        "recycled",
+        "materials",
+        "ships",
+        "flat",
+    ]
     rng = np.random.default_rng(seed)
     tails = [" ".join(rng.choice(words, size=int(rng.integers(5, 60)))) for _ in range(len(pairs))]
     pairs["product_text"] = pairs["product_text"] + " | " + tails
@@ -80,7 +103,9 @@ def ndcg(model, tok, test_df, plan, max_length: int) -> float:
     from assay.training import trainer
     from assay.training.evaluation import evaluate
 
-    scores = trainer.score(model, tok, test_df["query"].tolist(), test_df["product_text"].tolist(), plan, max_length)
+    scores = trainer.score(
+        model, tok, test_df["query"].tolist(), test_df["product_text"].tolist(), plan, max_length
+    )
     return float(evaluate(test_df, scores).overall["ndcg_at_10"])
 
 
@@ -99,7 +124,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--dataset", type=Path, default=None, help="folder with train.parquet and test.parquet")
+    parser.add_argument(
+        "--dataset", type=Path, default=None, help="folder with train.parquet and test.parquet"
+    )
     parser.add_argument("--tiny", action="store_true", help="tiny random BERT instead of MiniLM (smoke run)")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
@@ -118,24 +145,43 @@ def main(argv: list[str]) -> int:
         tmp = tempfile.TemporaryDirectory()
         base = str(trainer.make_tiny_model(Path(tmp.name) / "tiny"))
     plan = detect()
-    config = TrainConfig(base_model=base, epochs=1000, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                         max_length=NAIVE_LENGTH, val_fraction=0.0, checkpoint_every=0, progress=False,
-                         seed=args.seed)
-    print(f"model {trainer.resolve_base_model(base)}; data {data_name}: {len(train_df)} train / {len(test_df)} "
-          f"test pairs; {args.steps} steps x {args.batch_size}; device {plan.device} ({plan.precision}); "
-          f"torch threads {torch.get_num_threads()}", flush=True)
+    config = TrainConfig(
+        base_model=base,
+        epochs=1000,
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_length=NAIVE_LENGTH,
+        val_fraction=0.0,
+        checkpoint_every=0,
+        progress=False,
+        seed=args.seed,
+    )
+    print(
+        f"model {trainer.resolve_base_model(base)}; data {data_name}: {len(train_df)} train / {len(test_df)} "
+        f"test pairs; {args.steps} steps x {args.batch_size}; device {plan.device} ({plan.precision}); "
+        f"torch threads {torch.get_num_threads()}",
+        flush=True,
+    )
 
     ours = trainer.train(train_df, config, plan, dataset_digest="0" * 64)
     ours_ndcg = ndcg(ours.model, ours.tokenizer, test_df, plan, NAIVE_LENGTH)
     print(f"ours : {ours.samples_per_s:8.1f} samples/s  nDCG@10 {ours_ndcg:.4f}", flush=True)
 
     naive_model, naive_tok, naive_sps = naive_train(train_df, config, args.steps, args.seed)
-    naive_ndcg = ndcg(naive_model, naive_tok, test_df, detect(precision="fp32", force_cpu=plan.device == "cpu"),
-                      NAIVE_LENGTH)
+    naive_ndcg = ndcg(
+        naive_model,
+        naive_tok,
+        test_df,
+        detect(precision="fp32", force_cpu=plan.device == "cpu"),
+        NAIVE_LENGTH,
+    )
     print(f"naive: {naive_sps:8.1f} samples/s  nDCG@10 {naive_ndcg:.4f}", flush=True)
     ratio = ours.samples_per_s / naive_sps
-    print(f"speed-up {ratio:.2f}x (target >= 2x); nDCG@10 ours - naive = {ours_ndcg - naive_ndcg:+.4f} "
-          "(target >= 0)")
+    print(
+        f"speed-up {ratio:.2f}x (target >= 2x); nDCG@10 ours - naive = {ours_ndcg - naive_ndcg:+.4f} "
+        "(target >= 0)"
+    )
     if tmp:
         tmp.cleanup()
     return 0 if ratio >= 2.0 and ours_ndcg >= naive_ndcg - 1e-9 else 1
