@@ -795,3 +795,20 @@ def test_without_a_partition_regex_files_are_not_a_series(env):
     _feed(env, "a", DAY + dt.timedelta(days=1), "sku,x", "s1,1")
     run(settings, "r1", DAY)
     assert _series_events(env.catalog) == []
+
+
+def test_catalog_writes_are_batched_per_chunk_of_assets(env):
+    """The catalog statements of a run do not grow with the number of assets (one chunk here)."""
+    database = make_url(env.catalog).database
+
+    def measure(n: int, key: str) -> int:
+        for i in range(n):
+            (env.landing / key / f"f{i:03d}.csv").parent.mkdir(parents=True, exist_ok=True)
+            (env.landing / key / f"f{i:03d}.csv").write_text("sku,price\nA-1,1.5\n")
+        settings = env.settings(env.file_source(name=key, patterns=[f"{key}/*.csv"]))
+        with statements_on(database) as seen:
+            report = run(settings, run_key=f"batch/{key}")
+        assert report.source(key).new == n
+        return len(seen)
+
+    assert measure(40, "many") == measure(3, "few")

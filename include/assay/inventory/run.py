@@ -222,9 +222,12 @@ def _inventory_source(
             state = record.load_state(conn, source_id)
         try:
             for chunk in prefetch(_chunks(_observe(settings, decl, listing), CHUNK_ASSETS)):
-                for asset, labels in zip(chunk, classifier(chunk, state), strict=True):
-                    seen.add(asset.key)
-                    writers.submit(_write, shown_url, ctx, state.get(asset.key), asset, labels)
+                items = [
+                    (state.get(asset.key), asset, labels)
+                    for asset, labels in zip(chunk, classifier(chunk, state), strict=True)
+                ]
+                seen.update(asset.key for asset in chunk)
+                writers.submit(_write_chunk, shown_url, ctx, items)
         except SourceError as exc:
             failure = str(exc)
             log.error("%s", failure)
@@ -268,6 +271,27 @@ def _inventory_source(
         decl.name, report.status, report.seen, report.new, report.changed, report.deleted, report.errors, report.elapsed_s,
     )
     return report
+
+
+def _write_chunk(
+    conn: Connection,
+    shown_url: str,
+    ctx: record.RunContext,
+    items: list[tuple[record.AssetState | None, ObservedAsset, Labels]],
+) -> None:
+    """Write a chunk of assets in one transaction; if the catalog refuses it, asset by asset.
+
+    The fallback keeps the per-asset guarantee: one asset the catalog refuses (say, a NUL
+    character in a column name) is recorded as that asset's error and the others are written.
+    """
+    try:
+        with conn.begin():
+            record.record_assets(conn, ctx, items)
+        return
+    except SQLAlchemyError as exc:
+        log.info("chunk of %d assets refused (%s); writing them one by one", len(items), db_error_text(exc))
+    for state, asset, labels in items:
+        _write(conn, shown_url, ctx, state, asset, labels)
 
 
 def _write(
