@@ -87,7 +87,7 @@ def quantile_edges(reference: Counts, bins: int) -> list[float]:
     cumulative, i = 0.0, 0
     for k in range(1, bins):
         target = total * k / bins
-        while i < len(items) and cumulative + items[i][1] < target:
+        while i < len(items) and cumulative + items[i][1] <= target:
             cumulative += items[i][1]
             i += 1
         if i < len(items):
