@@ -249,6 +249,8 @@ def _measure(eng: Engine, args: argparse.Namespace) -> int:
         lambda: profile_sql(eng, "daily", "public", "day", day),
     )
     day_ratio = day_s / day_floor_s
+    split = _day_split(eng, day, max(args.rounds, 5))
+    plan = _scan_nodes(eng, day)
 
     # 4. One query per metric, on a sample.
     naive_s = _naive(eng, "events_sample")
@@ -272,6 +274,10 @@ def _measure(eng: Engine, args: argparse.Namespace) -> int:
     print(f"  that day's own scan                 {day_floor_s * 1000:8.1f} ms")
     print(f"  that day's profile                  {day_s * 1000:8.1f} ms")
     print(f"  ratio                               {day_ratio:8.2f} x   (target <= {TARGET_DAY} x)")
+    print("  where that day's profile time goes (best round), as multiples of the day's own scan:")
+    for label, seconds in split.items():
+        print(f"    {label:40s}{seconds * 1000:8.1f} ms  {seconds / day_floor_s:6.2f} x")
+    print(f"  scan of the day in the profile's statements (EXPLAIN): {'; '.join(plan) or 'no scan node found'}")
     print(
         f"reference, {args.naive_rows:,}-row sample: one query per metric {naive_s:.2f} s, profile {sample_s:.2f} s "
         f"({naive_s / sample_s:.1f} x slower)"
@@ -292,6 +298,76 @@ def _measure(eng: Engine, args: argparse.Namespace) -> int:
         print(f"missed: {', '.join(missed)}")
     print(f"load average during the run: {', '.join(f'{x:.1f}' for x in _loadavg())}")
     return 1 if missed and args.rows >= FULL_SIZE else 0
+
+
+def _day_split(eng: Engine, day: dt.date, rounds: int) -> dict[str, float]:
+    """One day's profile split into fixed overhead, statement 1 (stats) and statement 2 (shape).
+
+    Statements are timed with cursor events; "fixed" is everything else: the session settings,
+    the column reflection and the relkind query (statements too, but ones whose cost does not
+    depend on the partition), connection checkout and Python planning/assembly. Best round by total.
+    """
+    from sqlalchemy import event
+
+    timings: list[tuple[str, float]] = []
+    started: dict[int, float] = {}
+
+    def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        started[id(cursor)] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        head = statement.lstrip()[:40]
+        label = "stats" if head.startswith("SELECT count(*) AS n") else "shape" if head.startswith("WITH g AS") else "other"
+        timings.append((label, time.perf_counter() - started.pop(id(cursor))))
+
+    event.listen(eng, "before_cursor_execute", before)
+    event.listen(eng, "after_cursor_execute", after)
+    best: dict[str, float] | None = None
+    try:
+        for _ in range(rounds):
+            timings.clear()
+            total, _ = _timed(lambda: profile_sql(eng, "daily", "public", "day", day))
+            stats = sum(t for label, t in timings if label == "stats")
+            shape = sum(t for label, t in timings if label == "shape")
+            split = {
+                "fixed (settings, reflection, Python)": total - stats - shape,
+                "statement 1 (stats + sketches)": stats,
+                "statement 2 (values, exact reductions)": shape,
+                "total": total,
+            }
+            if best is None or total < best["total"]:
+                best = split
+    finally:
+        event.remove(eng, "before_cursor_execute", before)
+        event.remove(eng, "after_cursor_execute", after)
+    assert best is not None
+    return best
+
+
+def _scan_nodes(eng: Engine, day: dt.date) -> list[str]:
+    """The scan nodes of the profile's first statement for one day (is the scan restricted to it?)."""
+    from sqlalchemy import event
+
+    captured: list[tuple[str, Any]] = []
+
+    def grab(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().startswith("SELECT count(*) AS n"):
+            captured.append((statement, params))
+
+    event.listen(eng, "before_cursor_execute", grab)
+    try:
+        profile_sql(eng, "daily", "public", "day", day)
+    finally:
+        event.remove(eng, "before_cursor_execute", grab)
+    statement, params = captured[0]
+    raw = eng.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("EXPLAIN (COSTS OFF) " + statement, params)
+        lines = [r[0].strip().removeprefix("->").strip() for r in cur.fetchall()]
+    finally:
+        raw.close()
+    return [line for line in lines if "Scan" in line or "Cond" in line]
 
 
 def _loadavg() -> tuple[float, ...]:
