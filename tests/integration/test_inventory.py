@@ -812,3 +812,33 @@ def test_catalog_writes_are_batched_per_chunk_of_assets(env):
         return len(seen)
 
     assert measure(40, "many") == measure(3, "few")
+
+
+def test_relations_read_side_by_side_keep_their_order_and_their_own_errors(env, monkeypatch):
+    """More relations than the read-ahead: read on several connections, one failure stays its own."""
+    from assay.inventory import observe
+
+    n = observe.READ_AHEAD * 2
+    ddl(env.src, *(f"CREATE TABLE t{i:02d} (id int PRIMARY KEY, v text)" for i in range(n)),
+        *(f"INSERT INTO t{i:02d} SELECT g, 'v' || g FROM generate_series(1, {i + 1}) g" for i in range(n)))
+    original = sql_mod.count_and_max
+    threads: set[str] = set()
+
+    def drop_one(conn, schema, name, event_time_column):
+        import threading
+
+        threads.add(threading.current_thread().name)
+        if name == "t05":
+            ddl(env.src, "DROP TABLE t05")
+        return original(conn, schema, name, event_time_column)
+
+    monkeypatch.setattr(sql_mod, "count_and_max", drop_one)
+    report = run(env.settings(env.sql_source()), "r1")
+    src = report.source("src")
+    assert (src.status, src.errors, src.seen) == ("partial", 1, n)
+    assert len(threads) > 1  # really read side by side
+    assert "does not exist" in asset(env.catalog, "t05")["error"]
+    for i in range(n):
+        if i != 5:
+            a = asset(env.catalog, f"t{i:02d}")
+            assert (a["status"], a["row_count"]) == ("active", i + 1), a["name"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import logging
+import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,10 +145,64 @@ def observe_sql(
                 except SQLAlchemyError as exc:
                     listing.failed[schema] = f"schema {schema!r}: cannot reflect: {db_error_text(exc)}"
                     continue
-                for rel in found.relations:
-                    yield _observe_relation(conn, decl, rel, found.stats.get(rel.name), with_samples)
+                yield from _observe_relations(engine, conn, decl, found, with_samples)
     finally:
         engine.dispose()
+
+
+#: Connections reading relations side by side (counts, samples) on PostgreSQL.
+READERS = 3
+#: Relations observed ahead of the consumer, at most.
+READ_AHEAD = 4 * READERS
+
+
+def _observe_relations(
+    engine: Any, conn: Connection, decl: SqlSource, found: Any, with_samples: bool
+) -> Iterator[ObservedAsset]:
+    """Observe the relations of one schema, in order.
+
+    Each relation costs one or two short statements whose time is mostly the round trip, so on
+    PostgreSQL with many relations they run on :data:`READERS` connections side by side (measured
+    on 2,000 tables: the sample statements were the inventory's critical path). A relation's
+    failure stays its own (recorded on its asset), exactly as when read one by one.
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from assay.sources.sql import is_postgres
+
+    relations = list(found.relations)
+    if not is_postgres(conn) or len(relations) <= READ_AHEAD:
+        for rel in relations:
+            yield _observe_relation(conn, decl, rel, found.stats.get(rel.name), with_samples)
+        return
+    local = threading.local()
+    opened: list[Connection] = []
+    lock = threading.Lock()
+
+    def observe(rel: RelationInfo) -> ObservedAsset:
+        mine: Connection | None = getattr(local, "conn", None)
+        if mine is None:
+            mine = engine.connect()
+            local.conn = mine
+            with lock:
+                opened.append(mine)
+        return _observe_relation(mine, decl, rel, found.stats.get(rel.name), with_samples)
+
+    pending: deque[Future[ObservedAsset]] = deque()
+    pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="inventory-observe")
+    try:
+        for rel in relations:
+            pending.append(pool.submit(observe, rel))
+            if len(pending) >= READ_AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=True)
+        for c in opened:
+            c.close()
 
 
 def _observe_relation(
