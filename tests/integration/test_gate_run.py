@@ -258,6 +258,8 @@ def test_clean_candidate_without_champion_promotes_and_is_recorded(world):
     events = rows(world.catalog, "SELECT alias, from_version, to_version, decision_id FROM alias_events ORDER BY id")
     assert sorted(e[0] for e in events) == [names.CHALLENGER, names.CHAMPION]
     assert all(e[1] is None and e[2] == v and e[3] == d.decision_id for e in events)
+    ((gx_ids,),) = rows(world.catalog, f"SELECT evidence->'gx_run_ids' FROM gate_decisions WHERE id = {d.decision_id}")
+    assert f"gx-search_sessions-{TRAIN[0]}" in gx_ids and len(gx_ids) == 6
     tags = world.client.get_model_version(MODEL, v).tags
     assert tags[names.TAG_GATE_DECISION] == "pass" and tags[names.TAG_GATE_DECISION_ID] == str(d.decision_id)
 
@@ -420,6 +422,12 @@ def test_mlflow_unreachable_records_error(world, monkeypatch):
         assert rows(world.catalog, f"SELECT decision FROM gate_decisions WHERE id = {d.decision_id}") == [("error",)]
     assert world.aliases() == before
     assert rows(world.catalog, "SELECT count(*) FROM alias_events") == [(0,)]
+
+
+def test_dataset_missing_from_catalog_is_an_error(world):
+    d = gate(world, world.candidate(GOOD, dataset_id=999))
+    assert d.decision == "error" and "training dataset #999" in d.reason
+    assert names.CHAMPION not in world.aliases()
 
 
 def test_unknown_version_is_an_error(world):

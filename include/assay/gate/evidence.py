@@ -95,6 +95,9 @@ class Evidence:
     failures: list[FailedExpectation] = field(default_factory=list)
     anomalies: list[OpenAnomaly] = field(default_factory=list)
     drift: dict[str, DriftResult] = field(default_factory=dict)
+    #: Waivers and GX runs the training run says it relied on (recorded; the gate re-matches waivers now).
+    training_waiver_ids: list[int] = field(default_factory=list)
+    gx_run_ids: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -228,6 +231,9 @@ def _catalog_part(s: Session, ev: Evidence, tags: dict[str, str]) -> tuple[dt.da
         if missing:
             ev.errors.append(f"quality runs named by the snapshot are not in the catalog: {missing}")
     ev.quality_run_ids = sorted(runs)
+    ev.training_waiver_ids = sorted(set(_ids(ds.waiver_ids)) | set(_ids(tags.get(names.TAG_WAIVER_IDS))))
+    ev.gx_run_ids = sorted({qr.gx_run_id for qr, _ in runs.values() if qr.gx_run_id} | {
+        g.strip() for g in tags.get(names.TAG_GX_RUN_IDS, "").split(",") if g.strip()})
     covered = {(name, qr.logical_date) for qr, name in runs.values()}
     ev.unvalidated_partitions = [f"{t}:{d.isoformat()}" for t, d in parts if (t, d) not in covered]
     ev.broken_quality_runs = [
