@@ -34,6 +34,7 @@ EVENT_TABLES = ("search_sessions", "impressions", "interactions")
 
 @dataclass
 class Run:
+    settings: Any
     catalog: str
     schedule: dict[dt.date, frozenset[str]]
     seconds: dict[str, float]
@@ -86,7 +87,7 @@ def e2e(scratch_db, tmp_path_factory) -> Iterator[Run]:
             seconds["inventory"] += t1 - t0
             seconds["profile"] += time.perf_counter() - t1
         print(f"\ne2e timings (s): {', '.join(f'{k} {v:.1f}' for k, v in seconds.items())}")
-        yield Run(catalog_url, {d: schedule.for_day(d) for d in DAY}, seconds)
+        yield Run(settings, catalog_url, {d: schedule.for_day(d) for d in DAY}, seconds)
 
 
 def _day_of(schedule: dict[dt.date, frozenset[str]], defect: str) -> dt.date:
@@ -242,3 +243,31 @@ def test_every_day_was_profiled(e2e):
     )
     assert {r["status"] for r in rows} == {"success"}
     assert [r["logical_date"] for r in rows] == DAY
+
+
+def _review_items(url: str) -> list[dict[str, Any]]:
+    return _rows(
+        url,
+        "SELECT r.id, r.ref, r.anomaly_id, r.asset_id, r.status, r.summary, r.details FROM review_items r "
+        "WHERE r.kind = 'anomaly' ORDER BY r.ref",
+    )
+
+
+def test_every_anomaly_opens_one_review_item_and_a_rerun_keeps_the_stewards_status(e2e):
+    """Runs last in this module: it reruns one day and closes an item."""
+    from assay.profiling import run_profile
+
+    anomalies = _rows(e2e.catalog, "SELECT id, asset_id FROM anomalies ORDER BY id")
+    items = _review_items(e2e.catalog)
+    assert anomalies and sorted(i["anomaly_id"] for i in items) == [a["id"] for a in anomalies]
+    assert all(i["status"] == "open" for i in items)
+    day = _day_of(e2e.schedule, "null_burst")
+    (burst,) = [i for i in items if i["details"]["column_name"] == "query" and i["details"]["metric"] == "null_ratio"]
+    assert burst["ref"].endswith(f"/{day}/{day}/query/null_ratio")
+    assert "query.null_ratio = 0.4" in burst["summary"] and "outside [" in burst["summary"]
+    with create_engine(e2e.catalog).begin() as c:
+        c.execute(text("UPDATE review_items SET status = 'closed', resolution = 'known' WHERE id = :i"), {"i": burst["id"]})
+    run_profile(e2e.settings, day, f"e2e/profile/{day}/again", force=True)
+    again = _review_items(e2e.catalog)
+    assert [(i["id"], i["ref"]) for i in again] == [(i["id"], i["ref"]) for i in items]
+    assert {i["id"]: i["status"] for i in again}[burst["id"]] == "closed"

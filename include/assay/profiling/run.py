@@ -44,6 +44,8 @@ from assay.catalog.models import (
     ColumnMetrics,
     DecisionSource,
     ProfileRun,
+    ReviewItem,
+    ReviewKind,
     RunStatus,
     Source,
     SourceKind,
@@ -465,12 +467,56 @@ def _replace_anomalies(
         for f in findings
     ]
     if rows:
-        upsert(s, Anomaly, rows, _ANOMALY_KEY, update=_ANOMALY_UPDATE)
+        ids = upsert(s, Anomaly, rows, _ANOMALY_KEY, update=_ANOMALY_UPDATE)
+        _open_review_items(s, target, day, run_id, findings, ids)
     keep = [(f.column_name, f.metric) for f in findings]
     stale = delete(Anomaly).where(*_anomaly_scope(target, day))
     if keep:
         stale = stale.where(tuple_(Anomaly.column_name, Anomaly.metric).not_in(keep))
     s.execute(stale)
+
+
+def review_ref(asset_id: int, partition_key: str, day: dt.date, column_name: str, metric: str) -> str:
+    """The stable key of an anomaly's review item: asset, partition, logical date, column, metric."""
+    return f"{asset_id}/{partition_key}/{day.isoformat()}/{column_name}/{metric}"
+
+
+def _open_review_items(
+    s: Session, target: _Target, day: dt.date, run_id: int, findings: Sequence[Finding], anomaly_ids: Sequence[int]
+) -> None:
+    """Open a steward review item per anomaly, upserted on ``(kind, ref)``.
+
+    A rerun of the date refreshes the summary and details of the same items and keeps a steward's
+    status and resolution. An anomaly a rerun no longer finds is deleted, and its item with it
+    (the foreign key cascades).
+    """
+    rows = []
+    for f, anomaly_id in zip(findings, anomaly_ids, strict=True):
+        what = f"{f.column_name}.{f.metric}" if f.column_name else f.metric
+        bounds = (
+            f" outside [{f.lower:.6g}, {f.upper:.6g}]" if f.lower is not None and f.upper is not None else ""
+        )
+        rows.append(
+            {
+                "kind": ReviewKind.ANOMALY.value,
+                "ref": review_ref(target.asset_id, target.partition_key, day, f.column_name, f.metric),
+                "asset_id": target.asset_id,
+                "anomaly_id": anomaly_id,
+                "summary": f"{target.label} {target.partition_key}: {what} = {f.observed:.6g}{bounds} ({f.method})",
+                "details": {
+                    "partition_key": target.partition_key,
+                    "logical_date": day.isoformat(),
+                    "column_name": f.column_name,
+                    "metric": f.metric,
+                    "observed": f.observed,
+                    "lower": f.lower,
+                    "upper": f.upper,
+                    "method": f.method,
+                    "profile_run_id": run_id,
+                },
+            }
+        )
+    upsert(s, ReviewItem, rows, ["kind", "ref"], update=["summary", "details", "anomaly_id"])
 
 
 def _series(s: Session, target: _Target) -> list[int]:
