@@ -58,29 +58,6 @@ def test_candidates_from_params_and_asset_events():
         candidates({"version": ""}, {"triggering_asset_events": {}})
 
 
-def test_gate_for_airflow_fails_the_task_only_on_error(isolated_settings, monkeypatch):
-    """A refusal returns a summary; an error decision (still recorded) raises."""
-    import datetime as dt
-
-    from assay.errors import GateError
-    from assay.gate import run as run_mod
-    from assay.gate.decide import Decision
-
-    outcomes = iter(["fail", "error"])
-
-    def fake_run_gate(settings, model, version, **kw):  # the real gate is covered in test_gate_run
-        d = Decision(model, version, next(outcomes), "because", decision_id=7, champion_version="1")
-        return d
-
-    monkeypatch.setattr(run_mod, "run_gate", fake_run_gate)
-    ctx = {"logical_date": dt.datetime(2026, 11, 8, tzinfo=dt.UTC)}
-    out = run_mod.gate_for_airflow(isolated_settings, {"model_name": "m", "version": "2"}, ctx, "promote/x")
-    assert (out["decision"], out["decision_id"], out["champion_version"]) == ("fail", 7, "1")
-    json.dumps(out)
-    with pytest.raises(GateError, match="decision #7 error"):
-        run_mod.gate_for_airflow(isolated_settings, {"model_name": "m", "version": "2"}, ctx, "promote/x")
-
-
 @pytest.mark.integration
 @pytest.mark.airflow
 @pytest.mark.slow

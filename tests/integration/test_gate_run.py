@@ -471,6 +471,26 @@ def test_decisions_are_append_only(world):
     assert rows(world.catalog, f"SELECT decision FROM gate_decisions WHERE id = {d.decision_id}") == [("pass",)]
 
 
+def test_airflow_glue_refusal_is_data_and_error_fails_the_task(world):
+    """The promote DAG's task body with the shipped policy: a refusal returns a summary, an error
+    decision (recorded first) raises."""
+    import json
+
+    from assay.gate.run import gate_for_airflow
+
+    ctx = {"logical_date": dt.datetime(2026, 11, 8, 12, tzinfo=dt.UTC)}
+    weak = world.candidate({**GOOD, "ndcg_at_10": 0.2, "bm25.ndcg_at_10": 0.1})
+    out = gate_for_airflow(world.settings, {"model_name": MODEL, "version": weak}, ctx, "promote/manual__1")
+    json.dumps(out)
+    assert (out["decision"], out["champion_version"]) == ("fail", None)
+    assert "metric.ndcg_at_10" in out["decisions"][0]["reason"]
+    broken = world.candidate({k: x for k, x in GOOD.items() if k != "bm25.ndcg_at_10"})
+    with pytest.raises(GateError, match=r"decision #\d+ error: .*no baseline metric bm25.ndcg_at_10"):
+        gate_for_airflow(world.settings, {"model_name": MODEL, "version": broken}, ctx, "promote/manual__2")
+    assert rows(world.catalog, "SELECT decision, actor, run_key FROM gate_decisions ORDER BY id") == [
+        ("fail", "airflow:promote", "promote/manual__1"), ("error", "airflow:promote", "promote/manual__2")]
+
+
 # ---- registry facade ------------------------------------------------------------------------------
 def test_promote_champion_requires_a_passing_decision_for_that_exact_version(world):
     from assay.catalog.db import session
