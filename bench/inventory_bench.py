@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
 import sys
 import time
@@ -170,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # The run's own account of where its time went: per source, and classification's share.
+    logging.basicConfig(format="    %(message)s")
+    logging.getLogger("assay.inventory.run").setLevel(logging.INFO)
 
     settings = Settings()
     admin = _admin(args.server_url, settings)

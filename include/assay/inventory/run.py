@@ -97,7 +97,10 @@ def run_inventory(
     except DatabaseError as exc:
         _record_crash(url, run_key, exc)
         raise
-    log.info("classification: %d columns classified, %d kept their stored labels", classifier.classified, classifier.reused)
+    log.info(
+        "classification: %d columns classified in %.1f s (main thread), %d kept their stored labels",
+        classifier.classified, classifier.seconds, classifier.reused,
+    )
     if any(r.status == RunStatus.FAILED.value for r in reports) or classifier.error:
         status = RunStatus.FAILED
     elif any(r.status == RunStatus.PARTIAL.value for r in reports):
@@ -331,6 +334,7 @@ class _Classifier:
         self.error: str | None = None
         self.classified = 0
         self.reused = 0
+        self.seconds = 0.0
 
     def __call__(
         self, assets: Sequence[ObservedAsset], state: dict[tuple[str, str], record.AssetState]
@@ -356,6 +360,7 @@ class _Classifier:
         out: list[Labels] = [None if (a.error or a.columns is None) else {} for a in assets]
         if not samples:
             return out
+        started = time.perf_counter()
         try:
             results = classify_columns(samples, use_embeddings=self.use_embeddings)
         except ClassificationError as exc:
@@ -363,6 +368,7 @@ class _Classifier:
             log.error("classification disabled for the rest of this run: %s", exc)
             return [None] * len(assets)
         self.classified += len(samples)
+        self.seconds += time.perf_counter() - started
         for (i, name, digest), found in zip(todo, results, strict=True):
             labels = out[i]
             assert labels is not None
