@@ -34,7 +34,7 @@ DDL = """
 CREATE TABLE events AS
 SELECT 'E' || to_char(d, 'YYYYMMDD') || '-' || g AS event_id,
        'S' || (g / 5) AS session_id,
-       'P' || lpad(((g * 7919) % 50000)::text, 6, '0') AS product_id,
+       'P' || lpad(((g::bigint * 7919) % 50000)::text, 6, '0') AS product_id,
        (ARRAY['click', 'click', 'click', 'add_to_cart', 'purchase'])[1 + g % 5] AS event_type,
        d::timestamptz + ((g % 86000) || ' seconds')::interval AS event_at,
        d AS day,
