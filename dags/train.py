@@ -49,7 +49,9 @@ _DEFAULT = "null = the default of `assay train` (assay.training.run.DEFAULT_CONF
         "window_end": Param("", type="string", description="YYYY-MM-DD; empty = the run's partition date"),
         "days": Param(14, type="integer", minimum=1, description="window length in days"),
         "epochs": Param(None, type=["integer", "null"], minimum=1, description=_DEFAULT),
-        "max_steps": Param(None, type=["integer", "null"], minimum=1, description=_DEFAULT),
+        "max_steps": Param(
+            None, type=["integer", "null"], minimum=0, description=_DEFAULT + "; 0 = no limit"
+        ),
         "batch_size": Param(None, type=["integer", "null"], minimum=1, description=_DEFAULT),
         "max_queries": Param(
             None, type=["integer", "null"], minimum=2, description="cap the training set's queries"

@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
         date: Annotated[str | None, typer.Option(help="last day of the window, YYYY-MM-DD")] = None,
         days: Annotated[int, typer.Option(help="window length in days")] = 14,
         epochs: Annotated[int | None, typer.Option(help="passes over the training pairs")] = None,
-        max_steps: Annotated[int | None, typer.Option(help="stop after N optimizer steps")] = None,
+        max_steps: Annotated[
+            int | None, typer.Option(help="stop after N optimizer steps; 0 = no limit")
+        ] = None,
         batch_size: Annotated[int | None, typer.Option(help="pairs per step and process")] = None,
         base_model: Annotated[
             str | None, typer.Option(help="local model folder; default the packaged all-MiniLM-L6-v2")
@@ -65,6 +67,8 @@ def register(app: typer.Typer) -> None:
             }.items()
             if v is not None
         }
+        if overrides.get("max_steps") == 0:
+            overrides["max_steps"] = None
         config = dataclasses.replace(DEFAULT_CONFIG, precision=precision, **overrides)
         key = run_key or f"cli/{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}"
         outcome = train_candidate(
