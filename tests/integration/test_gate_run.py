@@ -293,6 +293,11 @@ def test_unwaived_critical_failure_refuses_then_waiver_flips_it(world):
     assert evidence_waivers == [waiver]
     assert world.aliases()[names.CHAMPION] == v
 
+    from assay.quality.waivers import revoke
+
+    revoke(world.settings, waiver, "steward", at=NOW)  # a revoked waiver no longer covers the failure
+    assert gate(world, v).decision == "fail"
+
 
 def test_waiver_for_another_expectation_does_not_help(world):
     ds = world.dataset(critical_fail_on=("search_sessions", TRAIN[0]))
