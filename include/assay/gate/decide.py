@@ -99,7 +99,9 @@ def _data_checks(ev: Evidence, policy: Policy) -> list[Check]:
                 f"{len(ev.partitions) - len(ev.unvalidated_partitions)}/{len(ev.partitions)} validated",
                 "every partition validated, no run in error",
                 PASS if not problems else FAIL,
-                "; ".join(problems) or f"quality runs {ev.quality_run_ids}",
+                "; ".join(problems) or f"quality runs {ev.quality_run_ids}"
+                + (f" (flagged at training time, re-judged above: {', '.join(ev.dataset_flagged_partitions)})"
+                   if ev.dataset_flagged_partitions else ""),
             )
         )
 

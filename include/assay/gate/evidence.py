@@ -91,6 +91,9 @@ class Evidence:
     newest_partition: dt.date | None = None
     quality_run_ids: list[int] = field(default_factory=list)
     unvalidated_partitions: list[str] = field(default_factory=list)
+    #: Partitions the training-set builder itself flagged (``stats.unvalidated_partitions``, built with
+    #: allow_unvalidated); re-judged here with the catalog's current runs and waivers.
+    dataset_flagged_partitions: list[str] = field(default_factory=list)
     broken_quality_runs: list[str] = field(default_factory=list)
     failures: list[FailedExpectation] = field(default_factory=list)
     anomalies: list[OpenAnomaly] = field(default_factory=list)
@@ -193,6 +196,7 @@ def _catalog_part(s: Session, ev: Evidence, tags: dict[str, str]) -> tuple[dt.da
         ev.errors.append(f"training dataset #{ev.dataset_id} (run {ev.run_id}) is not in the catalog")
         return None
     ev.dataset_digest = ds.digest
+    ev.dataset_flagged_partitions = [str(p) for p in (ds.stats or {}).get("unvalidated_partitions", [])]
     tag_digest = tags.get(names.TAG_DATASET_DIGEST)
     if tag_digest and tag_digest != ds.digest:
         ev.errors.append(
