@@ -299,6 +299,39 @@ def test_unwaived_critical_failure_refuses_then_waiver_flips_it(world):
     assert gate(world, v).decision == "fail"
 
 
+def test_whole_table_partition_is_judged_too(world):
+    """The training-set builder lists products validated whole as ``products:<run day>``."""
+    from assay.catalog.db import session
+    from assay.catalog.models import Asset, ExpectationResult, QualityRun, TrainingDataset
+
+    with session(world.catalog) as s:
+        src_id = s.query(Asset).filter_by(name="search_sessions").one().source_id
+        prod = Asset(source_id=src_id, namespace="public", name="products", kind="table", location="public.products")
+        s.add(prod)
+        s.flush()
+        qr = QualityRun(suite_name="products", asset_id=prod.id, partition_key="__all__", logical_date=TRAIN[-1],
+                        run_key="t", status="failed", success=False, critical_failures=1)
+        s.add(qr)
+        s.flush()
+        s.add(ExpectationResult(quality_run_id=qr.id, expectation_id="price_positive",
+                                expectation_type="expect_column_values_to_be_between", column_name="price",
+                                dimension="validity", severity="critical", success=False))
+    base = world.dataset()
+    with session(world.catalog) as s:
+        ds = s.get(TrainingDataset, base)
+        ds2 = TrainingDataset(digest="f" * 64, window_start=ds.window_start, window_end=ds.window_end,
+                              partitions=[*ds.partitions, f"products:{TRAIN[-1]}"], quality_run_ids=ds.quality_run_ids,
+                              waiver_ids=[], n_train=1, n_test=1, stats={"unvalidated_partitions": [f"products:{TRAIN[-1]}"]})
+        s.add(ds2)
+        s.flush()
+        ds2_id = ds2.id
+    d = gate(world, world.candidate(GOOD, ds2_id))
+    assert d.decision == "fail"
+    assert f"price_positive (expect_column_values_to_be_between) on column price of suite products failed on " \
+           f"partition products:__all__ (run of {TRAIN[-1]})" in d.reason, d.reason
+    assert "flagged at training time" in check(d, "quality.coverage").detail
+
+
 def test_waiver_for_another_expectation_does_not_help(world):
     ds = world.dataset(critical_fail_on=("search_sessions", TRAIN[0]))
     v = world.candidate(GOOD, ds)

@@ -262,7 +262,8 @@ def _catalog_part(s: Session, ev: Evidence, tags: dict[str, str]) -> tuple[dt.da
             FailedExpectation(
                 suite=qr.suite_name,
                 asset=asset_name,
-                partition=f"{asset_name}:{qr.partition_key}",
+                partition=f"{asset_name}:{qr.partition_key}"
+                + ("" if qr.partition_key == qr.logical_date.isoformat() else f" (run of {qr.logical_date})"),
                 expectation_id=er.expectation_id,
                 expectation_type=er.expectation_type,
                 column=er.column_name,
