@@ -842,24 +842,3 @@ def test_relations_read_side_by_side_keep_their_order_and_their_own_errors(env, 
         if i != 5:
             a = asset(env.catalog, f"t{i:02d}")
             assert (a["status"], a["row_count"]) == ("active", i + 1), a["name"]
-
-
-def test_rule_based_classification_in_a_worker_process_gives_the_same_labels(env, monkeypatch):
-    from assay.inventory import run as run_mod
-
-    settings = _mixed_source(env)
-    query = "SELECT column_id, kind, source, label, score, method, evidence FROM classifications ORDER BY column_id, kind"
-    run(settings, "in-process")
-    in_process = rows(env.catalog, query)
-    used: list[int] = []
-
-    class Spy(run_mod.ProcessPoolExecutor):
-        def submit(self, fn, /, *args, **kwargs):
-            used.append(len(args[0]))
-            return super().submit(fn, *args, **kwargs)
-
-    monkeypatch.setattr(run_mod, "PROCESS_COLUMNS", 0)
-    monkeypatch.setattr(run_mod, "ProcessPoolExecutor", Spy)
-    run(settings, "worker", reclassify=True)
-    assert used and sum(used) >= len({r["column_id"] for r in in_process})
-    assert rows(env.catalog, query) == in_process

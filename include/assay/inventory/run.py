@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any
@@ -35,8 +34,6 @@ log = logging.getLogger(__name__)
 
 #: Assets classified together: one embedding forward pass per chunk.
 CHUNK_ASSETS = 64
-#: Columns from which rule-based classification runs in a worker process (see _Classifier).
-PROCESS_COLUMNS = 2000
 
 Labels = dict[str, tuple[Sequence[Any], str]] | None
 
@@ -100,8 +97,6 @@ def run_inventory(
     except DatabaseError as exc:
         _record_crash(url, run_key, exc)
         raise
-    finally:
-        classifier.close()
     log.info(
         "classification: %d columns classified in %.1f s (main thread), %d kept their stored labels",
         classifier.classified, classifier.seconds, classifier.reused,
@@ -340,39 +335,11 @@ class _Classifier:
         self.classified = 0
         self.reused = 0
         self.seconds = 0.0
-        self._pool: ProcessPoolExecutor | None = None
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-    def _classify(self, samples: list[Any], so_far: int) -> list[Any]:
-        """``classify_columns``; rules-only on a large run in one worker process.
-
-        Rule-based classification is pure Python and was the inventory's critical path on a
-        2,000-table source (14 s of the main thread's 18 s, holding the GIL the reader and writer
-        threads need). In a worker process it runs on the other core while this process reads
-        and writes; the results are the same function's. Embeddings stay in this process (the
-        model is loaded once per process), and a small run does not pay for starting a process:
-        the pool starts once ``so_far`` (columns classified in this run, this chunk included)
-        reaches :data:`PROCESS_COLUMNS`.
-        """
-        from assay.classify import classify_columns
-
-        if self.use_embeddings or (self._pool is None and so_far < PROCESS_COLUMNS):
-            return classify_columns(samples, use_embeddings=self.use_embeddings)
-        if self._pool is None:
-            import multiprocessing
-
-            # spawn, not fork: this process has reader and writer threads holding locks.
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return self._pool.submit(classify_columns, samples, use_embeddings=False).result()
 
     def __call__(
         self, assets: Sequence[ObservedAsset], state: dict[tuple[str, str], record.AssetState]
     ) -> list[Labels]:
-        from assay.classify import ClassificationError, ColumnSample
+        from assay.classify import ClassificationError, ColumnSample, classify_columns
 
         if self.error is not None:
             return [None] * len(assets)
@@ -395,7 +362,7 @@ class _Classifier:
             return out
         started = time.perf_counter()
         try:
-            results = self._classify(samples, self.classified + len(samples))
+            results = classify_columns(samples, use_embeddings=self.use_embeddings)
         except ClassificationError as exc:
             self.error = str(exc)
             log.error("classification disabled for the rest of this run: %s", exc)
