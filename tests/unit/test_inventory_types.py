@@ -37,7 +37,8 @@ def test_other_spellings_become_postgresql_spelling(spelling, normal):
     "spelling",
     ["integer", "numeric(12,2)", "numeric", "character varying(20)", "character(3)", "text", "real",
      "double precision", "timestamp with time zone", "timestamp without time zone",
-     "timestamp(3) with time zone", "time without time zone", "integer[]", "uuid", "jsonb", "date"],
+     "timestamp(3) with time zone", "time without time zone", "integer[]", "uuid", "jsonb", "date",
+     "time(3) with time zone", "interval", "bit varying(5)", '"MyEnum"', 'public."Mood"[]', "mood"],
 )
 def test_postgresql_spelling_is_kept(spelling):
     assert normal_type(spelling) == spelling

@@ -164,6 +164,8 @@ def normal_type(spelling: str) -> str:
     short aliases (``int4``, ``timestamptz``) are rewritten to it. Arrow type names of files are
     not SQL types and do not go through here.
     """
+    if '"' in spelling:
+        return " ".join(spelling.split())  # a quoted (user-defined) type name: its case is its identity
     t = " ".join(spelling.strip().lower().split())
     t = t.replace(", ", ",").replace(" (", "(")
     dims = ""
