@@ -140,7 +140,7 @@ def test_success_logs_everything_registers_one_version_and_catalogues_it(state, 
     assert {d.dataset.digest for d in run.inputs.dataset_inputs} == {outcome.dataset_digest[:32]}
 
     (mv,) = versions(state)
-    assert mv.version == "1" and mv.run_id == outcome.run_id and mv.tags[names.TAG_RUN_KEY] == "test/ok"
+    assert str(mv.version) == "1" and mv.run_id == outcome.run_id and mv.tags[names.TAG_RUN_KEY] == "test/ok"
     import mlflow.transformers
 
     parts = mlflow.transformers.load_model(outcome.model_uri, return_type="components")
