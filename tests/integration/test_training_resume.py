@@ -53,8 +53,7 @@ def test_sigkill_then_rerun_resumes_and_matches_a_clean_run(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     (folder,) = ckpt_root.iterdir()
     saved_step = checkpoint.load(folder)["step"]
-    total = 3 * (len(pairs) // 4)  # 480 pairs / 4 per batch, 3 epochs
-    assert 10 <= saved_step < total and saved_step % 10 == 0
+    assert saved_step >= 10 and saved_step % 10 == 0
     assert not (work / ddp.RESULT).exists()
 
     rerun = start(work)
@@ -62,11 +61,13 @@ def test_sigkill_then_rerun_resumes_and_matches_a_clean_run(tmp_path):
     assert rerun.returncode == 0, out[-3000:]
     assert f"resuming training from step {saved_step}" in out
     resumed = json.loads((work / ddp.RESULT).read_text())
-    assert resumed["resumed_from_step"] == saved_step and resumed["steps"] == total
+    assert resumed["resumed_from_step"] == saved_step
 
     clean = trainer.train(pairs, config, select_device(cuda_available=False, bf16_supported=False),
                           dataset_digest=DIGEST)
-    assert clean.steps == total
+    # Early stopping (patience 2, every 40 steps) is part of the state that must survive the kill.
+    assert resumed["steps"] == clean.steps > saved_step
+    assert resumed["stopped_early"] == clean.stopped_early
     assert [tuple(x) for x in resumed["loss_curve"]] == clean.loss_curve
     assert [tuple(x) for x in resumed["val_curve"]] == clean.val_curve
     rank0 = json.loads((work / "rank0.json").read_text())
