@@ -114,7 +114,7 @@ def test_dags_test_trains_registers_and_emits_candidate(fresh_db, tmp_path):
     states = dict(rows(airflow_db, "SELECT task_id, state FROM task_instance WHERE dag_id = 'train'"))
     assert states == {"train_model": "success", "publish": "success"}, log[-4000:]
 
-    ((xcom,),) = rows(airflow_db, "SELECT value::text FROM xcom WHERE dag_id = 'train' AND task_id = 'train_model'")
+    ((xcom,),) = rows(airflow_db, "SELECT value::text FROM xcom WHERE dag_id = 'train' AND task_id = 'train_model' AND key = 'return_value'")
     ids = json.loads(xcom)
     ids = json.loads(ids) if isinstance(ids, str) else ids
     assert set(ids) == {"run_id", "model_uri", "model_name", "version", "dataset_digest", "logical_date"}

@@ -264,3 +264,72 @@ def test_real_minilm_fine_tunes_and_loss_goes_down(pairs):
     first = sum(v for _, v in res.loss_curve[:4]) / 4
     last = sum(v for _, v in res.loss_curve[-4:]) / 4
     assert last < first
+
+
+# ---- listwise ---------------------------------------------------------------------------------------
+def test_query_groups_drop_queries_without_a_relevant_pair():
+    groups = trainer.query_groups(["a", "a", "b", "b", "c", "a"], [0, 1, 0, 0, 1, 0])
+    assert groups == [[0, 1, 5]]  # b has no relevant pair, c a single pair
+
+
+def test_group_batches_keep_queries_whole_and_contiguous():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(2, 12, size=60)
+    groups, start = [], 0
+    for n in sizes:
+        groups.append(list(range(start, start + int(n))))
+        start += int(n)
+    lengths = list(rng.integers(8, 100, size=start))
+    batches = trainer.group_batches(groups, lengths, 16, seed=1, epoch=0, bucket_batches=5)
+    assert sorted(i for b in batches for i in b) == list(range(start))
+    owner = {i: g for g, members in enumerate(groups) for i in members}
+    for b in batches:
+        runs = [owner[i] for i in b]
+        assert len(b) <= 16 or len(set(runs)) == 1
+        # each query appears as one contiguous run
+        seen = [g for k, g in enumerate(runs) if k == 0 or runs[k - 1] != g]
+        assert len(seen) == len(set(seen))
+    assert batches == trainer.group_batches(groups, lengths, 16, seed=1, epoch=0, bucket_batches=5)
+    assert batches != trainer.group_batches(groups, lengths, 16, seed=1, epoch=1, bucket_batches=5)
+
+
+def test_listwise_loss_prefers_the_right_order():
+    import torch
+
+    targets = torch.tensor([1.0, 0.0, 0.0, 2 / 3, 0.0])
+    segments = [(0, 3), (3, 5)]
+    good = trainer.listwise_loss(torch.tensor([3.0, 0.0, -1.0, 2.0, -2.0]), targets, segments)
+    bad = trainer.listwise_loss(torch.tensor([-1.0, 0.0, 3.0, -2.0, 2.0]), targets, segments)
+    assert good < bad
+    # ListNet by hand for the first query alone: gains (7, 0, 0) -> target (1, 0, 0).
+    one = trainer.listwise_loss(torch.tensor([3.0, 0.0, -1.0]), targets[:3], [(0, 3)])
+    assert one.item() == pytest.approx(-torch.log_softmax(torch.tensor([3.0, 0.0, -1.0]), 0)[0].item())
+
+
+def test_listwise_training_learns_the_toy_task(pairs, tiny):
+    fit, test = trainer.split_validation(pairs, 0.25, seed=9)
+    res = trainer.train(
+        fit, cfg(tiny, epochs=4, lr=3e-3, loss="listwise", val_fraction=0.0), CPU, dataset_digest=DIGEST
+    )
+    model, tok = trainer.load_model(tiny)
+    before = trainer.ndcg_at_10(
+        test["query_id"],
+        test["label"],
+        trainer.score(model, tok, test["query"], test["product_text"], CPU, 64),
+    )
+    after = trainer.ndcg_at_10(
+        test["query_id"],
+        test["label"],
+        trainer.score(res.model, res.tokenizer, test["query"], test["product_text"], CPU, 64),
+    )
+    assert after > before
+
+
+def test_listwise_needs_a_query_with_a_relevant_pair(pairs, tiny):
+    # Every relevant pair is the only pair of its query: no list has anything to order.
+    solo = pairs.copy()
+    solo.loc[solo["label"] > 0, "query_id"] = [f"solo{i}" for i in range(int((solo["label"] > 0).sum()))]
+    with pytest.raises(TrainingError, match="no query with a relevant pair"):
+        trainer.train(solo, cfg(tiny, loss="listwise", val_fraction=0.0), CPU, dataset_digest=DIGEST)

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 #: Highest graded relevance label (labels are 0..3).
 MAX_LABEL = 3
-LOSSES: tuple[str, ...] = ("bce", "mse")
+LOSSES: tuple[str, ...] = ("bce", "mse", "listwise")
 #: Fields of :class:`TrainConfig` that do not change what training computes (left out of the hash).
 _NOT_HASHED = frozenset({"checkpoint_every", "log_every", "progress"})
 
@@ -67,13 +67,15 @@ class TrainConfig:
         batch_size: pairs per forward pass (per process in a data-parallel run).
         grad_accum: forward passes per optimizer step.
         lr, weight_decay, warmup_ratio: AdamW and the linear schedule.
+        head_lr_scale: learning-rate multiplier of the new (random) classification head.
         max_length: token limit of a (query, product text) pair.
         max_train_pairs: subsample the training pairs (by query) to this many; ``None`` = all.
         val_fraction: share of training queries held out for early stopping (0 = none).
         eval_every: validate every N optimizer steps; 0 = at the end of each epoch.
         patience: validations without improvement before stopping early.
         bucket_batches: batches per length-sorted mega-batch.
-        loss: ``bce`` (soft target label/3) or ``mse``.
+        loss: ``bce`` (soft target label/3), ``mse``, or ``listwise`` (ListNet over each query's
+            pairs, batches of whole queries).
         precision: ``auto`` | ``fp32`` | ``bf16`` (see :mod:`assay.training.device`).
         seed: seeds python, numpy and torch; the data order of every epoch derives from it.
         checkpoint_every: write a checkpoint every N optimizer steps (0 = never).
@@ -85,6 +87,7 @@ class TrainConfig:
     batch_size: int = 16
     grad_accum: int = 1
     lr: float = 5e-5
+    head_lr_scale: float = 10.0
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_length: int = 96
@@ -277,6 +280,83 @@ def epoch_batches(
         batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
     perm = rng.permutation(len(batches))
     return [batches[i] for i in perm]
+
+
+def query_groups(query_ids: Sequence[Any], targets: Sequence[float]) -> list[list[int]]:
+    """Pair indices per query, in first-seen order; queries without a relevant pair are left out
+    (a listwise loss has nothing to learn from them)."""
+    groups: dict[Any, list[int]] = {}
+    for i, q in enumerate(query_ids):
+        groups.setdefault(q, []).append(i)
+    return [g for g in groups.values() if len(g) > 1 and max(targets[i] for i in g) > 0]
+
+
+def group_batches(
+    groups: Sequence[Sequence[int]],
+    lengths: Sequence[int],
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    bucket_batches: int,
+) -> list[list[int]]:
+    """Batches of whole queries: shuffled, bucketed by length in mega-batches, then shuffled.
+
+    A query's pairs are contiguous inside its batch (the listwise loss finds them there); a query
+    with more than ``batch_size`` pairs makes a batch of its own.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(groups)).tolist()
+    mega = max(1, bucket_batches) * batch_size
+    batches: list[list[int]] = []
+    start = 0
+    while start < len(order):
+        chunk: list[Sequence[int]] = []
+        size = 0
+        while start < len(order) and (size < mega or not chunk):
+            chunk.append(groups[order[start]])
+            size += len(groups[order[start]])
+            start += 1
+        chunk.sort(key=lambda g: max(lengths[i] for i in g))
+        current: list[int] = []
+        for g in chunk:
+            if current and len(current) + len(g) > batch_size:
+                batches.append(current)
+                current = []
+            current = current + list(g)
+        if current:
+            batches.append(current)
+    perm = rng.permutation(len(batches))
+    return [batches[i] for i in perm]
+
+
+def listwise_loss(
+    logits: torch.Tensor, targets: torch.Tensor, segments: Sequence[tuple[int, int]]
+) -> torch.Tensor:
+    """ListNet: cross-entropy between softmax(scores) and the gain distribution of each query.
+
+    Gains are ``2^label - 1`` (the nDCG gains), so the loss is about order within a query only: no
+    gradient is spent on the share of negatives, which dominates a pointwise loss.
+    """
+    import torch
+
+    gains = torch.pow(2.0, targets * MAX_LABEL) - 1.0
+    losses = []
+    for a, b in segments:
+        g = gains[a:b]
+        losses.append(-(g / g.sum() * torch.log_softmax(logits[a:b], dim=0)).sum())
+    return torch.stack(losses).mean()
+
+
+def _segments(idx: Sequence[int], group_of: Sequence[int]) -> list[tuple[int, int]]:
+    """(start, end) of each run of pairs of the same query in a batch."""
+    out, start = [], 0
+    for k in range(1, len(idx) + 1):
+        if k == len(idx) or group_of[idx[k]] != group_of[idx[start]]:
+            out.append((start, k))
+            start = k
+    return out
 
 
 def collate(
@@ -481,33 +561,46 @@ def train(
         tokenizer, fit_frame["query"], fit_frame["product_text"], fit_frame["label"], config.max_length
     )
     lengths = data.lengths
+    listwise = config.loss == "listwise"
+    groups = query_groups(fit_frame["query_id"].astype(str).tolist(), data.targets) if listwise else []
+    group_of = [-1] * len(data)
+    for gi, g in enumerate(groups):
+        for i in g:
+            group_of[i] = gi
+    if listwise and not groups:
+        raise TrainingError(f"training set {dataset_digest[:12]} has no query with a relevant pair to rank")
 
-    steps_per_epoch = (
-        len(
-            _rank_batches(
-                epoch_batches(lengths, config.batch_size, config.seed, 0, config.bucket_batches),
-                0,
-                world_size,
+    def batches_of(epoch: int) -> list[list[int]]:
+        if listwise:
+            return group_batches(
+                groups, lengths, config.batch_size, config.seed, epoch, config.bucket_batches
             )
-        )
-        // config.grad_accum
-    )
+        return epoch_batches(lengths, config.batch_size, config.seed, epoch, config.bucket_batches)
+
+    steps_per_epoch = len(_rank_batches(batches_of(0), 0, world_size)) // config.grad_accum
     steps_per_epoch = max(1, steps_per_epoch)
     total_steps = config.epochs * steps_per_epoch
     if config.max_steps is not None:
         total_steps = min(total_steps, config.max_steps)
     no_decay = ("bias", "LayerNorm.weight", "layer_norm")
-    groups = [
-        {
-            "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-            "weight_decay": config.weight_decay,
-        },
-        {
-            "params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
-            "weight_decay": 0.0,
-        },
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=config.lr)
+    # The new head starts random: it learns head_lr_scale times faster than the pretrained encoder.
+    param_groups: list[dict[str, Any]] = []
+    for is_head in (False, True):
+        for decay in (True, False):
+            params = [
+                p
+                for n, p in model.named_parameters()
+                if n.startswith("classifier.") == is_head and (not any(k in n for k in no_decay)) == decay
+            ]
+            if params:
+                param_groups.append(
+                    {
+                        "params": params,
+                        "weight_decay": config.weight_decay if decay else 0.0,
+                        "lr": config.lr * (config.head_lr_scale if is_head else 1.0),
+                    }
+                )
+    optimizer = torch.optim.AdamW(param_groups, lr=config.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(total_steps, int(total_steps * config.warmup_ratio))
     )
@@ -545,7 +638,7 @@ def train(
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    loss_fn: Any = torch.nn.BCEWithLogitsLoss() if config.loss == "bce" else torch.nn.MSELoss()
+    pointwise: Any = torch.nn.BCEWithLogitsLoss() if config.loss == "bce" else torch.nn.MSELoss()
 
     def validate() -> float:
         scores = score(
@@ -608,11 +701,7 @@ def train(
         for epoch in range(start_epoch, config.epochs):
             if done:
                 break
-            batches = _rank_batches(
-                epoch_batches(lengths, config.batch_size, config.seed, epoch, config.bucket_batches),
-                rank,
-                world_size,
-            )
+            batches = _rank_batches(batches_of(epoch), rank, world_size)
             first = start_batch if epoch == start_epoch else 0
             optimizer.zero_grad(set_to_none=True)
             micro = 0
@@ -627,7 +716,10 @@ def train(
                 with ctx:
                     with plan.autocast():
                         logits = net(**batch).logits.view(-1)
-                    loss = loss_fn(logits.float(), targets)
+                    if listwise:
+                        loss = listwise_loss(logits.float(), targets, _segments(batches[bi], group_of))
+                    else:
+                        loss = pointwise(logits.float(), targets)
                     if not torch.isfinite(loss):
                         raise TrainingError(
                             f"loss is {loss.item()} at step {step + 1} (epoch {epoch}, batch {bi}) "
