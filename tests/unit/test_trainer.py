@@ -32,6 +32,7 @@ def pairs():
 def cfg(tiny: str, **kw) -> TrainConfig:
     base = {
         "base_model": tiny,
+        "loss": "bce",  # pointwise unless a test says otherwise (listwise tests below)
         "epochs": 1,
         "batch_size": 8,
         "lr": 1e-3,
@@ -257,7 +258,14 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_real_minilm_fine_tunes_and_loss_goes_down(pairs):
     config = TrainConfig(
-        epochs=1, max_steps=24, batch_size=8, lr=5e-5, progress=False, checkpoint_every=0, val_fraction=0.0
+        epochs=1,
+        max_steps=24,
+        batch_size=8,
+        lr=5e-5,
+        loss="bce",
+        progress=False,
+        checkpoint_every=0,
+        val_fraction=0.0,
     )
     res = trainer.train(pairs, config, CPU, dataset_digest=DIGEST)
     assert res.base_model.endswith("model") and res.steps == 24

