@@ -75,7 +75,7 @@ def naive_train(train_df, config, steps: int, seed: int):
     model, tok = trainer.load_model(trainer.resolve_base_model(config.base_model))
     model.train()
     data = trainer.encode(tok, train_df["query"], train_df["product_text"], train_df["label"], NAIVE_LENGTH)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, trainer._lr_lambda(steps, int(steps * config.warmup_ratio))
     )
@@ -151,6 +151,11 @@ def main(argv: list[str]) -> int:
         max_steps=args.steps,
         batch_size=args.batch_size,
         lr=args.lr,
+        # The comparison is about batching and precision: same pointwise loss and optimizer as the
+        # naive loop (the production default is listwise, see docs/training.md).
+        loss="bce",
+        head_lr_scale=1.0,
+        weight_decay=0.0,
         max_length=NAIVE_LENGTH,
         val_fraction=0.0,
         checkpoint_every=0,
