@@ -14,6 +14,7 @@ QUICK = {
     "inventory_bench": ["--tables", "200", "--no-embeddings"],
     "profile_bench": ["--rows", "500000"],
     "quality_bench": ["--rows", "500000"],
+    "train_bench": ["--steps", "20"],
 }
 
 
