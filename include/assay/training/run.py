@@ -52,9 +52,12 @@ log = logging.getLogger(__name__)
 #: Share of the test rows of the split (the training-set builder's default).
 TEST_FRACTION = 0.2
 
-#: Defaults of ``assay train`` and the ``train`` DAG: sized so the demo shop (about 17k training
-#: pairs) trains in about two minutes on two CPU cores; a GPU run raises ``max_steps``/``epochs``.
-DEFAULT_CONFIG = TrainConfig(epochs=1, max_steps=250, batch_size=16, lr=1e-4, max_length=96)
+#: Defaults of ``assay train`` and the ``train`` DAG, sized for the demo shop on two CPU cores
+#: (about 17k training pairs; 100 listwise steps of 16 pairs take about two minutes there); a GPU
+#: run raises ``max_steps`` (``--max-steps 0`` = no cap) and ``epochs``. See docs/training.md.
+DEFAULT_CONFIG = TrainConfig(
+    epochs=1, max_steps=100, batch_size=16, lr=2e-4, max_length=96, val_fraction=0.05
+)
 
 
 @dataclass(frozen=True)
