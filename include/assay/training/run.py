@@ -56,7 +56,7 @@ TEST_FRACTION = 0.2
 #: (about 17k training pairs; 100 listwise steps of 16 pairs take about two minutes there); a GPU
 #: run raises ``max_steps`` (``--max-steps 0`` = no cap) and ``epochs``. See docs/training.md.
 DEFAULT_CONFIG = TrainConfig(
-    epochs=1, max_steps=100, batch_size=16, lr=2e-4, max_length=96, val_fraction=0.05
+    epochs=1, max_steps=100, batch_size=16, lr=1e-4, max_length=96, val_fraction=0.05
 )
 
 
