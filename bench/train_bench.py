@@ -18,6 +18,7 @@ length like the demo shop's (10 to 70 words).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -129,6 +130,8 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--tiny", action="store_true", help="tiny random BERT instead of MiniLM (smoke run)")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating short timing rounds (best of)")
+    parser.add_argument("--round-steps", type=int, default=12)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -169,10 +172,19 @@ def main(argv: list[str]) -> int:
         flush=True,
     )
 
+    # Throughput: alternating short rounds, best of each. On a shared machine the load drifts over
+    # minutes, so two long sequential runs would compare the load as much as the loops.
+    short = dataclasses.replace(config, max_steps=args.round_steps)
+    ours_best = naive_best = 0.0
+    for r in range(args.rounds):
+        ours_best = max(
+            ours_best, trainer.train(train_df, short, plan, dataset_digest="0" * 64).samples_per_s
+        )
+        naive_best = max(naive_best, naive_train(train_df, short, args.round_steps, args.seed)[2])
+        print(f"round {r + 1}: ours best {ours_best:.1f}, naive best {naive_best:.1f} samples/s", flush=True)
+
     ours = trainer.train(train_df, config, plan, dataset_digest="0" * 64)
     ours_ndcg = ndcg(ours.model, ours.tokenizer, test_df, plan, NAIVE_LENGTH)
-    print(f"ours : {ours.samples_per_s:8.1f} samples/s  nDCG@10 {ours_ndcg:.4f}", flush=True)
-
     naive_model, naive_tok, naive_sps = naive_train(train_df, config, args.steps, args.seed)
     naive_ndcg = ndcg(
         naive_model,
@@ -181,11 +193,12 @@ def main(argv: list[str]) -> int:
         detect(precision="fp32", force_cpu=plan.device == "cpu"),
         NAIVE_LENGTH,
     )
-    print(f"naive: {naive_sps:8.1f} samples/s  nDCG@10 {naive_ndcg:.4f}", flush=True)
-    ratio = ours.samples_per_s / naive_sps
+    print(f"ours : {ours_best:8.1f} samples/s (full run {ours.samples_per_s:.1f})  nDCG@10 {ours_ndcg:.4f}")
+    print(f"naive: {naive_best:8.1f} samples/s (full run {naive_sps:.1f})  nDCG@10 {naive_ndcg:.4f}")
+    ratio = ours_best / naive_best
     print(
         f"speed-up {ratio:.2f}x (target >= 2x); nDCG@10 ours - naive = {ours_ndcg - naive_ndcg:+.4f} "
-        "(target >= 0)"
+        f"after {args.steps} steps (target >= 0)"
     )
     if tmp:
         tmp.cleanup()
