@@ -27,6 +27,22 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
+#: Variables that code under test may set in-process (``mlflow.set_tracking_uri`` exports
+#: MLFLOW_TRACKING_URI to the environment); restored after every test so none leaks into the next.
+_LEAKY_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@pytest.fixture(autouse=True)
+def _restore_leaky_env() -> Iterator[None]:
+    before = {var: os.environ.get(var) for var in _LEAKY_ENV}
+    yield
+    for var, value in before.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
+
+
 @pytest.fixture(scope="session")
 def settings():
     from assay.config import Settings, get_settings
