@@ -97,7 +97,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     eval_every: int = 0
     patience: int = 2
-    bucket_batches: int = 50
+    bucket_batches: int = 8
     loss: str = "listwise"
     precision: str = "auto"
     seed: int = 13
