@@ -103,13 +103,86 @@ def run(settings: Settings, logical_date: str | None = None, echo: Callable[[str
             report.notes.append(note)
         echo(f"==> {dag_id} ({date})")
         t0 = time.perf_counter()
-        conf = ["--conf", json.dumps({"days": DEMO_DAYS})] if dag_id == "seed_shop" else []
+        conf = stage_conf(settings, dag_id)
+        if conf is None:
+            report.notes.append(f"{dag_id} skipped: no model candidate registered")
+            echo(f"==> {dag_id} skipped: no model candidate registered")
+            continue
         code = airflow.run_cli(settings, ["dags", "test", dag_id, date, *conf])
         if code != 0:
             raise AssayError(f"stage {dag_id} failed (airflow dags test exit {code}); its log is above")
         report.ran.append((dag_id, time.perf_counter() - t0))
     echo(summary(settings, report))
     return report
+
+
+def stage_conf(settings: Settings, dag_id: str) -> list[str] | None:
+    """``--conf`` arguments of a stage's ``airflow dags test`` run; None: nothing to run.
+
+    ``dags test`` has no triggering asset event, so ``promote`` is told which version the ``train``
+    stage just registered (the newest candidate in the catalog).
+    """
+    if dag_id == "seed_shop":
+        return ["--conf", json.dumps({"days": DEMO_DAYS})]
+    if dag_id == "promote":
+        candidate = latest_candidate(settings.catalog_url())
+        if candidate is None:
+            return None
+        return ["--conf", json.dumps({"model_name": candidate[0], "version": candidate[1]})]
+    return []
+
+
+def latest_candidate(url: str) -> tuple[str, str] | None:
+    """(model name, version) of the newest registered candidate, if any."""
+    from sqlalchemy import select
+
+    from assay.catalog.db import session
+    from assay.catalog.models import ModelCandidate
+
+    with session(url) as s:
+        row = s.execute(
+            select(ModelCandidate.model_name, ModelCandidate.version).order_by(ModelCandidate.id.desc()).limit(1)
+        ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def model_summary(settings: Settings) -> list[str]:
+    """The newest training run against its baselines, and the newest gate decision, check by check."""
+    from sqlalchemy import select
+
+    from assay import names
+    from assay.catalog.db import session
+    from assay.catalog.models import GateDecision, TrainingRun
+
+    lines: list[str] = []
+    with session(settings.catalog_url()) as s:
+        run = s.execute(
+            select(TrainingRun).where(TrainingRun.status == "success").order_by(TrainingRun.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        decision = s.execute(select(GateDecision).order_by(GateDecision.id.desc()).limit(1)).scalar_one_or_none()
+        if run is not None:
+            m = run.metrics or {}
+            lines.append(f"Training run {run.mlflow_run_id} (held-out queries, nDCG@10 / MRR / AUC):")
+            rows = [("candidate", "")] + [(b, f"{b}.") for b in names.BASELINES]
+            for label, prefix in rows:
+                vals = " / ".join(
+                    f"{m[prefix + k]:.3f}" if isinstance(m.get(prefix + k), int | float) else "-"
+                    for k in names.METRICS
+                )
+                lines.append(f"  {label:16} {vals}")
+        if decision is not None:
+            lines.append(
+                f"Gate decision #{decision.id} on {decision.model_name} v{decision.version}: "
+                f"{decision.decision.upper()} — {decision.reason}"
+            )
+            for check in decision.checks or []:
+                observed = check.get("observed")
+                shown = f"{observed:.4g}" if isinstance(observed, float) else str(observed)
+                lines.append(
+                    f"  {check.get('verdict', '?'):5} {check.get('name', '?'):34} "
+                    f"observed {shown:>10}  needs {check.get('threshold', '')}"
+                )
+    return lines
 
 
 def summary(settings: Settings, report: DemoReport) -> str:
@@ -124,6 +197,9 @@ def summary(settings: Settings, report: DemoReport) -> str:
     lines.extend(f"  {name:24} {count}" for name, count in catalog_counts(settings.catalog_url()))
     lines.append("")
     lines.extend(quality_summary(settings, dt.date.fromisoformat(report.logical_date)))
+    model_lines = model_summary(settings)
+    if model_lines:
+        lines += ["", *model_lines]
     lines += [
         "",
         "Where to look next:",
