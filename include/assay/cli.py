@@ -129,9 +129,13 @@ def catalog_current() -> None:
 def airflow_up(timeout: float = 180.0) -> None:
     """Run `airflow standalone` in the background and wait until the UI answers."""
     from assay.ops import airflow
+    from assay.training.run import GPU_POOL, ensure_gpu_pool
 
-    info = airflow.standalone_up(get_settings(), timeout=timeout)
+    settings = get_settings()
+    info = airflow.standalone_up(settings, timeout=timeout)
+    ensure_gpu_pool(settings)  # without the pool a scheduler never queues the train task
     _echo(f"Airflow UI: {info.url}  (user {info.user}, password {info.password})")
+    _echo(f"pool {GPU_POOL!r} ready for the train DAG")
     _echo(f"logs: {info.logfile}; stop with `make stop`")
 
 
