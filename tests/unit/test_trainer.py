@@ -262,7 +262,7 @@ def test_real_minilm_fine_tunes_and_loss_goes_down(pairs):
         epochs=1,
         max_steps=24,
         batch_size=8,
-        lr=5e-5,
+        lr=2e-4,
         loss="bce",
         progress=False,
         checkpoint_every=0,
@@ -272,7 +272,7 @@ def test_real_minilm_fine_tunes_and_loss_goes_down(pairs):
     assert res.base_model.endswith("model") and res.steps == 24
     first = sum(v for _, v in res.loss_curve[:4]) / 4
     last = sum(v for _, v in res.loss_curve[-4:]) / 4
-    assert last < first
+    assert last < first - 0.02  # deterministic on CPU: 0.678 -> 0.633 (lr 5e-5 barely moved: flaky by design)
 
 
 # ---- listwise ---------------------------------------------------------------------------------------
