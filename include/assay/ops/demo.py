@@ -163,13 +163,10 @@ def model_summary(settings: Settings) -> list[str]:
         if run is not None:
             m = run.metrics or {}
             lines.append(f"Training run {run.mlflow_run_id} (held-out queries, nDCG@10 / MRR / AUC):")
-            rows = [("candidate", "")] + [(b, f"{b}.") for b in names.BASELINES]
-            for label, prefix in rows:
-                vals = " / ".join(
-                    f"{m[prefix + k]:.3f}" if isinstance(m.get(prefix + k), int | float) else "-"
-                    for k in names.METRICS
-                )
-                lines.append(f"  {label:16} {vals}")
+            for baseline in (None, *names.BASELINES):
+                keys = [names.metric_key(k) if baseline is None else names.baseline_key(baseline, k) for k in names.METRICS]
+                vals = " / ".join(f"{m[k]:.3f}" if isinstance(m.get(k), int | float) else "-" for k in keys)
+                lines.append(f"  {baseline or 'candidate':16} {vals}")
         if decision is not None:
             lines.append(
                 f"Gate decision #{decision.id} on {decision.model_name} v{decision.version}: "
