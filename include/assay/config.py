@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     shop_url: str | None = Field(default=None, description="Demo shop source database URL")
     landing_dir: Path | None = Field(default=None, description="File landing folder for supplier feeds")
     sources_file: Path | None = Field(default=None, description="Source declarations; default config/sources.yaml")
+    judgments_dir: Path | None = Field(
+        default=None, description="Graded relevance judgments (parquet) candidates are evaluated on"
+    )
     log_level: str = "INFO"
     airflow_parallelism: int = 4
     airflow_port: int = 8080
@@ -82,6 +85,11 @@ class Settings(BaseSettings):
     @property
     def landing(self) -> Path:
         return (self.landing_dir or self.state_dir / "landing").resolve()
+
+    @property
+    def judgments(self) -> Path:
+        """Folder of judged (query, product, grade) files; default: the demo seed's ``<landing>/_truth``."""
+        return (self.judgments_dir or self.landing / "_truth").resolve()
 
     @property
     def dags_folder(self) -> Path:

@@ -30,6 +30,7 @@ TAG_QUALITY_RUN_IDS = "assay.quality_run_ids"  # comma-separated catalog quality
 TAG_GX_RUN_IDS = "assay.gx_run_ids"  # comma-separated GX run ids
 TAG_WAIVER_IDS = "assay.waiver_ids"  # comma-separated catalog waivers.id relied on
 TAG_RUN_KEY = "assay.run_key"  # dag_id/run_id or cli/<timestamp>
+TAG_EVAL_LABELS = "assay.eval_labels"  # which labels the main metrics used: EVAL_JUDGMENTS | EVAL_INTERACTIONS
 #: Model-version tags the gate writes.
 TAG_GATE_DECISION = "assay.gate.decision"  # pass | fail | error
 TAG_GATE_DECISION_ID = "assay.gate.decision_id"  # gate_decisions.id
@@ -37,6 +38,12 @@ TAG_GATE_REASON = "assay.gate.reason"
 
 #: Ranking metrics of every candidate, computed on the held-out queries.
 METRICS: tuple[str, ...] = ("ndcg_at_10", "mrr", "auc")
+#: Labels of the main metric keys: judged grades when the test split has judgments, else clicks.
+EVAL_JUDGMENTS = "judgments"
+EVAL_INTERACTIONS = "interactions"
+#: Prefix of the same metrics on click-derived labels when the main keys use judgments
+#: (``clicks.ndcg_at_10``, ``clicks.bm25.ndcg_at_10``).
+CLICK_LABELS = "clicks"
 #: Baselines scored on the same split.
 BASELINES: tuple[str, ...] = ("bm25", "minilm_cosine")
 

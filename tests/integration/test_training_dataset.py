@@ -290,13 +290,27 @@ def test_products_must_pass_quality_too(env):
         sql(env.catalog_url, "UPDATE quality_runs SET status = :s WHERE id = :i", s=status, i=run_id)
 
 
-def test_hidden_truth_grades_line_up_with_the_rows(env, built):
-    from assay.training.dataset import hidden_truth_labels
+def test_test_rows_carry_judged_grades_and_train_rows_never_do(env, built):
+    from assay.training.judgments import JUDGED_COLUMN
 
-    test = built.test_frame()
-    grades = hidden_truth_labels(env.settings, built, test)
-    assert len(grades) == len(test) and set(grades) <= {0, 1, 2, 3}  # every shown row has a grade
-    by_grade = test.assign(g=grades.to_numpy()).groupby("g")["label"].mean()
-    assert by_grade[3] > by_grade[0]  # clicks follow the hidden relevance
+    test, train = built.test_frame(), built.train_frame()
+    assert JUDGED_COLUMN not in train.columns  # judgments are never a training label
+    grades = test[JUDGED_COLUMN]
+    assert len(grades) == len(test) and set(grades) <= {0, 1, 2, 3}  # the seed judged every shown pair
+    assert built.stats["judgments"]["test_rows_judged"] == len(test)
+    assert sum(built.stats["judgments"]["grades"].values()) == len(test)
+    by_grade = test.groupby(JUDGED_COLUMN)["label"].mean()
+    assert by_grade[3] > by_grade[0]  # clicks follow the judged relevance
     # a purchase (label 3) is almost always of a grade-3 product (docs/seed.md: ~94 %)
     assert (grades[test["label"] == 3] == 3).mean() > 0.8
+
+
+def test_judgments_are_part_of_the_digest(env, built, tmp_path):
+    from assay.training.judgments import JUDGED_COLUMN, NOT_JUDGED
+
+    bare = env.settings.model_copy(update={"judgments_dir": tmp_path / "no-judgments"})
+    without = build_training_set(bare, END, DAYS)
+    assert (without.test_frame()[JUDGED_COLUMN] == NOT_JUDGED).all()
+    assert without.stats["judgments"]["test_rows_judged"] == 0
+    assert without.digest != built.digest
+    pd.testing.assert_frame_equal(without.train_frame(), built.train_frame())

@@ -120,6 +120,7 @@ def test_success_logs_everything_registers_one_version_and_catalogues_it(state, 
     assert tags[names.TAG_QUALITY_RUN_IDS] == "11,12" and tags[names.TAG_GX_RUN_IDS] == "gx-1"
     assert tags[names.TAG_WAIVER_IDS] == "" and tags[names.TAG_RUN_KEY] == "test/ok"
     assert tags[names.TAG_DATASET_ID].isdigit()
+    assert tags[names.TAG_EVAL_LABELS] == names.EVAL_INTERACTIONS  # no judgments in this split
 
     metrics = run.data.metrics
     for m in names.METRICS:
@@ -152,6 +153,40 @@ def test_success_logs_everything_registers_one_version_and_catalogues_it(state, 
         (names.MODEL_NAME, "1", outcome.run_id, outcome.model_uri)
     ]
     assert not any((state.state_dir / "checkpoints").glob("*/last.pt"))  # cleared once logged
+
+
+def test_judged_split_is_evaluated_on_its_grades_with_click_metrics_alongside(state, tiny, tmp_path):
+    import numpy as np
+
+    from assay.training.baselines import bm25_scores
+    from assay.training.evaluation import evaluate
+    from assay.training.judgments import JUDGED_COLUMN, NOT_JUDGED
+
+    pairs = trainer.synthetic_pairs(n_queries=30, per_query=8, seed=5)
+    is_test = pairs["query_id"].isin({f"q{i}" for i in range(24, 30)})
+    test = pairs[is_test].reset_index(drop=True)
+    # judged grades that disagree with the click labels, and one query nobody judged
+    judged = np.where(test["label"] > 0, 0, 2).astype(np.int8)
+    judged[test["query_id"].to_numpy() == "q29"] = NOT_JUDGED
+    test[JUDGED_COLUMN] = judged
+    outcome = train_candidate(state, END, 14, config=config(tiny, epochs=1), run_key="test/judged",
+                              build=make_builder(tmp_path, train_df=pairs[~is_test], test_df=test))
+    run = mlflow_client(state).get_run(outcome.run_id)
+    assert run.data.tags[names.TAG_EVAL_LABELS] == names.EVAL_JUDGMENTS
+
+    corpus = dict(zip(pairs["product_id"], pairs["product_text"], strict=True))
+    bm25 = np.asarray(bm25_scores(test, corpus), dtype=float)
+    rows_judged = test[JUDGED_COLUMN].to_numpy() >= 0
+    on_judged = evaluate(test[rows_judged].reset_index(drop=True), bm25[rows_judged], label_column=JUDGED_COLUMN)
+    on_clicks = evaluate(test, bm25)
+    metrics = run.data.metrics
+    key = names.baseline_key("bm25", "ndcg_at_10")
+    assert metrics[key] == pytest.approx(on_judged.overall["ndcg_at_10"])
+    assert metrics[f"{names.CLICK_LABELS}.{key}"] == pytest.approx(on_clicks.overall["ndcg_at_10"])
+    assert metrics[key] != pytest.approx(metrics[f"{names.CLICK_LABELS}.{key}"])
+    for m in names.METRICS:
+        assert names.metric_key(m) in metrics and f"{names.CLICK_LABELS}.{names.metric_key(m)}" in metrics
+    assert set(outcome.metrics) >= {key, f"{names.CLICK_LABELS}.{key}"}
 
 
 def test_same_run_key_returns_the_same_version(state, tiny, tmp_path):

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from assay.config import Settings
 from assay.errors import TrainingError
 from assay.training import text as txt
+from assay.training.judgments import JUDGED_COLUMN, judged_labels, load_judgments
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,8 +65,8 @@ EVENT_LABELS: dict[str, int] = {"click": 1, "add_to_cart": 2, "purchase": 3}
 #: ``head`` = the most frequent queries that together cover this share of the window's sessions.
 HEAD_SHARE = 0.5
 #: Bumped whenever the rows, split or serialisation change meaning (part of the digest).
-FORMAT_VERSION = 1
-#: Columns of train.parquet / test.parquet, in order.
+FORMAT_VERSION = 2
+#: Columns of train.parquet / test.parquet, in order (test.parquet adds ``judged_label``).
 COLUMNS: tuple[str, ...] = (
     "query_id", "query", "group_id", "product_id", "product_text", "label", "slice_traffic",
     "slice_category", "n_sessions",
@@ -445,9 +446,23 @@ def _split_stats(frame: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def _judged_stats(test: pd.DataFrame, judgments: pd.DataFrame, folder: Path) -> dict[str, Any]:
+    judged = test[test[JUDGED_COLUMN] >= 0]
+    grades = Counter(int(g) for g in judged[JUDGED_COLUMN])
+    return {
+        "source": str(folder),
+        "judged_pairs_available": len(judgments),
+        "test_rows_judged": len(judged),
+        "test_rows": len(test),
+        "test_queries_judged": int(judged["query_id"].nunique()),
+        "grades": {str(k): grades.get(k, 0) for k in range(4)},
+    }
+
+
 # ---- serialisation, digest, files ---------------------------------------------------------------
 def _canonical(frame: pd.DataFrame) -> bytes:
-    rows = frame[list(COLUMNS)].itertuples(index=False, name=None)
+    columns = list(COLUMNS) + [c for c in (JUDGED_COLUMN,) if c in frame.columns]
+    rows = frame[columns].itertuples(index=False, name=None)
     lines = (json.dumps([v.item() if hasattr(v, "item") else v for v in row], ensure_ascii=False,
                         separators=(",", ":")) for row in rows)
     return "\n".join(lines).encode("utf-8")
@@ -644,6 +659,8 @@ def build_training_set(
     if test.empty:
         raise DatasetError(f"training window {window}: the test split is empty "
                            f"({len(group_rows)} query group(s); raise test_fraction={test_fraction} or widen the window)")
+    judgments = load_judgments(settings.judgments)
+    test = test.assign(**{JUDGED_COLUMN: judged_labels(test, judgments)})
     positives = int((train["label"] > 0).sum())
     if positives == 0 or positives == len(train):
         kind = "no positive (clicked) example" if positives == 0 else "no negative (unclicked) example"
@@ -686,6 +703,7 @@ def build_training_set(
         "currency_shown": {k: int(v) for k, v in sorted(Counter(shown["currency"]).items())},
         "gx_run_ids": gx_run_ids,
         "corpus_products": len(corpus),
+        "judgments": _judged_stats(test, judgments, settings.judgments),
     }
     manifest = {
         "digest": digest,
@@ -790,43 +808,3 @@ def open_training_set(location: Path, dataset_id: int = 0) -> TrainingSet:
         skipped_days=tuple(SkippedDay(dt.date.fromisoformat(s["day"]), tuple(s["reasons"]))
                            for s in m["skipped_days"]),
     )
-
-
-def hidden_truth_labels(settings: Settings, training_set: TrainingSet, frame: pd.DataFrame) -> pd.Series:
-    """The hidden true grade (0..3) of each row of ``frame``: max over the window's sessions of the
-    (session, product) grade in ``<landing>/_truth/relevance_<day>.parquet``.
-
-    For evaluation research only (how far click labels are from the truth); never a training label.
-    Rows without a truth grade (a day without a truth file) get -1.
-    """
-    import pandas as pd
-    import pyarrow.parquet as pq
-    from sqlalchemy import select
-
-    from assay.seed import relevance_path
-    from assay.seed.schema import search_sessions
-
-    used = [dt.date.fromisoformat(d) for d in training_set.stats["days_used"]]
-    parts = []
-    for day in used:
-        path = relevance_path(settings.landing, day)
-        if path.is_file():
-            parts.append(pq.read_table(path, columns=["session_id", "product_id", "grade"]).to_pandas())
-    if not parts:
-        return pd.Series(-1, index=frame.index, dtype="int8")
-    truth = pd.concat(parts, ignore_index=True)
-    c = search_sessions.c
-    engine = _shop_engine(settings)
-    try:
-        with engine.connect() as conn:
-            sessions = pd.DataFrame(
-                conn.execute(select(c.session_id, c.query).where(c.day.in_(used), c.query.is_not(None))).all(),
-                columns=["session_id", "query"],
-            )
-    finally:
-        engine.dispose()
-    sessions["query"] = sessions["query"].map(txt.normalise_query)
-    joined = truth.merge(sessions, on="session_id")
-    best = joined.groupby(["query", "product_id"])["grade"].max()
-    keys = pd.MultiIndex.from_arrays([frame["query"], frame["product_id"]])
-    return pd.Series(best.reindex(keys).fillna(-1).astype("int8").to_numpy(), index=frame.index, name="grade")

@@ -212,19 +212,28 @@ def finished_outcome(settings: Settings, run_key: str) -> TrainOutcome | None:
 
 def _ranking_metrics(metrics: dict[str, float]) -> dict[str, float]:
     """The evaluation metrics among a run's metrics (not the curves)."""
-    stems = set(names.METRICS)
-    return {
-        k: v for k, v in metrics.items() if k.split(".")[0] in stems or k.split(".")[0] in names.BASELINES
-    }
+    stems = set(names.METRICS) | set(names.BASELINES) | {names.CLICK_LABELS}
+    return {k: v for k, v in metrics.items() if k.split(".")[0] in stems}
 
 
 # ---- evaluation ---------------------------------------------------------------------------------
 def evaluate_all(
     model: Any, tokenizer: Any, test_df: pd.DataFrame, corpus: Any, plan: DevicePlan, max_length: int
-) -> dict[str, float]:
-    """Candidate and baseline metrics on the test split, under :mod:`assay.names` keys."""
+) -> tuple[dict[str, float], str]:
+    """Candidate and baseline metrics on the test split, under :mod:`assay.names` keys.
+
+    With judgments (the split's ``judged_label``), the main keys (``ndcg_at_10``,
+    ``bm25.ndcg_at_10`` …) are computed on the judged rows and grades, and the same metrics on the
+    click labels of every test row are kept under ``clicks.`` (``clicks.ndcg_at_10``,
+    ``clicks.bm25.ndcg_at_10`` …). Without judgments the main keys use the click labels. Returns
+    the metrics and which labels the main keys used (:data:`names.EVAL_JUDGMENTS` or
+    :data:`names.EVAL_INTERACTIONS`).
+    """
+    import numpy as np
+
     from assay.training.baselines import bm25_scores, minilm_cosine_scores
     from assay.training.evaluation import evaluate
+    from assay.training.judgments import JUDGED_COLUMN
 
     baselines: dict[str, Callable[[], Any]] = {
         "bm25": lambda: bm25_scores(test_df, corpus),
@@ -233,13 +242,32 @@ def evaluate_all(
     missing = set(names.BASELINES) - set(baselines)
     if missing:
         raise TrainingError(f"no scorer for baseline(s) {sorted(missing)} named in assay.names.BASELINES")
-    scores = trainer.score(
-        model, tokenizer, test_df["query"].tolist(), test_df["product_text"].tolist(), plan, max_length
+    scored: dict[str | None, Any] = {
+        None: np.asarray(
+            trainer.score(
+                model, tokenizer, test_df["query"].tolist(), test_df["product_text"].tolist(), plan, max_length
+            ),
+            dtype=float,
+        )
+    }
+    scored.update({name: np.asarray(baselines[name](), dtype=float) for name in names.BASELINES})
+
+    def metrics_on(frame: pd.DataFrame, mask: np.ndarray, label_column: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, scores in scored.items():
+            out.update(evaluate(frame, scores[mask], label_column=label_column).as_mlflow_metrics(prefix_baseline=name))
+        return out
+
+    everything = np.ones(len(test_df), dtype=bool)
+    judged = (
+        test_df[JUDGED_COLUMN].to_numpy() >= 0 if JUDGED_COLUMN in test_df.columns else ~everything
     )
-    metrics = evaluate(test_df, scores).as_mlflow_metrics()
-    for name in names.BASELINES:
-        metrics.update(evaluate(test_df, baselines[name]()).as_mlflow_metrics(prefix_baseline=name))
-    return metrics
+    if not judged.any():
+        return metrics_on(test_df, everything, "label"), names.EVAL_INTERACTIONS
+    metrics = metrics_on(test_df[judged].reset_index(drop=True), judged, JUDGED_COLUMN)
+    clicks = metrics_on(test_df, everything, "label")
+    metrics.update({f"{names.CLICK_LABELS}.{k}": v for k, v in clicks.items()})
+    return metrics, names.EVAL_JUDGMENTS
 
 
 # ---- training (in-process or torchrun) -------------------------------------------------------------
@@ -407,7 +435,7 @@ def train_candidate(
         )
         from assay.training.device import detect
 
-        metrics = evaluate_all(
+        metrics, eval_labels = evaluate_all(
             result.model,
             result.tokenizer,
             test_df,
@@ -415,16 +443,18 @@ def train_candidate(
             detect(config.precision),
             config.max_length,
         )
+        tracker.set_tags({names.TAG_EVAL_LABELS: eval_labels})
         extra = {"train_samples_per_s": result.samples_per_s, "train_seconds": result.seconds}
         if result.best_val_ndcg is not None:
             extra["best_val_ndcg_at_10"] = result.best_val_ndcg
         tracker.log_metrics({**metrics, **extra}, step=result.steps)
         log.info(
-            "candidate nDCG@10 %.4f vs bm25 %.4f, minilm_cosine %.4f (%d test rows)",
+            "candidate nDCG@10 %.4f vs bm25 %.4f, minilm_cosine %.4f (%d test rows, %s labels)",
             metrics.get(names.metric_key("ndcg_at_10"), float("nan")),
             metrics.get(names.baseline_key("bm25", "ndcg_at_10"), float("nan")),
             metrics.get(names.baseline_key("minilm_cosine", "ndcg_at_10"), float("nan")),
             len(test_df),
+            eval_labels,
         )
         logged_uri = tracker.log_model(result.model, result.tokenizer)
         version = tracker.register(logged_uri, run_key)
