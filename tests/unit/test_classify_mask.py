@@ -20,6 +20,7 @@ from assay.classify import mask_value
         ("card_number", "378282246310005", "***********0005"),
         ("ip_address", "192.0.2.206", "192.*.*.*"),
         ("ip_address", "2001:db8::42", "2001:*:*:*"),
+        ("ip_address", "fe80::1%eth0", "fe80:*:*:*"),  # a scope id made ipaddress.exploded raise
         ("ip_address", "999.1.1.1", "9***"),
         ("postal_code", "SW1A 1AA", "S*** ***"),
         ("postal_code", "30693", "3****"),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from typing import Any
 
-from assay.classify.base import Classification, ColumnSample
+from assay.classify.base import MAX_VALUES, Classification, ColumnSample
 from assay.classify.pii import _decide, _score_view
-from assay.classify.semantic import decide, similarities
-from assay.classify.text import ColumnView
+from assay.classify.semantic import _GENERIC_NAMES, decide, similarities
+from assay.classify.text import ColumnView, _name_parts
 
 log = logging.getLogger(__name__)
 
@@ -34,26 +35,79 @@ def classify_columns(
         ClassificationError: ``use_embeddings`` is true and the model cannot be loaded.
     """
     started = time.perf_counter()
-    cols = [ColumnView(s) for s in samples]
+    # Identical columns (same name, type, sampled values and, where it can matter, table) are
+    # classified once: wide sources repeat the same columns in many tables. Each copy gets its
+    # own objects, so a caller that edits one result's evidence does not edit another's.
+    first: dict[Hashable, int] = {}
+    unique: list[int] = []
+    slot: list[int] = []
+    for i, s in enumerate(samples):
+        key = _memo_key(s, use_embeddings)
+        j = first.setdefault(key, len(unique)) if key is not None else len(unique)
+        if j == len(unique):
+            unique.append(i)
+        slot.append(j)
+    cols = [ColumnView(samples[i]) for i in unique]
     cosines = similarities(cols) if use_embeddings else [None] * len(cols)
+    computed = [_classify_one(col, cos) for col, cos in zip(cols, cosines, strict=True)]
     out: list[list[Classification]] = []
-    for col, cos in zip(cols, cosines, strict=True):
-        pii = _decide(_score_view(col))
-        semantic = decide(col, cos)
-        if pii is None:
-            out.append([semantic])
-            continue
-        evidence = {
-            "decided_by": "pii",
-            "pii_score": pii.score,
-            "semantic_label": semantic.label,
-            "semantic_score": semantic.score,
-        }
-        out.append([pii, Classification("semantic", pii.label, pii.score, pii.method, evidence)])
+    taken = [False] * len(computed)
+    for j in slot:
+        if taken[j]:
+            out.append([_copy(c) for c in computed[j]])
+        else:
+            taken[j] = True
+            out.append(computed[j])
     log.debug(
-        "classified %d columns in %.3f s (embeddings=%s)",
+        "classified %d columns (%d distinct) in %.3f s (embeddings=%s)",
+        len(samples),
         len(cols),
         time.perf_counter() - started,
         use_embeddings,
     )
     return out
+
+
+def _classify_one(col: ColumnView, cos: dict[str, float] | None) -> list[Classification]:
+    pii = _decide(_score_view(col))
+    semantic = decide(col, cos)
+    if pii is None:
+        return [semantic]
+    evidence = {
+        "decided_by": "pii",
+        "pii_score": pii.score,
+        "semantic_label": semantic.label,
+        "semantic_score": semantic.score,
+    }
+    return [pii, Classification("semantic", pii.label, pii.score, pii.method, evidence)]
+
+
+_PLAIN = frozenset({str, type(None)})
+
+
+def _memo_key(sample: ColumnSample, use_embeddings: bool) -> Hashable | None:
+    """What a column's rule-based result depends on, or ``None``: classify it on its own.
+
+    The table name is left out where no rule reads it: the rules read it only for generic column
+    names (``name``, ``value``: see ``semantic._GENERIC_NAMES``). With embeddings nothing is
+    shared: a batch's make-up could move a cosine in its last digit.
+    """
+    if use_embeddings:
+        return None
+    values = tuple(sample.values[:MAX_VALUES])
+    if not set(map(type, values)) <= _PLAIN:
+        return None  # 1, 1.0 and True are equal keys but different text
+    generic = set(_name_parts(sample.name)[0]) <= _GENERIC_NAMES
+    return (sample.name, sample.data_type, sample.table if generic else None, values)
+
+
+def _copy_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(v) for v in value]
+    return value
+
+
+def _copy(c: Classification) -> Classification:
+    return Classification(c.kind, c.label, c.score, c.method, _copy_json(c.evidence))

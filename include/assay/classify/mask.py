@@ -56,7 +56,8 @@ def _ip(value: str) -> str:
         return _generic(value)
     if ip.version == 4:
         return value.split(".", 1)[0] + ".*.*.*"
-    return ip.exploded.split(":", 1)[0] + ":*:*:*"
+    # From the integer: ``exploded`` raises for an address with a scope id (``fe80::1%eth0``).
+    return ipaddress.IPv6Address(int(ip)).exploded.split(":", 1)[0] + ":*:*:*"
 
 
 def _postal(value: str) -> str:

@@ -44,13 +44,13 @@ for the chosen label and its top label (``embedding_top``), so disagreements can
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from assay.classify.base import Classification, Method
-from assay.classify.text import ColumnView, ratio, words
+from assay.classify.text import ColumnView, share_at_least, words
 
 if TYPE_CHECKING:
     import torch
@@ -288,6 +288,35 @@ _IDENTIFIER_VALUE = re.compile(r"^(?=.*\d)[A-Za-z0-9][A-Za-z0-9_\-:.]{2,63}$")
 #: Share of values a value-shape rule needs before it decides.
 RULE_MIN_RATIO = 0.9
 
+_RANK_KEYWORDS = frozenset(_BY_NAME["rank"].keywords)
+_PRICE_KEYWORDS = frozenset(_BY_NAME["price"].keywords)
+_VALUE_RULES: tuple[tuple[str, str, Callable[[str], object]], ...] = (
+    ("timestamp", "values:iso_timestamp", _ISO_TIMESTAMP.match),
+    ("date", "values:iso_date", _ISO_DATE.match),
+    ("url", "values:url", _URL.match),
+    ("currency", "values:iso_4217", ISO_4217.__contains__),
+    ("country", "values:iso_3166", ISO_3166.__contains__),
+    ("category", "values:category_path", _CATEGORY_PATH.match),
+)
+
+
+def _share_if_at_least(
+    values: Sequence[str], check: Callable[[str], object], threshold: float
+) -> float | None:
+    """``ratio(values, check)`` when it reaches ``threshold``, else ``None`` (known early, mostly).
+
+    Gives up once the values left could no longer lift the share to the threshold.
+    """
+    n = len(values)
+    hits = 0
+    for seen, v in enumerate(values, 1):
+        if check(v):
+            hits += 1
+        elif (hits + n - seen) / n < threshold:
+            return None
+    share = hits / n
+    return share if share >= threshold else None
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -312,29 +341,20 @@ def decisive_rule(col: ColumnView) -> Decision | None:
         return Decision("json", 1.0, "dtype:json", "pattern")
     values = col.values
     if col.numeric:
-        if col.has_any(*_BY_NAME["rank"].keywords) and col.family != "float":
+        if col.has_word_in(_RANK_KEYWORDS) and col.family != "float":
             return Decision("rank", 0.9, "name:rank+numeric", "name")
-        if col.has_any(*_BY_NAME["price"].keywords):
+        if col.has_word_in(_PRICE_KEYWORDS):
             return Decision("price", 0.9, "name:price+numeric", "name")
         return None
     if not values:
         return None
-    checks = (
-        ("timestamp", "values:iso_timestamp", lambda v: bool(_ISO_TIMESTAMP.match(v))),
-        ("date", "values:iso_date", lambda v: bool(_ISO_DATE.match(v))),
-        ("url", "values:url", lambda v: bool(_URL.match(v))),
-        ("currency", "values:iso_4217", lambda v: v in ISO_4217),
-        ("country", "values:iso_3166", lambda v: v in ISO_3166),
-        ("category", "values:category_path", lambda v: bool(_CATEGORY_PATH.match(v))),
-    )
-    for label, rule, check in checks:
-        share = ratio(values, check)
-        if share >= RULE_MIN_RATIO:
+    for label, rule, check in _VALUE_RULES:
+        share = _share_if_at_least(values, check, RULE_MIN_RATIO)
+        if share is not None:
             return Decision(label, round(share, 4), rule, "pattern")
-    if (
-        len(set(v.lower() for v in values)) <= 2
-        and ratio(values, lambda v: v.lower() in _BOOLEAN_WORDS) == 1.0
-    ):
+    # At most two distinct yes/no words (compared lower-cased), every value one of them.
+    lowered = {v.lower() for v in values}
+    if len(lowered) <= 2 and lowered <= _BOOLEAN_WORDS:
         return Decision("boolean", 1.0, "values:boolean_words", "pattern")
     return None
 
@@ -370,6 +390,40 @@ def _has_digit(value: str) -> bool:
     return any(ch.isdigit() for ch in value)
 
 
+@lru_cache(maxsize=4096)
+def _name_signals(
+    tokens: tuple[str, ...], joined: str, table_tokens: tuple[str, ...]
+) -> tuple[tuple[str, str, float], ...]:
+    """The ``(label, signal, weight)`` boosts a column and table name give, in the order added.
+
+    Names repeat across tables and runs, so this is computed once per spelling.
+    """
+    out: list[tuple[str, str, float]] = []
+    # A generic column name says little; the table's name says what its rows are (brands.name).
+    if set(tokens) <= _GENERIC_NAMES:
+        for token in table_tokens:
+            label_name = TABLE_HINTS.get(_singular(token))
+            if label_name is not None:
+                out.append((label_name, f"table:{_singular(token)}", NAME_BOOST))
+    exact = [label for label in LABELS if joined in label.keywords]
+    for label in exact:
+        out.append((label.name, f"name:{joined}", NAME_BOOST + EXACT_NAME_BOOST))
+    # A whole name that is a known compound is not read word by word: event_type is no "type".
+    for label in LABELS if not exact else ():
+        hit = next((k for k in label.keywords if k in tokens), None)
+        if hit is not None:
+            out.append((label.name, f"name:{hit}", NAME_BOOST))
+    return tuple(out)
+
+
+def _is_lower(v: str) -> bool:
+    return v == v.lower()
+
+
+def _title_phrase(v: str) -> bool:
+    return v[:1].isupper() and " " in v
+
+
 def soft_signals(col: ColumnView) -> dict[str, dict[str, float]]:
     """Boosts per label from the column name and value shapes: ``{label: {signal: weight}}``."""
     out: dict[str, dict[str, float]] = {}
@@ -377,43 +431,28 @@ def soft_signals(col: ColumnView) -> dict[str, dict[str, float]]:
     def add(label: str, signal: str, weight: float) -> None:
         out.setdefault(label, {})[signal] = weight
 
-    # A generic column name says little; the table's name says what its rows are (brands.name).
     generic = set(col.tokens) <= _GENERIC_NAMES
-    if generic:
-        for token in col.table_tokens:
-            label_name = TABLE_HINTS.get(_singular(token))
-            if label_name is not None:
-                add(label_name, f"table:{_singular(token)}", NAME_BOOST)
-    exact = [label for label in LABELS if col.joined in label.keywords]
-    for label in exact:
-        add(label.name, f"name:{col.joined}", NAME_BOOST + EXACT_NAME_BOOST)
-    # A whole name that is a known compound is not read word by word: event_type is no "type".
-    for label in LABELS if not exact else ():
-        hit = next((k for k in label.keywords if k in col.tokens), None)
-        if hit is not None:
-            add(label.name, f"name:{hit}", NAME_BOOST)
+    for label, signal, weight in _name_signals(col.tokens, col.joined, col.table_tokens if generic else ()):
+        add(label, signal, weight)
     values = col.values
     if not values:
         return out
     many = len(values) >= 10
-    if (
-        col.distinct_ratio >= 0.95
-        and ratio(values, lambda v: bool(_IDENTIFIER_VALUE.match(v))) >= RULE_MIN_RATIO
-    ):
+    if col.distinct_ratio >= 0.95 and share_at_least(values, _IDENTIFIER_VALUE.match, RULE_MIN_RATIO):
         add("identifier", "values:unique_codes", 0.1)
-    elif many and col.distinct_ratio < 0.5 and ratio(values, _has_digit) < 0.2:
+    elif many and col.distinct_ratio < 0.5 and not share_at_least(values, _has_digit, 0.2):
         # Repeated words without digits name kinds of things (brands, colours), not records.
         add("identifier", "values:repeated_words", -0.2)
     if many and col.distinct_ratio <= 0.5 and col.mean_length <= 30 and not col.numeric:
         add("category", "values:low_cardinality", 0.1)
     if col.mean_words >= 8:
         add("free_text", "values:long_text", 0.1)
-    if col.mean_words >= 6 and ratio(values, lambda v: bool(_SENTENCE_END.search(v))) >= 0.6:
+    if col.mean_words >= 6 and share_at_least(values, _SENTENCE_END.search, 0.6):
         add("free_text", "values:sentences", 0.2)
     if not col.numeric and 1.5 <= col.mean_words <= 6:
-        if ratio(values, lambda v: v == v.lower()) >= 0.8:
+        if share_at_least(values, _is_lower, 0.8):
             add("search_query", "values:lowercase_phrases", 0.1)
-        elif ratio(values, lambda v: v[:1].isupper() and " " in v) >= 0.8 and col.mean_words >= 3:
+        elif col.mean_words >= 3 and share_at_least(values, _title_phrase, 0.8):
             add("product_title", "values:title_case_phrases", 0.05)
     return out
 
@@ -484,10 +523,11 @@ def similarities(cols: Sequence[ColumnView]) -> list[dict[str, float]]:
     return [{name: round(float(v), 4) for name, v in zip(LABEL_NAMES, row, strict=True)} for row in best]
 
 
-def _allowed(col: ColumnView) -> list[str]:
-    if col.numeric:
-        return [label.name for label in LABELS if label.numeric]
-    return list(LABEL_NAMES)
+_NUMERIC_LABEL_NAMES: tuple[str, ...] = tuple(label.name for label in LABELS if label.numeric)
+
+
+def _allowed(col: ColumnView) -> tuple[str, ...]:
+    return _NUMERIC_LABEL_NAMES if col.numeric else LABEL_NAMES
 
 
 def decide(col: ColumnView, cosines: dict[str, float] | None) -> Classification:
@@ -512,10 +552,11 @@ def decide(col: ColumnView, cosines: dict[str, float] | None) -> Classification:
         return Classification("semantic", rule.label, rule.score, rule.method, evidence)
 
     signals = soft_signals(col)
-    combined: dict[str, float] = {}
-    for name in _allowed(col):
-        base = cosines[name] if cosines is not None else 0.0
-        combined[name] = base + sum(signals.get(name, {}).values())
+    boosts = {label: sum(sigs.values()) for label, sigs in signals.items()}
+    if cosines is None:
+        combined = {name: 0.0 + boosts.get(name, 0) for name in _allowed(col)}
+    else:
+        combined = {name: cosines[name] + boosts.get(name, 0) for name in _allowed(col)}
     ranked = sorted(combined.items(), key=lambda kv: -kv[1])
     (win, win_score), (second, second_score) = ranked[0], ranked[1]
     # Rules alone have no similarity to clear: any positive signal is an answer.
