@@ -4,6 +4,7 @@ Run from the project root::
 
     .venv/bin/python -m bench.inventory_bench                # embedded PostgreSQL (assay db up)
     .venv/bin/python -m bench.inventory_bench --tables 500   # smaller
+    .venv/bin/python -m bench.inventory_bench --distinct-values  # no two tables share a sample
     .venv/bin/python -m bench.inventory_bench --server-url postgresql+psycopg2://postgres@host/postgres
 
 It creates a source database with the tables (10 rows each, analysed so the planner's estimates
@@ -69,7 +70,9 @@ def _drop_db(admin_url: str, name: str) -> None:
     eng.dispose()
 
 
-def _build_source(url: str, tables: int, columns: int, rows: int) -> None:
+def _build_source(url: str, tables: int, columns: int, rows: int, distinct: bool = False) -> None:
+    """Create the tables; with ``distinct`` no two tables hold the same values (``i`` is offset)."""
+
     def column_def(j: int) -> str:
         return f"c{j:02d} {COLUMN_TYPES[j % len(COLUMN_TYPES)]}"
 
@@ -89,9 +92,9 @@ def _build_source(url: str, tables: int, columns: int, rows: int) -> None:
     with eng.begin() as c:
         for start in range(0, tables, 100):
             batch = [
-                f"CREATE TABLE t{i:05d} ({cols}); INSERT INTO t{i:05d} ({names}) "
-                f"SELECT {values} FROM generate_series(1, {rows}) i;"
-                for i in range(start, min(start + 100, tables))
+                f"CREATE TABLE t{k:05d} ({cols}); INSERT INTO t{k:05d} ({names}) "
+                f"SELECT {values} FROM generate_series({k * rows * distinct + 1}, {k * rows * distinct + rows}) i;"
+                for k in range(start, min(start + 100, tables))
             ]
             c.exec_driver_sql("\n".join(batch))
     with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
@@ -168,6 +171,14 @@ def main(argv: list[str] | None = None) -> int:
         default=200,
         help="tables inventoried with embeddings on (0: skip; CPU embedding of every column is slow)",
     )
+    parser.add_argument(
+        "--distinct-values",
+        action="store_true",
+        help=(
+            "give every table its own values (by default all tables hold the same 10 rows, so the "
+            "classifier computes each column shape once per chunk of 64 tables and copies the rest)"
+        ),
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -183,8 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     results: list[tuple[str, float, bool]] = []
     try:
         src_url = _create_db(admin, names[0])
-        print(f"creating {args.tables} tables x {args.columns} columns ({args.rows} rows each) ...")
-        build_s, _ = _timed(lambda: _build_source(src_url, args.tables, args.columns, args.rows))
+        shape = "distinct values per table" if args.distinct_values else "the same values in every table"
+        print(f"creating {args.tables} tables x {args.columns} columns ({args.rows} rows each, {shape}) ...")
+        build_s, _ = _timed(
+            lambda: _build_source(src_url, args.tables, args.columns, args.rows, args.distinct_values)
+        )
         print(f"  built in {build_s:.1f} s")
 
         base_s, base_cols = _timed(lambda: _per_table_reflection(src_url))
@@ -216,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append((f"embeddings on, {n} tables, next day", again, n == args.tables))
 
         print(
-            f"\nresults ({args.tables} tables x {args.columns} columns, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})"
+            f"\nresults ({args.tables} tables x {args.columns} columns, {shape}, {os.cpu_count()} CPUs, "
+            f"load {os.getloadavg()[0]:.1f})"
         )
         print(f"  reflection, per-table get_columns : {base_s:7.2f} s")
         print(f"  reflection, batched               : {batch_s:7.2f} s   ratio {base_s / batch_s:.1f}x")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 from collections.abc import Hashable, Sequence
-from typing import Any
 
 from assay.classify.base import MAX_VALUES, Classification, ColumnSample
 from assay.classify.pii import _decide, _score_view
@@ -51,13 +51,15 @@ def classify_columns(
     cosines = similarities(cols) if use_embeddings else [None] * len(cols)
     computed = [_classify_one(col, cos) for col, cos in zip(cols, cosines, strict=True)]
     out: list[list[Classification]] = []
-    taken = [False] * len(computed)
+    # A pickle round trip is the cheapest deep copy of the frozen results and their evidence.
+    frozen: list[bytes | None] = [None] * len(computed)
     for j in slot:
-        if taken[j]:
-            out.append([_copy(c) for c in computed[j]])
-        else:
-            taken[j] = True
+        data = frozen[j]
+        if data is None:
+            frozen[j] = pickle.dumps(computed[j], protocol=pickle.HIGHEST_PROTOCOL)
             out.append(computed[j])
+        else:
+            out.append(pickle.loads(data))  # noqa: S301 - bytes this function just made
     log.debug(
         "classified %d columns (%d distinct) in %.3f s (embeddings=%s)",
         len(samples),
@@ -99,15 +101,3 @@ def _memo_key(sample: ColumnSample, use_embeddings: bool) -> Hashable | None:
         return None  # 1, 1.0 and True are equal keys but different text
     generic = set(_name_parts(sample.name)[0]) <= _GENERIC_NAMES
     return (sample.name, sample.data_type, sample.table if generic else None, values)
-
-
-def _copy_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(v) for v in value]
-    return value
-
-
-def _copy(c: Classification) -> Classification:
-    return Classification(c.kind, c.label, c.score, c.method, _copy_json(c.evidence))
