@@ -185,7 +185,9 @@ def test_profiles_sql_partitions_snapshots_and_files(env):
         runs[(events, "2026-11-20")]["row_count"] == 300
         and runs[(events, "2026-11-20")]["status"] == "success"
     )
+    # 300 rows fit the row sample: a bounded probe, then one statement.
     assert runs[(events, "2026-11-20")]["stats"]["statements"] == 2
+    assert runs[(events, "2026-11-20")]["stats"]["plan"] == "one_statement"
     assert (
         runs[(feed, "2026-11-20")]["row_count"] == 2
         and runs[(feed, "2026-11-20")]["stats"]["engine"] == "arrow"

@@ -111,7 +111,8 @@ def test_metrics_match_an_independent_computation(source):
     _load(source, {DAY: rows, OTHER_DAY: _rows(300, seed=2)})
     prof = profile_sql(source, "t", "public", "day", DAY)
     assert prof.row_count == 1500
-    assert prof.stats["statements"] == 2
+    assert prof.stats["statements"] == 2  # the bounded probe, then one statement
+    assert prof.stats["plan"] == "one_statement" and prof.stats["probe_rows"] == 1500
     m = prof.columns
     assert set(m) == {"day", "i4", "i8", "i2", "f8", "num", "txt", "vc", "d", "ts", "b", "allnull"}
 
@@ -178,7 +179,7 @@ def test_empty_partition_takes_one_statement(source):
     _load(source, {DAY: _rows(50, seed=3)})
     statements = _count_statements(source)
     prof = profile_sql(source, "t", "public", "day", EMPTY_DAY)
-    assert prof.row_count == 0 and prof.stats["statements"] == 1
+    assert prof.row_count == 0 and prof.stats["statements"] == 1 and prof.stats["plan"] == "empty"
     assert sum('FROM "public"."t"' in s for s in statements) == 1
     for metrics in prof.columns.values():
         assert metrics["row_count"] == 0 and metrics["null_count"] == 0 and metrics["null_ratio"] is None
@@ -204,7 +205,12 @@ def _count_statements(eng: sa.Engine) -> list[str]:
 
 @pytest.mark.parametrize("width", [5, 500])
 def test_wide_table_takes_the_same_two_scans(source, width):
-    """Scans do not grow with the column count: 2 statements read the table, for 5 or 500 columns."""
+    """Scans do not grow with the column count: 2 statements read the table, for 5 or 500 columns.
+
+    The partition fits the row sample: a probe that reads at most sample_rows + 1 rows, then one
+    statement (statistics, every value, exact reductions). Larger partitions: see
+    test_profiling_plans.py.
+    """
     kinds = ["integer", "text", "boolean", "double precision", "date"]
     cols = [(f"c{i}", kinds[i % len(kinds)]) for i in range(width)]
     with source.begin() as c:
@@ -224,8 +230,8 @@ def test_wide_table_takes_the_same_two_scans(source, width):
     m = profile_sql_partition(source, "wide", "public", "day", DAY)
     assert len(m) == width + 1
     scans = [s for s in statements if 'FROM "public"."wide"' in s]
-    assert len(scans) == 2
-    assert len(statements) <= 5  # settings, reflection (columns, relkind), the two scans
+    assert len(scans) == 2 and scans[0].startswith("SELECT count(*) FROM (SELECT 1 FROM")
+    assert len(statements) <= 5  # settings, reflection (columns, relkind), the probe, the statement
     assert m["c1"]["distinct"] == 13 and m["c2"]["true_count"] == 100 and m["c0"]["row_count"] == 300
 
 
