@@ -24,7 +24,8 @@ CORPUS = Path(__file__).with_name("test_classify_equivalence.json.gz")
 
 AWKWARD: list[list[str | None]] = [
     ["12ſ Main Street", "7\u212a High Street", "3ı Oak Road", "9İ Elm Lane"],  # re.IGNORECASE equivalents
-    ["Hauptſtraße 12", "HAUPTSTRASSE 3", "Damſtraat 5a", "Ringſtr. 4"],
+    ["Hauptſtraße 12", "HAUPTSTRASSE 3", "Damſtraat 5a", "Ringſtr. 4", "HAUPTSTRAẞE 3", "Kurfürstendamm  21"],
+    ["Ringstr.\t4", "Chaussee 5", "Xchaussee 5", "a weg 7", "Alter Weg\u00a09b", "Damm 1", "9 Kade 3"],
     ["12 bis rue de la Paix", "3ter, avenue Foch", "5 BIS RUE X", "7\tTER rue Y"],
     ["5\x00Main Street", "Main\x00Street 5", "a@b\x00.com", "4111\x001111 1111 1111"],
     ["x" * 250 + " 12 Main Street", "12 Main Street " + "y" * 190, "221B Baker Street"],

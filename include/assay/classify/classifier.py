@@ -52,14 +52,18 @@ def classify_columns(
     computed = [_classify_one(col, cos) for col, cos in zip(cols, cosines, strict=True)]
     out: list[list[Classification]] = []
     # A pickle round trip is the cheapest deep copy of the frozen results and their evidence.
-    frozen: list[bytes | None] = [None] * len(computed)
+    # The first copy is the computed result itself; it is pickled only if it is needed again.
+    handed_out = [False] * len(computed)
+    frozen: dict[int, bytes] = {}
     for j in slot:
-        data = frozen[j]
-        if data is None:
-            frozen[j] = pickle.dumps(computed[j], protocol=pickle.HIGHEST_PROTOCOL)
+        if not handed_out[j]:
+            handed_out[j] = True
             out.append(computed[j])
-        else:
-            out.append(pickle.loads(data))  # noqa: S301 - bytes this function just made
+            continue
+        data = frozen.get(j)
+        if data is None:
+            data = frozen[j] = pickle.dumps(computed[j], protocol=pickle.HIGHEST_PROTOCOL)
+        out.append(pickle.loads(data))  # noqa: S301 - bytes this function just made
     log.debug(
         "classified %d columns (%d distinct) in %.3f s (embeddings=%s)",
         len(samples),

@@ -402,9 +402,12 @@ _EN_STREET = re.compile(
     re.IGNORECASE,
 )
 # German and Dutch: the street type is a suffix and the number follows ("Hauptstraße 93").
+_STREET_SUFFIXES = (
+    r"straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|chaussee|"
+    r"laan|straat|gracht|plein|kade|dijk|singel|steeg"
+)
 _SUFFIX_STREET = re.compile(
-    r"\b[^\W\d_][\w'’.-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|chaussee|"
-    r"laan|straat|gracht|plein|kade|dijk|singel|steeg)\s+\d+\s?[a-zA-Z]?\b",
+    rf"\b[^\W\d_][\w'’.-]*(?:{_STREET_SUFFIXES})\s+\d+\s?[a-zA-Z]?\b",
     re.IGNORECASE,
 )
 # French, Spanish, Italian: number, then the street type ("98 rue des Écoles", "12, avenue Foch").
@@ -431,8 +434,10 @@ def _address(value: str, ctx: _Context) -> str | None:
 # which makes the engine try every position): a digit then blank space (English), a blank then
 # a digit (German/Dutch suffix streets), a digit then a blank, a comma, "bis" or "ter" (Latin).
 _EN_NEEDS = re.compile(r"\d\S?,?\s")
-_SUFFIX_NEEDS = re.compile(r"\s\d")
+_SUFFIX_NEEDS = re.compile(r"\s+\d")
 _LATIN_NEEDS = re.compile(r"\d[\s,bBtT]")
+_SUFFIX_TAIL = re.compile(rf"(?:{_STREET_SUFFIXES})\Z", re.IGNORECASE)
+_SUFFIX_LEN = max(len(s.replace("\\", "")) for s in _STREET_SUFFIXES.split("|"))  # chaussee: 8
 
 
 def _address_screen(col: ColumnView, hint: Hint) -> bool:
@@ -441,14 +446,16 @@ def _address_screen(col: ColumnView, hint: Hint) -> bool:
     blob = col.blob
     if _EN_NEEDS.search(blob) is not None and _EN_STREET.search(blob) is not None:
         return True
-    if _SUFFIX_NEEDS.search(blob) is None and _LATIN_NEEDS.search(blob) is None:
-        return False
-    # The suffix pattern tries every word of a long text: search only the values that could match.
-    return any(
-        (_SUFFIX_NEEDS.search(v) is not None and _SUFFIX_STREET.search(v) is not None)
-        or (_LATIN_NEEDS.search(v) is not None and _LATIN_STREET.search(v) is not None)
-        for v in col.values
-    )
+    if _LATIN_NEEDS.search(blob) is not None and _LATIN_STREET.search(blob) is not None:
+        return True
+    # The suffix pattern tries every word of a long text. It needs a street suffix right before
+    # blanks and a digit: look only there. IGNORECASE matches one character for one, so the
+    # suffix is among the _SUFFIX_LEN characters before the blanks.
+    for m in _SUFFIX_NEEDS.finditer(blob):
+        end = m.start()
+        if _SUFFIX_TAIL.search(blob, max(0, end - _SUFFIX_LEN), end) is not None:
+            return any(_SUFFIX_STREET.search(v) is not None for v in col.values)
+    return False
 
 
 _NOT_STREET_QUALIFIERS = (
