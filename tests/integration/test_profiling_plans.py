@@ -127,19 +127,27 @@ def test_analyzed_table_few_groups_takes_one_statement(source):
     _check_exact_stats(m, rows)
 
 
-def test_analyzed_table_many_groups_takes_two_statements_without_the_sketch(source):
-    """Past single_groups_max expected groups, statement 1 runs apart (plain, parallel) and needs no sketch."""
+def test_analyzed_table_many_groups_counts_the_keys_in_a_second_statement(source):
+    """Past single_groups_max expected groups: one plain statement, then GROUP BY the keys, count(*) only.
+
+    Per-group statistics would cost a cache miss per aggregate and row; the plain statement
+    computes them once, samples rows by ctid (fetched back by a TID scan), and the second
+    statement counts the key columns' values and finishes multi-byte text lengths.
+    """
     rows = _events(source, 6000, kinds=30, shops=40)
     _analyze(source, "ev")
     scans = _scans(source, "ev")
     prof = profile_sql(source, "ev", "public", "day", DAY, tuning=TUNE)
-    assert prof.stats["plan"] == "two_statements" and prof.stats["estimates"] == "pg_stats"
-    assert prof.stats["statements"] == 3 and len(scans) == 3  # probe, stats, shape
-    assert "hashint8extended" not in scans[1]  # no sketch in statement 1: pg_stats planned it
-    assert "octet_length" in scans[1] and "char_length" in scans[2]  # multi-byte lengths finished in 2
+    assert prof.stats["plan"] == "one_statement_and_group_counts" and prof.stats["estimates"] == "pg_stats"
+    assert prof.stats["statements"] == 3 and len(scans) == 3  # probe, everything but the key counts, keys
+    aggregate = scans[1][: scans[1].index(", sm AS")]  # the CTE that scans the partition
+    assert "GROUP BY" not in aggregate and "octet_length" in aggregate and "t.ctid = ANY" in scans[1]
+    assert "GROUP BY" in scans[2] and "char_length" in scans[2] and "array_agg" not in scans[2]
     m = prof.columns
     assert (m["kind"]["distinct"], m["shop"]["distinct"]) == (30, 40)
     assert {m["kind"]["distinct_method"], m["shop"]["distinct_method"]} == {"group_by"}
+    assert m["kind"]["top_values"][0] == {"value": "k0", "count": 200}
+    assert 300 < m["price"]["sample_rows"] < 800 and m["price"]["quantiles_is_approx"] is True
     _check_exact_stats(m, rows)
 
 

@@ -406,6 +406,7 @@ class _Builder:
         self.sample_threshold: int | None = None
         self.key_sets: list[list[_ColPlan]] = []
         self.sampled: list[_ColPlan] = []
+        self.chars = True  # text lengths of the one statement from char_length (else byte lengths)
 
     def _partition_predicate(
         self, conn: Connection, table: str, schema: str | None, column: str | None, value: Any
@@ -577,15 +578,20 @@ class _Builder:
         return expected + (1.0 if p.non_null < self.n else 0.0)
 
     # ---- statement 2 (or the one statement) -------------------------------------------------------
-    def _single_columns(self) -> int:
+    def _single_columns(self, keyed: bool = True) -> int:
         """Result columns of the grouped CTE of the one-statement form (PostgreSQL allows 1,664)."""
-        keys = sum(len(m) for m in self.key_sets)
-        indicators = len(self.key_sets) if len(self.key_sets) > 1 else 0
+        key_sets = self.key_sets if keyed else []
+        keys = sum(len(m) for m in key_sets)
+        indicators = len(key_sets) if len(key_sets) > 1 else 0
         arrays = sum(p.path == "hashed" for p in self.plans) + len(self.sampled)
-        stats = sum(len(self._stats_fields(p, sketch=False)) for p in self.plans) if keys else len(self.plans)
+        stats = (
+            sum(len(self._stats_fields(p, sketch=False, chars=self.chars)) for p in self.plans)
+            if keys
+            else len(self.plans)
+        )
         return keys + indicators + 1 + arrays + stats
 
-    def _shape_sql(self, single: bool = False) -> str:
+    def _shape_sql(self, single: bool = False, keyed: bool = True, arrays: bool = True) -> str:
         """Statement 2, or with ``single`` the one statement that also computes statement 1's figures.
 
         In the one-statement form each column's count/min/max/avg/stddev/lengths come back as
@@ -594,18 +600,18 @@ class _Builder:
         min/max, and the groups' means and variances combined exactly), and the histograms take
         their edges from those merged min/max instead of bound parameters.
         """
-        hashed = [p for p in self.plans if p.path == "hashed"]
-        keys = [(p, _key_expr(p.col, p.ref)) for members in self.key_sets for p in members]
+        hashed = [p for p in self.plans if p.path == "hashed"] if arrays else []
+        sampled_cols = self.sampled if arrays else []
+        key_sets = self.key_sets if keyed else []
+        keys = [(p, _key_expr(p.col, p.ref)) for members in key_sets for p in members]
         select: list[str] = [f"{expr} AS k{p.idx}" for p, expr in keys]
-        if len(self.key_sets) > 1:
+        if len(key_sets) > 1:
             # One indicator per set (its first key): GROUPING(x) is 0 on the rows of x's set.
-            select += [
-                f"GROUPING({_key_expr(m[0].col, m[0].ref)}) AS gs{s}" for s, m in enumerate(self.key_sets)
-            ]
+            select += [f"GROUPING({_key_expr(m[0].col, m[0].ref)}) AS gs{s}" for s, m in enumerate(key_sets)]
         select.append("count(*) AS n")
         if single:
             for p in self.plans:
-                fields = self._stats_fields(p, sketch=False)
+                fields = self._stats_fields(p, sketch=False, chars=self.chars)
                 if keys:
                     select += [f"{expr} AS a{p.idx}_{j}" for j, (_, expr) in enumerate(fields)]
                 else:
@@ -623,39 +629,56 @@ class _Builder:
         else:
             rowhash = "hashtidextended(t.ctid, 1)" if self.has_ctid else "hashtextextended(t::text, 1)"
             sampled = f"{rowhash} <= {self.sample_threshold} AND "
-        for p in self.sampled:
+        # Without GROUP BY, a table's sample is collected as row ids (ctid) and its values fetched
+        # afterwards by a TID scan of those ~20,000 rows: the row hash is then computed once per
+        # row instead of once per sampled column and row (13 times: 0.7 s of 5M rows).
+        by_tid = bool(sampled_cols) and not keys and sampled != "" and self.has_ctid
+        per_column = [
             # One typed array per column: the reductions below then sort and group native values.
-            select.append(
-                f"array_agg({_key_expr(p.col, p.ref)}) FILTER (WHERE {sampled}{p.ref} IS NOT NULL) AS s{p.idx}"
-            )
+            f"array_agg({_key_expr(p.col, p.ref)}) FILTER (WHERE {'' if by_tid else sampled}{p.ref} IS NOT NULL) "
+            f"AS s{p.idx}"
+            for p in sampled_cols
+        ]
+        if by_tid:
+            select.append(f"array_agg(t.ctid) FILTER (WHERE {sampled.removesuffix(' AND ')}) AS tids")
+        else:
+            select += per_column
         group_by = ""
-        if len(self.key_sets) == 1:
+        if len(key_sets) == 1:
             group_by = " GROUP BY " + ", ".join(str(i) for i in range(1, len(keys) + 1))
-        elif len(self.key_sets) > 1:
+        elif len(key_sets) > 1:
             sets = ", ".join(
-                "(" + ", ".join(_key_expr(p.col, p.ref) for p in members) + ")" for members in self.key_sets
+                "(" + ", ".join(_key_expr(p.col, p.ref) for p in members) + ")" for members in key_sets
             )
             group_by = f" GROUP BY GROUPING SETS ({sets})"
         ctes = [f"g AS (SELECT {', '.join(select)} FROM {self.source}{self.where}{group_by})"]
-        arrays = [f"d{p.idx}" for p in hashed] + [f"s{p.idx}" for p in self.sampled]
-        source = "g"
-        if keys and arrays:
+        array_names = [f"d{p.idx}" for p in hashed] + [f"s{p.idx}" for p in sampled_cols]
+        source = sample_source = "g"
+        if by_tid:
+            ctes.append(
+                f"sm AS (SELECT {', '.join(per_column)} FROM {self.source} "
+                "WHERE t.ctid = ANY ((SELECT g.tids FROM g)::tid[]))"
+            )
+            sample_source = "sm"
+        if keys and array_names:
             # Each group holds a slice of every array. Merge the slices once, in one pass (ROWS
             # FROM zips the arrays), so each reduction below unnests one array, not one per group.
             # The arrays are read from the rows of the first set only (every set repeats them).
-            own = " WHERE g.gs0 = 0" if len(self.key_sets) > 1 else ""
-            merged = ", ".join(f"array_agg(u.{a}) FILTER (WHERE u.{a} IS NOT NULL) AS {a}" for a in arrays)
-            zipped = ", ".join(f"unnest(g.{a})" for a in arrays)
-            ctes.append(
-                f"m AS (SELECT {merged} FROM g CROSS JOIN LATERAL ROWS FROM ({zipped}) AS u({', '.join(arrays)}){own})"
+            own = " WHERE g.gs0 = 0" if len(key_sets) > 1 else ""
+            merged = ", ".join(
+                f"array_agg(u.{a}) FILTER (WHERE u.{a} IS NOT NULL) AS {a}" for a in array_names
             )
-            source = "m"
+            zipped = ", ".join(f"unnest(g.{a})" for a in array_names)
+            ctes.append(
+                f"m AS (SELECT {merged} FROM g CROSS JOIN LATERAL ROWS FROM ({zipped}) AS u({', '.join(array_names)}){own})"
+            )
+            source = sample_source = "m"
         stats_from = "g"
         if single and keys:
             ctes += self._merged_stats_ctes()
             stats_from = "st"
         parts: list[str] = []
-        own_rows = " WHERE g.gs0 = 0" if len(self.key_sets) > 1 else ""
+        own_rows = " WHERE g.gs0 = 0" if len(key_sets) > 1 else ""
         parts += [
             f"(SELECT json_build_array(min(g.cl{p.idx}), max(g.ch{p.idx})) FROM g{own_rows}) AS lc{p.idx}"
             for p in self.plans
@@ -664,15 +687,15 @@ class _Builder:
         if single:
             parts += ["r.n AS n", *(f"r.f{p.idx} AS f{p.idx}" for p in self.plans)]
         for p in self.plans:
-            if p.path == "none":
+            if p.path == "none" or not arrays:
                 continue
             slots = ["NULL", "NULL", "NULL", "NULL", "NULL"]  # distinct, sampled, quantiles, tops, histogram
             if p.path == "hashed":
                 slots[0] = f"(SELECT count(DISTINCT x) FROM {source}, unnest({source}.d{p.idx}) AS x)"
             if p.sample_pos:
-                values = f"FROM {source}, unnest({source}.s{p.idx}) AS x"
+                values = f"FROM {sample_source}, unnest({sample_source}.s{p.idx}) AS x"
                 # The arrays hold non-null values only: their length is the count (no unnest).
-                slots[1] = f"(SELECT coalesce(cardinality({source}.s{p.idx}), 0) FROM {source})"
+                slots[1] = f"(SELECT coalesce(cardinality({sample_source}.s{p.idx}), 0) FROM {sample_source})"
                 if p.col.kind.numeric:
                     qs = ", ".join(str(q) for _, q in QUANTILES)
                     slots[2] = (
@@ -704,7 +727,7 @@ class _Builder:
                     # histogram when they are equal or not finite (width_bucket rejects those).
                     # OFFSET 0 keeps the subquery from being inlined: the JSON is read once,
                     # not once per value (inlined, the 5 histograms of a day cost 40 ms more).
-                    names = [name for name, _ in self._stats_fields(p, sketch=False)]
+                    names = [name for name, _ in self._stats_fields(p, sketch=False, chars=self.chars)]
                     bounds = (
                         f"(SELECT (r.f{p.idx}->>{names.index('min')})::float8 AS lo, "
                         f"(r.f{p.idx}->>{names.index('max')})::float8 AS hi OFFSET 0) AS bd"
@@ -727,9 +750,9 @@ class _Builder:
         if keys:
             # Value counts per key column, each read from the rows of its own set.
             branches = []
-            for s, members in enumerate(self.key_sets):
+            for s, members in enumerate(key_sets):
                 pairs = ", ".join(f"({p.idx}, g.k{p.idx}::text)" for p in members)
-                mine = f" AND g.gs{s} = 0" if len(self.key_sets) > 1 else ""
+                mine = f" AND g.gs{s} = 0" if len(key_sets) > 1 else ""
                 branches.append(
                     f"SELECT a.col, a.v, g.n FROM g CROSS JOIN LATERAL (VALUES {pairs}) AS a(col, v) "
                     f"WHERE a.v IS NOT NULL{mine}"
@@ -755,7 +778,7 @@ class _Builder:
         means = ["sum(g.n) AS n"]
         merged = ["min(s0.n) AS n"]
         for p in self.plans:
-            names = [name for name, _ in self._stats_fields(p, sketch=False)]
+            names = [name for name, _ in self._stats_fields(p, sketch=False, chars=self.chars)]
             col = {name: f"g.a{p.idx}_{j}" for j, name in enumerate(names)}
             cast = "numeric" if p.col.kind is Kind.DECIMAL else "float8"
             if "mean" in col:
@@ -802,7 +825,7 @@ class _Builder:
         the sketch, then statement 2.
         """
         if not tuning.single_statement:
-            n, plan, shape, statements = self._two_statements(tuning, None)
+            n, plan, shape, statements = self._two_statements(tuning)
             return self._finish(n, shape, {"statements": statements, "plan": "two_statements", **plan})
         nonbool = sum(p.col.kind is not Kind.BOOLEAN for p in self.plans)
         cap = max(1, min(tuning.sample_rows, tuning.sample_values_max // max(1, nonbool)))
@@ -824,24 +847,22 @@ class _Builder:
         if column_stats is not None:
             info["estimates"] = "pg_stats"
             n_est = self._explained_rows(cap)
-            self._apply_estimates(column_stats, n_est, None)
+            self._apply_estimates(column_stats, n_est)
             plan = self._plan(n_est, tuning, estimated=True)
             info.update(estimated_rows=n_est)
             groups = plan["expected_groups"]
-            if len(groups) > 1 or (groups and groups[0] > tuning.single_groups_max):
-                # Statement 1's per-column aggregates computed per group cost a cache miss per
-                # aggregate and row once the groups are many (measured on 5M rows: 12 groups
-                # +0.4 s, 588 groups +1.3 s, 12,936 groups +4.5 s over a 1.7 s scan): a second,
-                # plain scan is cheaper. The sketch is not needed: pg_stats plans it.
-                self._reset()
-                n, plan, shape, statements = self._two_statements(tuning, column_stats)
-                return self._finish(
-                    n, shape, {"statements": statements + 1, "plan": "two_statements", **plan, **info}
-                )
-            if self._single_columns() > 1600:
-                reason = "too many result columns for one grouped statement"
+            # Statement 1's per-column aggregates computed per group cost a cache miss per
+            # aggregate and row once the groups are many (measured on 5M rows: 12 groups +0.4 s,
+            # 588 groups +1.3 s, 12,936 groups +4.5 s over a 1.7 s count/min/max scan). Past a
+            # few groups, the one statement runs without GROUP BY (a plain, parallel aggregate)
+            # and a second one counts the key columns' values: GROUP BY the keys, count(*) only
+            # (1.1 s on those 5M rows, less than the count/min/max scan).
+            split = bool(groups) and (len(groups) > 1 or groups[0] > tuning.single_groups_max)
+            self.chars = not split  # byte lengths when the second statement can finish multi-byte text
+            if self._single_columns(keyed=not split) > 1600:
+                reason = "too many result columns for one statement"
             else:
-                shape = self._run_single()
+                shape = self._run_single(keyed=not split)
                 short = [
                     p.col.name
                     for p in self.plans
@@ -850,8 +871,21 @@ class _Builder:
                     and int((shape.get(f"c{p.idx}") or [0])[0] or 0) < tuning.distinct_min_sample
                 ]
                 if not short:
+                    if not split:
+                        return self._finish(
+                            self.n, shape, {"statements": 2, "plan": "one_statement", **plan, **info}
+                        )
+                    counts = (
+                        self.conn.execute(text(self._shape_sql(arrays=False)), self.params).mappings().one()
+                    )
+                    shape["grouped"] = counts["grouped"]
+                    for p in self.plans:
+                        if p.chars_pending:
+                            p.first["lmin"], p.first["lmax"] = counts[f"lc{p.idx}"] or (None, None)
                     return self._finish(
-                        self.n, shape, {"statements": 2, "plan": "one_statement", **plan, **info}
+                        self.n,
+                        shape,
+                        {"statements": 3, "plan": "one_statement_and_group_counts", **plan, **info},
                     )
                 # The estimate planned too small a hash fraction for these columns: their error
                 # would exceed the bound the plan promises. Redo the partition with statement 1.
@@ -859,7 +893,7 @@ class _Builder:
                 info["statements_discarded"] = 1
             self._reset()
         log.debug("profiling %s: two statements with the sketch (%s)", self.source, reason)
-        n, plan, shape, statements = self._two_statements(tuning, None)
+        n, plan, shape, statements = self._two_statements(tuning)
         extra = 1 + info.get("statements_discarded", 0)
         return self._finish(
             n,
@@ -867,23 +901,17 @@ class _Builder:
             {"statements": statements + extra, "plan": "two_statements", "fallback": reason, **plan, **info},
         )
 
-    def _two_statements(
-        self, tuning: SqlTuning, column_stats: Mapping[str, tuple[float, float]] | None
-    ) -> tuple[int, dict[str, Any], Mapping[str, Any], int]:
-        """Statement 1 (stats; the sketch unless ``column_stats`` estimate distinct counts), plan, statement 2."""
-        sketch = column_stats is None
-        first = self.conn.execute(text(self._stats_sql(sketch)), self.params).mappings().one()
+    def _two_statements(self, tuning: SqlTuning) -> tuple[int, dict[str, Any], Mapping[str, Any], int]:
+        """Statement 1 (stats and the sketch), planning, statement 2 (shape)."""
+        first = self.conn.execute(text(self._stats_sql()), self.params).mappings().one()
         n = self.n = int(first["n"])
         for p in self.plans:
-            names = [name for name, _ in self._stats_fields(p, sketch=sketch, chars=False)]
+            names = [name for name, _ in self._stats_fields(p, chars=False)]
             p.first = dict(zip(names, first[f"c{p.idx}"], strict=True))
             p.non_null = int(p.first["nn"])
             self._lengths(p)
-            if sketch:
-                p.d_est = min(_kmv2(p.first.get("hmin"), p.first.get("hmax")), float(p.non_null))
-        if column_stats is not None:
-            self._apply_estimates(column_stats, n, {p.col.name: p.non_null for p in self.plans})
-        plan = self._plan(n, tuning, estimated=not sketch)
+            p.d_est = min(_kmv2(p.first.get("hmin"), p.first.get("hmax")), float(p.non_null))
+        plan = self._plan(n, tuning)
         log.debug("profiling %s: %d rows, plan %s", self.source, n, plan)
         statements = 1
         shape: Mapping[str, Any] = {}
@@ -962,10 +990,8 @@ class _Builder:
             explained = json.loads(explained)
         return round(max(float(explained[0]["Plan"]["Plan Rows"]), 2.0 * cap))
 
-    def _apply_estimates(
-        self, stats: Mapping[str, tuple[float, float]], n: int, non_null: Mapping[str, int] | None
-    ) -> None:
-        """Each column's non-null count (unless given exactly) and distinct estimate from ``pg_stats``.
+    def _apply_estimates(self, stats: Mapping[str, tuple[float, float]], n: int) -> None:
+        """Each column's non-null count and distinct estimate from ``pg_stats``.
 
         ``n_distinct`` negative is a fraction of the rows; positive is the table's count, of
         which a partition of ``m`` values is expected to hold ``d (1 - exp(-m / d))`` (values
@@ -976,12 +1002,7 @@ class _Builder:
             if p.col.kind is Kind.BOOLEAN:
                 continue
             null_frac, nd = stats[p.col.name]
-            if non_null is not None:
-                if non_null[p.col.name] == 0:
-                    continue
-                nn = float(non_null[p.col.name])
-            else:
-                nn = max(1.0, n * (1.0 - null_frac))
+            nn = max(1.0, n * (1.0 - null_frac))
             if nd < 0:
                 d = -nd * n
             elif nd > 0:
@@ -991,14 +1012,16 @@ class _Builder:
             p.non_null = max(1, round(nn))
             p.d_est = max(1.0, min(d, nn))
 
-    def _run_single(self) -> dict[str, Any]:
+    def _run_single(self, keyed: bool = True) -> dict[str, Any]:
         """Run the one statement; set the row count and each column's statement-1 figures from it."""
-        shape = dict(self.conn.execute(text(self._shape_sql(single=True)), self.params).mappings().one())
+        sql = self._shape_sql(single=True, keyed=keyed)
+        shape = dict(self.conn.execute(text(sql), self.params).mappings().one())
         self.n = int(shape["n"] or 0)
         for p in self.plans:
-            names = [name for name, _ in self._stats_fields(p, sketch=False)]
+            names = [name for name, _ in self._stats_fields(p, sketch=False, chars=self.chars)]
             p.first = dict(zip(names, shape[f"f{p.idx}"], strict=True))
             p.non_null = int(p.first["nn"] or 0)
+            self._lengths(p)
         return shape
 
     def _reset(self) -> None:
@@ -1007,7 +1030,7 @@ class _Builder:
             p.path, p.p, p.threshold, p.key_set, p.sample_pos = "none", 1.0, None, -1, 0
             p.first, p.non_null, p.d_est, p.chars_pending = {}, 0, 0.0, False
         self.params = {k: v for k, v in self.params.items() if not k.startswith(("lo", "hi"))}
-        self.key_sets, self.sampled = [], []
+        self.key_sets, self.sampled, self.chars = [], [], True
         self.sample_fraction, self.sample_threshold = 1.0, None
 
     def _finish(self, n: int, shape: Mapping[str, Any], stats: dict[str, Any]) -> PartitionProfile:
