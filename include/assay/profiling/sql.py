@@ -1,8 +1,17 @@
-"""Profiling one partition of a SQL table by pushdown: two statements, whatever the column count.
+"""Profiling one partition of a SQL table by pushdown: one or two full scans, whatever the column count.
+
+A bounded probe first counts the partition's rows up to the row-sample size. A partition that
+fits the sample is read by **one statement** that collects every value and computes every figure
+exactly. A larger partition of a table with statistics is planned from them (the planner's row
+estimate and ``pg_stats``) and read by one statement too, plus a ``GROUP BY``-keys ``count(*)``
+when its exact value counts need many groups. Otherwise (a view, a table never analyzed, an
+estimate found wrong) the partition is read by the two statements below, the first of which
+exists to plan the second; the one statement is statement 2 with statement 1's aggregates added.
+See :meth:`_Builder.run` and docs/profiling.md.
 
 Statement 1 (**stats**) is one plain aggregate over the partition, parallel-safe, so PostgreSQL
 runs it with parallel workers like any ``count(*)``: per column ``count``, ``min``, ``max``,
-``avg``/``stddev_samp`` (numbers), ``char_length`` min/sum/max (text), the true count (booleans),
+``avg``/``stddev_samp`` (numbers), text lengths, the true count (booleans),
 and ``min``/``max`` of a 64-bit hash of the value (a two-order-statistic KMV sketch, the crude
 distinct estimate that plans statement 2).
 
@@ -818,11 +827,11 @@ class _Builder:
         A probe counts the partition's rows up to the whole-sample size (it reads at most that
         many rows). Empty: done. No larger than the sample: one statement collects every value
         and computes everything exactly. Larger, on a table with statistics (``pg_stats``): the
-        plan is made from them; it runs as one statement when it has no GROUP BY key or few
-        expected groups, else as two statements of which the first needs no sketch. Without
-        statistics (a view, a table never analyzed) or when one statement's estimates proved
-        wrong (a hashed column kept fewer hashes than its error bound needs): statement 1 with
-        the sketch, then statement 2.
+        plan is made from them and one statement computes everything; when its GROUP BY keys
+        expect many groups, that statement runs without GROUP BY and a second one counts the
+        key columns' values (GROUP BY the keys, ``count(*)`` only). Without statistics (a view,
+        a table never analyzed) or when the estimates proved wrong (a hashed column kept fewer
+        hashes than its error bound needs): statement 1 with the sketch, then statement 2.
         """
         if not tuning.single_statement:
             n, plan, shape, statements = self._two_statements(tuning)
