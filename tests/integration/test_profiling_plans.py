@@ -142,13 +142,24 @@ def test_analyzed_table_many_groups_counts_the_keys_in_a_second_statement(source
     assert prof.stats["statements"] == 3 and len(scans) == 3  # probe, everything but the key counts, keys
     aggregate = scans[1][: scans[1].index(", sm AS")]  # the CTE that scans the partition
     assert "GROUP BY" not in aggregate and "octet_length" in aggregate and "t.ctid = ANY" in scans[1]
-    assert "GROUP BY" in scans[2] and "char_length" in scans[2] and "array_agg" not in scans[2]
+    assert "GROUP BY" in scans[2] and 'char_length(t."label"' in scans[2] and "array_agg" not in scans[2]
+    assert 'min(t."kind")' not in scans[1]  # the key columns' figures come from their value counts
     m = prof.columns
     assert (m["kind"]["distinct"], m["shop"]["distinct"]) == (30, 40)
     assert {m["kind"]["distinct_method"], m["shop"]["distinct_method"]} == {"group_by"}
     assert m["kind"]["top_values"][0] == {"value": "k0", "count": 200}
     assert 300 < m["price"]["sample_rows"] < 800 and m["price"]["quantiles_is_approx"] is True
     _check_exact_stats(m, rows)
+    # The key columns' count/min/max/mean/stddev/lengths, computed from their value counts.
+    shops, kinds = [r[2] for r in rows], [r[1] for r in rows]
+    assert (m["shop"]["null_count"], m["shop"]["min"], m["shop"]["max"]) == (0, 0, 39)
+    assert m["shop"]["mean"] == pytest.approx(statistics.fmean(shops), rel=1e-12)
+    assert m["shop"]["stddev"] == pytest.approx(statistics.stdev(shops), rel=1e-9)
+    lengths = [len(k) for k in kinds]
+    assert (m["kind"]["min"], m["kind"]["max"]) == (min(kinds), max(kinds))
+    assert (m["kind"]["length"]["min"], m["kind"]["length"]["max"]) == (min(lengths), max(lengths))
+    assert m["kind"]["length"]["mean"] == pytest.approx(statistics.fmean(lengths))
+    assert (m["day"]["min"], m["day"]["max"], m["day"]["row_count"]) == ("2026-11-20", "2026-11-20", 6000)
 
 
 def test_never_analyzed_table_takes_two_statements_with_the_sketch(source):
@@ -181,7 +192,7 @@ def test_ascii_text_lengths_from_byte_lengths(source):
     _analyze(source, "ev")
     scans = _scans(source, "ev")
     m = profile_sql(source, "ev", "public", "day", DAY, tuning=TUNE).columns
-    assert "char_length" not in scans[2]
+    assert 'char_length(t."label"' not in scans[2]
     labels = ["n" + str(r[0]) if r[5] is not None and r[5].startswith("g") else r[5] for r in rows]
     lengths = [len(v) for v in labels if v is not None]
     assert (m["label"]["length"]["min"], m["label"]["length"]["max"]) == (min(lengths), max(lengths))

@@ -416,6 +416,7 @@ class _Builder:
         self.key_sets: list[list[_ColPlan]] = []
         self.sampled: list[_ColPlan] = []
         self.chars = True  # text lengths of the one statement from char_length (else byte lengths)
+        self.split = False  # the key columns' values are counted by a second statement
 
     def _partition_predicate(
         self, conn: Connection, table: str, schema: str | None, column: str | None, value: Any
@@ -593,11 +594,7 @@ class _Builder:
         keys = sum(len(m) for m in key_sets)
         indicators = len(key_sets) if len(key_sets) > 1 else 0
         arrays = sum(p.path == "hashed" for p in self.plans) + len(self.sampled)
-        stats = (
-            sum(len(self._stats_fields(p, sketch=False, chars=self.chars)) for p in self.plans)
-            if keys
-            else len(self.plans)
-        )
+        stats = sum(len(self._single_fields(p)) for p in self.plans) if keys else len(self.plans)
         return keys + indicators + 1 + arrays + stats
 
     def _shape_sql(self, single: bool = False, keyed: bool = True, arrays: bool = True) -> str:
@@ -620,7 +617,7 @@ class _Builder:
         select.append("count(*) AS n")
         if single:
             for p in self.plans:
-                fields = self._stats_fields(p, sketch=False, chars=self.chars)
+                fields = self._single_fields(p)
                 if keys:
                     select += [f"{expr} AS a{p.idx}_{j}" for j, (_, expr) in enumerate(fields)]
                 else:
@@ -693,6 +690,10 @@ class _Builder:
             for p in self.plans
             if p.chars_pending
         ]
+        if self.split and not arrays:
+            for s_idx, members in enumerate(key_sets):
+                mine = f" AND g.gs{s_idx} = 0" if len(key_sets) > 1 else ""
+                parts += [self._key_stats(p, mine) for p in members]
         if single:
             parts += ["r.n AS n", *(f"r.f{p.idx} AS f{p.idx}" for p in self.plans)]
         for p in self.plans:
@@ -736,7 +737,7 @@ class _Builder:
                     # histogram when they are equal or not finite (width_bucket rejects those).
                     # OFFSET 0 keeps the subquery from being inlined: the JSON is read once,
                     # not once per value (inlined, the 5 histograms of a day cost 40 ms more).
-                    names = [name for name, _ in self._stats_fields(p, sketch=False, chars=self.chars)]
+                    names = [name for name, _ in self._single_fields(p)]
                     bounds = (
                         f"(SELECT (r.f{p.idx}->>{names.index('min')})::float8 AS lo, "
                         f"(r.f{p.idx}->>{names.index('max')})::float8 AS hi OFFSET 0) AS bd"
@@ -775,6 +776,49 @@ class _Builder:
             )
         tail = f" FROM {stats_from} AS r" if single else ""
         return f"WITH {', '.join(ctes)} SELECT {', '.join(parts)}{tail}"
+
+    def _single_fields(self, p: _ColPlan) -> list[tuple[str, str]]:
+        """Statement 1's aggregates the one statement computes for a column.
+
+        A key column whose values a second statement counts gets its figures from those counts
+        (see :meth:`_key_stats`); the one statement keeps only the min/max a numeric key's
+        histogram needs for its edges.
+        """
+        if self.split and p.path == "grouped":
+            return [("min", f"min({p.ref})"), ("max", f"max({p.ref})")] if p.col.kind.numeric else []
+        return self._stats_fields(p, sketch=False, chars=self.chars)
+
+    def _key_stats(self, p: _ColPlan, own: str) -> str:
+        """Statement 1's figures of a key column, from its value counts (the rows of ``g`` in ``own``).
+
+        Exact like the per-row aggregates: counts and length sums weighted by each value's
+        count, the mean as the weighted sum over the count, the variance from each value's
+        squared offset to that mean; computed once per distinct value instead of once per row.
+        """
+        k, rows = f"g.k{p.idx}", f"FROM g WHERE g.k{p.idx} IS NOT NULL{own}"
+        kind = p.col.kind
+        exprs = []
+        for name, _ in self._stats_fields(p, sketch=False):
+            if name == "nn":
+                exprs.append(f"(SELECT coalesce(sum(g.n), 0)::bigint {rows})")
+            elif name in ("min", "max"):
+                exprs.append(f"(SELECT {name}({k}) {rows})")
+            elif name == "mean":
+                x = k if kind is Kind.DECIMAL else f"{k}::float8"
+                exprs.append(f"(SELECT sum(g.n * {x}) / sum(g.n) {rows})")
+            elif name == "sd":
+                x = k if kind is Kind.DECIMAL else f"{k}::float8"
+                cast = "numeric" if kind is Kind.DECIMAL else "float8"
+                exprs.append(
+                    f"(SELECT sqrt(sum(g.n * ({x} - mu.v) * ({x} - mu.v)) / nullif(sum(g.n) - 1, 0)::{cast}) "
+                    f"FROM g, (SELECT sum(g.n * {x}) / sum(g.n) AS v {rows}) AS mu "
+                    f"WHERE g.k{p.idx} IS NOT NULL{own})"
+                )
+            elif name in ("lmin", "lmax"):
+                exprs.append(f"(SELECT {name[1:]}(char_length({k}::text)) {rows})")
+            elif name == "lsum":
+                exprs.append(f"(SELECT sum(g.n * char_length({k}::text)) {rows})")
+        return f"json_build_array({', '.join(exprs)}) AS f{p.idx}"
 
     def _merged_stats_ctes(self) -> list[str]:
         """``s0`` (row count, exact means) and ``st`` (every column's statement-1 figures) over the groups.
@@ -868,6 +912,7 @@ class _Builder:
             # (1.1 s on those 5M rows, less than the count/min/max scan).
             split = bool(groups) and (len(groups) > 1 or groups[0] > tuning.single_groups_max)
             self.chars = not split  # byte lengths when the second statement can finish multi-byte text
+            self.split = split
             if self._single_columns(keyed=not split) > 1600:
                 reason = "too many result columns for one statement"
             else:
@@ -891,6 +936,10 @@ class _Builder:
                     for p in self.plans:
                         if p.chars_pending:
                             p.first["lmin"], p.first["lmax"] = counts[f"lc{p.idx}"] or (None, None)
+                        if p.path == "grouped":
+                            names = [name for name, _ in self._stats_fields(p, sketch=False)]
+                            p.first = dict(zip(names, counts[f"f{p.idx}"], strict=True))
+                            p.non_null = int(p.first["nn"] or 0)
                     return self._finish(
                         self.n,
                         shape,
@@ -1027,9 +1076,9 @@ class _Builder:
         shape = dict(self.conn.execute(text(sql), self.params).mappings().one())
         self.n = int(shape["n"] or 0)
         for p in self.plans:
-            names = [name for name, _ in self._stats_fields(p, sketch=False, chars=self.chars)]
+            names = [name for name, _ in self._single_fields(p)]
             p.first = dict(zip(names, shape[f"f{p.idx}"], strict=True))
-            p.non_null = int(p.first["nn"] or 0)
+            p.non_null = int(p.first.get("nn") or 0)  # a counted key's: from the second statement
             self._lengths(p)
         return shape
 
@@ -1039,7 +1088,7 @@ class _Builder:
             p.path, p.p, p.threshold, p.key_set, p.sample_pos = "none", 1.0, None, -1, 0
             p.first, p.non_null, p.d_est, p.chars_pending = {}, 0, 0.0, False
         self.params = {k: v for k, v in self.params.items() if not k.startswith(("lo", "hi"))}
-        self.key_sets, self.sampled, self.chars = [], [], True
+        self.key_sets, self.sampled, self.chars, self.split = [], [], True, False
         self.sample_fraction, self.sample_threshold = 1.0, None
 
     def _finish(self, n: int, shape: Mapping[str, Any], stats: dict[str, Any]) -> PartitionProfile:
