@@ -154,8 +154,16 @@ def _phone(value: str, ctx: _Context) -> str | None:
 _PHONE_RUN = re.compile(r"\d(?:[\s().\-/]*\d){6}")
 
 
+# Without a name hint only three formats count: E.164 (starts with +), national with a trunk 0
+# (starts with 0 or "(0") and NANP (ends with a separator and four digits). Anchored at the NUL
+# separators, so a value's start and end are found in the blob.
+_PHONE_UNHINTED = re.compile(r"(?:\A|\x00)[+(0]|[\s.\-]\d{4}(?:\x00|\Z)")
+
+
 def _phone_screen(col: ColumnView, hint: Hint) -> bool:
-    return _PHONE_RUN.search(col.blob) is not None
+    if _PHONE_RUN.search(col.blob) is None:
+        return False
+    return hint != "none" or _PHONE_UNHINTED.search(col.blob) is not None
 
 
 _PHONE_NAMES = words("phone telephone tel mobile cell cellphone fax msisdn phonenumber mobilephone")
@@ -207,6 +215,8 @@ _CARD_RUN = re.compile(r"\d(?:[ -]?\d){12}")  # the first 13 digits of any _CARD
 
 
 def _card_screen(col: ColumnView, hint: Hint) -> bool:
+    if col.max_length < 13:  # a card number has 13 digits at least; cheaper than the search
+        return False
     return _CARD_RUN.search(col.blob) is not None
 
 

@@ -158,6 +158,11 @@ class ColumnView:
         return "\x00".join(self.values)
 
     @_lazy
+    def max_length(self) -> int:
+        """Length of the longest value (0 for an empty sample)."""
+        return max(map(len, self.values), default=0)
+
+    @_lazy
     def distinct_ratio(self) -> float:
         """Distinct values / non-empty values (1.0 for an empty sample)."""
         return len(set(self.values)) / len(self.values) if self.values else 1.0
