@@ -83,3 +83,19 @@ def test_empty_input():
     empty = candidates("x", []).iloc[0:0]
     assert bm25_scores(empty, CATALOGUE).shape == (0,)
     assert minilm_cosine_scores(empty).shape == (0,)
+
+
+def test_teacher_targets_are_the_minilm_order_scaled_per_query():
+    from assay.training.baselines import teacher_targets
+
+    df = pd.concat([candidates("comfy couch for the living room", ["P2", "P1", "P3"], "q1"),
+                    candidates("television", ["P4", "P3", "P2"], "q2"),
+                    candidates("kettle", ["P1"], "q3")], ignore_index=True)
+    got = teacher_targets(df)
+    cos = minilm_cosine_scores(df)
+    assert got.shape == (len(df),) and ((got >= 0) & (got <= 1)).all()
+    for rows in ([0, 1, 2], [3, 4, 5]):  # per query: the same order as the cosine, best 1, worst 0
+        assert list(np.argsort(got[rows])) == list(np.argsort(cos[rows]))
+        assert got[rows].max() == pytest.approx(1.0) and got[rows].min() == pytest.approx(0.0)
+    assert got[1] == pytest.approx(1.0)  # the sofa is the couch query's best pair
+    assert got[6] == 0.5  # a query with one pair has no order to teach

@@ -52,6 +52,7 @@ def cfg(tiny: str, **kw) -> TrainConfig:
         ({"val_fraction": 1.0}, "val_fraction"),
         ({"loss": "hinge"}, "loss must be one of"),
         ({"max_length": 4}, "max_length"),
+        ({"teacher_weight": 1.5}, "teacher_weight"),
     ],
 )
 def test_bad_config_is_refused(kw, message):
@@ -137,6 +138,25 @@ def test_ndcg_at_10():
 
 
 # ---- training ---------------------------------------------------------------------------------------
+def test_targets_mix_the_click_grade_with_the_teacher():
+    assert trainer.mixed_targets([0, 3, 1], None, 0.0) == [0.0, 1.0, pytest.approx(1 / 3)]
+    assert trainer.mixed_targets([0, 3], [1.0, 0.0], 0.5) == [0.5, 0.5]
+    assert trainer.mixed_targets([3, 0], [1.0, 0.25], 0.2) == [pytest.approx(1.0), pytest.approx(0.05)]
+    with pytest.raises(TrainingError, match="no 'teacher' column"):
+        trainer.mixed_targets([0, 3], None, 0.5)
+    with pytest.raises(TrainingError, match="outside"):
+        trainer.mixed_targets([0, 3], [0.2, 1.7], 0.5)
+
+
+def test_teacher_column_changes_what_is_learned(pairs, tiny):
+    taught = pairs.assign(teacher=1.0 - pairs["label"] / 3)  # a teacher that disagrees with the clicks
+    plain = trainer.train(taught, cfg(tiny, max_steps=6), CPU, dataset_digest=DIGEST)
+    mixed = trainer.train(taught, cfg(tiny, max_steps=6, teacher_weight=0.5), CPU, dataset_digest=DIGEST)
+    assert plain.loss_curve != mixed.loss_curve
+    with pytest.raises(TrainingError, match="no 'teacher' column"):
+        trainer.train(pairs, cfg(tiny, max_steps=2, teacher_weight=0.5), CPU, dataset_digest=DIGEST)
+
+
 def test_same_seed_same_loss_curve_and_weights(pairs, tiny):
     a = trainer.train(pairs, cfg(tiny, max_steps=12), CPU, dataset_digest=DIGEST)
     b = trainer.train(pairs, cfg(tiny, max_steps=12), CPU, dataset_digest=DIGEST)

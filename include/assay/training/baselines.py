@@ -129,3 +129,24 @@ def minilm_cosine_scores(
     q = vectors[[row[t] for t in queries]]
     p = vectors[[row[t] for t in products]]
     return np.einsum("ij,ij->i", q, p).astype(float)
+
+
+def teacher_targets(frame: pd.DataFrame, model_path: str | Path | None = None) -> np.ndarray:
+    """The untuned MiniLM's opinion of each training pair, scaled to [0, 1] within its query.
+
+    Cosine scores are min-max scaled per ``query_id`` (a query whose pairs all score the same gets
+    0.5 for each), so the teacher only says how the query's products compare, never how good the
+    query is. Mixed into the click targets by ``TrainConfig.teacher_weight``: clicks are sparse
+    (most shown products were seen once and not clicked, including relevant ones) and the teacher
+    gives every pair a graded opinion; the clicks add what the teacher does not know.
+    """
+    import pandas as pd
+
+    if len(frame) == 0:
+        return np.zeros(0, dtype=float)
+    cos = pd.Series(minilm_cosine_scores(frame, model_path), index=frame.index)
+    by_query = cos.groupby(frame["query_id"])
+    lo, hi = by_query.transform("min"), by_query.transform("max")
+    span = hi - lo
+    scaled = ((cos - lo) / span.where(span > 0, 1.0)).where(span > 0, 0.5)
+    return scaled.clip(0.0, 1.0).to_numpy(dtype=float)

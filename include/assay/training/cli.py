@@ -33,6 +33,9 @@ def register(app: typer.Typer) -> None:
         lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
         max_length: Annotated[int | None, typer.Option(help="token limit of a (query, product) pair")] = None,
         precision: Annotated[str, typer.Option(help="auto | fp32 | bf16")] = "auto",
+        teacher_weight: Annotated[
+            float | None, typer.Option(help="share of the target from the untuned MiniLM teacher (0 = clicks only)")
+        ] = None,
         seed: Annotated[
             int | None, typer.Option(help="seed of the split, the model head and the data order")
         ] = None,
@@ -64,6 +67,7 @@ def register(app: typer.Typer) -> None:
                 "lr": lr,
                 "max_length": max_length,
                 "seed": seed,
+                "teacher_weight": teacher_weight,
             }.items()
             if v is not None
         }

@@ -29,6 +29,7 @@ import logging
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,10 +54,11 @@ log = logging.getLogger(__name__)
 TEST_FRACTION = 0.2
 
 #: Defaults of ``assay train`` and the ``train`` DAG, sized for the demo shop on two CPU cores
-#: (about 17k training pairs; 100 listwise steps of 16 pairs take about two minutes there); a GPU
-#: run raises ``max_steps`` (``--max-steps 0`` = no cap) and ``epochs``. See docs/training.md.
+#: (about 20k training pairs; 400 listwise steps of 16 pairs take about three minutes there, plus
+#: ~30 s for the MiniLM teacher's scores); a GPU run raises ``max_steps`` (``--max-steps 0`` = no
+#: cap) and ``epochs``. See docs/training.md ("Candidate vs baselines").
 DEFAULT_CONFIG = TrainConfig(
-    epochs=1, max_steps=100, batch_size=16, lr=1e-4, max_length=96, val_fraction=0.05
+    epochs=1, max_steps=400, batch_size=16, lr=1e-4, max_length=96, val_fraction=0.05, teacher_weight=0.5
 )
 
 
@@ -281,6 +283,12 @@ def _train(
 ) -> TrainResult:
     from assay.training.device import detect
 
+    if config.teacher_weight > 0:
+        from assay.training.baselines import teacher_targets
+
+        started = time.monotonic()
+        train_df = train_df.assign(**{trainer.TEACHER_COLUMN: teacher_targets(train_df)})
+        tracker.log_metrics({"teacher_seconds": time.monotonic() - started})
     if nproc <= 1:
         return trainer.train(
             train_df,

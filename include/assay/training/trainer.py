@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: Highest graded relevance label (labels are 0..3).
 MAX_LABEL = 3
+#: Optional column of a training frame: a teacher's score per pair in [0, 1] (see ``teacher_weight``).
+TEACHER_COLUMN = "teacher"
 LOSSES: tuple[str, ...] = ("bce", "mse", "listwise")
 #: Fields of :class:`TrainConfig` that do not change what training computes (left out of the hash).
 _NOT_HASHED = frozenset({"checkpoint_every", "log_every", "progress"})
@@ -78,6 +80,9 @@ class TrainConfig:
         bucket_batches: batches per length-sorted mega-batch.
         loss: ``bce`` (soft target label/3), ``mse``, or ``listwise`` (ListNet over each query's
             pairs, batches of whole queries).
+        teacher_weight: share of the target taken from a teacher's per-query score (the frame's
+            ``teacher`` column, in [0, 1]; see :func:`assay.training.baselines.teacher_targets`):
+            target = (1 - w) * label / 3 + w * teacher. 0 = click labels only.
         precision: ``auto`` | ``fp32`` | ``bf16`` (see :mod:`assay.training.device`).
         seed: seeds python, numpy and torch; the data order of every epoch derives from it.
         checkpoint_every: write a checkpoint every N optimizer steps (0 = never).
@@ -99,6 +104,7 @@ class TrainConfig:
     patience: int = 2
     bucket_batches: int = 8
     loss: str = "listwise"
+    teacher_weight: float = 0.0
     precision: str = "auto"
     seed: int = 13
     checkpoint_every: int = 50
@@ -119,6 +125,8 @@ class TrainConfig:
             problems.append(f"val_fraction must be in [0, 1) (got {self.val_fraction})")
         if self.loss not in LOSSES:
             problems.append(f"loss must be one of {', '.join(LOSSES)} (got {self.loss!r})")
+        if not 0 <= self.teacher_weight <= 1:
+            problems.append(f"teacher_weight must be in [0, 1] (got {self.teacher_weight})")
         if self.max_length < 8:
             problems.append(f"max_length must be >= 8 (got {self.max_length})")
         if problems:
@@ -248,10 +256,30 @@ class Encoded:
         return [len(ids) for ids in self.input_ids]
 
 
+def mixed_targets(labels: Sequence[float], teacher: Sequence[float] | None, weight: float) -> list[float]:
+    """Training targets in [0, 1]: ``label / 3``, mixed with a teacher's score when ``weight > 0``.
+
+    Raises:
+        TrainingError: a teacher weight without teacher scores, or scores outside [0, 1].
+    """
+    hard = [float(v) / MAX_LABEL for v in labels]
+    if weight == 0:
+        return hard
+    if teacher is None:
+        raise TrainingError(f"teacher_weight={weight} but the training frame has no {TEACHER_COLUMN!r} column")
+    soft = [float(v) for v in teacher]
+    bad = [v for v in soft if not 0.0 <= v <= 1.0]
+    if bad:
+        raise TrainingError(f"{len(bad)} teacher score(s) outside [0, 1] (e.g. {bad[0]})")
+    return [(1.0 - weight) * h + weight * t for h, t in zip(hard, soft, strict=True)]
+
+
 def encode(
     tokenizer: Any, queries: Sequence[str], texts: Sequence[str], labels: Sequence[float], max_length: int
 ) -> Encoded:
-    """Tokenise (query, text) pairs once, truncating the text side, without padding."""
+    """Tokenise (query, text) pairs once, truncating the text side, without padding.
+
+    ``labels`` are graded 0..3 (fractional values allowed: a teacher-mixed target times 3)."""
     enc = tokenizer(
         list(queries), list(texts), truncation="only_second", max_length=max_length, padding=False
     )
@@ -559,8 +587,13 @@ def train(
     device = plan.torch_device()
     model.to(device)
     model.train()
+    mixed = mixed_targets(
+        fit_frame["label"].tolist(),
+        fit_frame[TEACHER_COLUMN].tolist() if TEACHER_COLUMN in fit_frame.columns else None,
+        config.teacher_weight,
+    )
     data = encode(
-        tokenizer, fit_frame["query"], fit_frame["product_text"], fit_frame["label"], config.max_length
+        tokenizer, fit_frame["query"], fit_frame["product_text"], [t * MAX_LABEL for t in mixed], config.max_length
     )
     lengths = data.lengths
     listwise = config.loss == "listwise"
