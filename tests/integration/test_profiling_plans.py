@@ -148,6 +148,7 @@ def test_analyzed_table_many_groups_counts_the_keys_in_a_second_statement(source
     assert (m["kind"]["distinct"], m["shop"]["distinct"]) == (30, 40)
     assert {m["kind"]["distinct_method"], m["shop"]["distinct_method"]} == {"group_by"}
     assert m["kind"]["top_values"][0] == {"value": "k0", "count": 200}
+    assert sum(m["shop"]["histogram"]["counts"]) == pytest.approx(6000, rel=0.2)  # edges from statement 1
     assert 300 < m["price"]["sample_rows"] < 800 and m["price"]["quantiles_is_approx"] is True
     _check_exact_stats(m, rows)
     # The key columns' count/min/max/mean/stddev/lengths, computed from their value counts.
@@ -226,3 +227,45 @@ def test_single_statement_can_be_turned_off(source):
     _events(source, 400, kinds=3, shops=5)
     prof = profile_sql(source, "ev", "public", "day", DAY, tuning=SqlTuning(single_statement=False))
     assert prof.stats["plan"] == "two_statements" and prof.stats["statements"] == 2
+
+
+def test_several_key_sets_in_the_counts_statement(source):
+    """Keys too many for one joint GROUP BY: the counts statement uses GROUPING SETS, figures stay exact."""
+    rows = _events(source, 6000, kinds=30, shops=40)
+    _analyze(source, "ev")
+    tune = SqlTuning(
+        sample_rows=500,
+        distinct_sample=1024,
+        distinct_min_sample=200,
+        hashes_per_column=4000,
+        joint_groups_max=50,
+    )
+    scans = _scans(source, "ev")
+    prof = profile_sql(source, "ev", "public", "day", DAY, tuning=tune)
+    assert prof.stats["plan"] == "one_statement_and_group_counts" and len(prof.stats["key_sets"]) >= 2
+    assert "GROUPING SETS" in scans[2]
+    m = prof.columns
+    assert (m["kind"]["distinct"], m["shop"]["distinct"]) == (30, 40)
+    assert m["shop"]["top_values"][0] == {"value": "0", "count": 150}
+    shops = [r[2] for r in rows]
+    assert m["shop"]["mean"] == pytest.approx(statistics.fmean(shops), rel=1e-12)
+    assert m["shop"]["stddev"] == pytest.approx(statistics.stdev(shops), rel=1e-9)
+    assert sum(m["shop"]["histogram"]["counts"]) == pytest.approx(6000, rel=0.2)
+    _check_exact_stats(m, rows)
+
+
+def test_too_wide_for_one_statement_takes_two(source):
+    """900 columns need ~1,800 result columns in one statement (PostgreSQL allows 1,664): two statements."""
+    cols = [f"c{i}" for i in range(900)]
+    with source.begin() as c:
+        c.execute(text(f"CREATE TABLE w (day date, {', '.join(f'{n} integer' for n in cols)})"))
+        c.execute(
+            text(
+                f"INSERT INTO w SELECT DATE '2026-11-20', {', '.join(f'(g + {i}) % 7' for i in range(900))} "
+                "FROM generate_series(1, 200) g"
+            )
+        )
+    prof = profile_sql(source, "w", "public", "day", DAY)
+    assert prof.stats["plan"] == "two_statements"
+    assert prof.stats["fallback"] == "too many result columns for one statement"
+    assert prof.columns["c5"]["distinct"] == 7 and prof.columns["c5"]["distinct_method"] == "exact"

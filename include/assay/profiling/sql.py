@@ -106,6 +106,7 @@ from assay.profiling.metrics import (
 log = logging.getLogger(__name__)
 
 _HASH_SPACE = 2**64
+_MAX_COLUMNS = 1600  # PostgreSQL allows 1,664 entries in a target list; keep a margin
 _HASH_MIN = -(2**63)
 
 
@@ -589,13 +590,19 @@ class _Builder:
 
     # ---- statement 2 (or the one statement) -------------------------------------------------------
     def _single_columns(self, keyed: bool = True) -> int:
-        """Result columns of the grouped CTE of the one-statement form (PostgreSQL allows 1,664)."""
+        """Most result columns of one target list of the one statement (PostgreSQL allows 1,664).
+
+        The aggregate CTE: keys, set indicators, the count, the arrays, the statistics (one JSON
+        array per column without groups, one column per aggregate with them). The final list:
+        the count, then per column its statistics and its reductions (two JSON arrays).
+        """
         key_sets = self.key_sets if keyed else []
         keys = sum(len(m) for m in key_sets)
         indicators = len(key_sets) if len(key_sets) > 1 else 0
         arrays = sum(p.path == "hashed" for p in self.plans) + len(self.sampled)
         stats = sum(len(self._single_fields(p)) for p in self.plans) if keys else len(self.plans)
-        return keys + indicators + 1 + arrays + stats
+        final = 2 + len(self.plans) + sum(p.path != "none" for p in self.plans)
+        return max(keys + indicators + 1 + arrays + stats, final)
 
     def _shape_sql(self, single: bool = False, keyed: bool = True, arrays: bool = True) -> str:
         """Statement 2, or with ``single`` the one statement that also computes statement 1's figures.
@@ -891,8 +898,17 @@ class _Builder:
             return self._finish(0, {}, {"statements": 1, "plan": "empty", **info})
         if probe <= cap:
             plan = self._plan_whole(cap, tuning)
-            shape = self._run_single()
-            return self._finish(self.n, shape, {"statements": 2, "plan": "one_statement", **plan, **info})
+            if self._single_columns() <= _MAX_COLUMNS:
+                shape = self._run_single()
+                return self._finish(self.n, shape, {"statements": 2, "plan": "one_statement", **plan, **info})
+            self._reset()
+            n, plan, shape, statements = self._two_statements(tuning)
+            reason = "too many result columns for one statement"
+            return self._finish(
+                n,
+                shape,
+                {"statements": statements + 1, "plan": "two_statements", "fallback": reason, **plan, **info},
+            )
         column_stats: dict[str, tuple[float, float]] | None = None
         reason = "a view has no statistics"
         if self.has_ctid:
@@ -913,7 +929,7 @@ class _Builder:
             split = bool(groups) and (len(groups) > 1 or groups[0] > tuning.single_groups_max)
             self.chars = not split  # byte lengths when the second statement can finish multi-byte text
             self.split = split
-            if self._single_columns(keyed=not split) > 1600:
+            if self._single_columns(keyed=not split) > _MAX_COLUMNS:
                 reason = "too many result columns for one statement"
             else:
                 shape = self._run_single(keyed=not split)
