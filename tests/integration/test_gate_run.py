@@ -175,7 +175,7 @@ class World:
             return int(w.id)
 
     # -- MLflow --
-    def candidate(self, metrics: dict[str, float], dataset_id: int | None = None) -> str:
+    def candidate(self, metrics: dict[str, float], dataset_id: int | None = None, eval_labels: str | None = None) -> str:
         from mlflow.exceptions import MlflowException
 
         c = self.client
@@ -184,6 +184,8 @@ class World:
         ds_id = dataset_id if dataset_id is not None else self.dataset()
         run = c.create_run(self.exp_id, tags={names.TAG_DATASET_ID: str(ds_id), names.TAG_RUN_KEY: "test/run"})
         rid = run.info.run_id
+        if eval_labels is not None:
+            c.set_tag(rid, names.TAG_EVAL_LABELS, eval_labels)
         for k, v in metrics.items():
             c.log_metric(rid, k, v)
         c.log_text(rid, "tiny model", "model/MODEL.txt")
@@ -350,6 +352,18 @@ def test_weaker_candidate_is_refused_for_regression(world):
     assert c.verdict == "fail" and c.observed == pytest.approx(0.58)
     assert "ndcg_at_10" in c.detail and "0.58" in c.detail and "0.62" in c.detail and f"champion v{v1}" in c.detail
     assert world.aliases() == {names.CHAMPION: v1, names.CHALLENGER: v2}
+
+
+def test_candidate_and_champion_on_different_evaluation_labels_is_an_error(world):
+    v1 = world.candidate(GOOD)  # an older run without the tag: click labels
+    assert gate(world, v1).decision == "pass"
+    v2 = world.candidate({**GOOD, "ndcg_at_10": 0.95}, eval_labels=names.EVAL_JUDGMENTS)
+    d = gate(world, v2)
+    assert d.decision == "error" and "not comparable" in d.reason
+    assert f"v{v2} was evaluated on judgments labels but champion v{v1} on interactions" in d.reason
+    assert world.aliases()[names.CHAMPION] == v1
+    v3 = world.candidate({**GOOD, "ndcg_at_10": 0.63}, eval_labels=names.EVAL_INTERACTIONS)
+    assert gate(world, v3).decision == "pass"  # same labels: compared as usual
 
 
 def test_small_regression_within_tolerance_and_better_candidate_promote(world):

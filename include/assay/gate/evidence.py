@@ -158,7 +158,16 @@ def _mlflow_part(client: MlflowClient, ev: Evidence) -> dict[str, str] | None:
         if ev.champion_version is not None and ev.champion_version != ev.version:
             champ = registry.model_version(client, ev.model_name, ev.champion_version)
             if champ is not None and champ.run_id:
-                ev.champion_metrics = dict(client.get_run(champ.run_id).data.metrics)
+                champ_run = client.get_run(champ.run_id)
+                ev.champion_metrics = dict(champ_run.data.metrics)
+                ours = tags.get(names.TAG_EVAL_LABELS, names.EVAL_INTERACTIONS)
+                theirs = champ_run.data.tags.get(names.TAG_EVAL_LABELS, names.EVAL_INTERACTIONS)
+                if ours != theirs:
+                    ev.errors.append(
+                        f"{ev.model_name} v{ev.version} was evaluated on {ours} labels but champion "
+                        f"v{ev.champion_version} on {theirs} labels: their metrics are not comparable "
+                        f"(tag {names.TAG_EVAL_LABELS}); re-train one of them on the same evaluation labels"
+                    )
         return tags
     except MlflowException as exc:
         ev.errors.append(f"MLflow unreachable or failing for {ev.model_name} v{ev.version}: {registry.short(exc)}")
