@@ -269,3 +269,34 @@ def test_too_wide_for_one_statement_takes_two(source):
     assert prof.stats["plan"] == "two_statements"
     assert prof.stats["fallback"] == "too many result columns for one statement"
     assert prof.columns["c5"]["distinct"] == 7 and prof.columns["c5"]["distinct_method"] == "exact"
+
+
+def test_partitioned_table_samples_only_the_partition(source):
+    """In a partitioned table a ctid names a row per partition: the row sample must stay in the day.
+
+    Both days' partitions hold rows at the same ctids; a sample fetched back by ctid alone would
+    mix in the other day's ids (6,001-12,000).
+    """
+    with source.begin() as c:
+        c.execute(text("CREATE TABLE pt (day date, id bigint, kind text, shop int) PARTITION BY RANGE (day)"))
+        for name, lo, hi in (("pt1", "2026-11-20", "2026-11-21"), ("pt2", "2026-11-21", "2026-11-22")):
+            c.execute(
+                text(
+                    f"CREATE TABLE {name} PARTITION OF pt FOR VALUES FROM ('{lo}') TO ('{hi}') "
+                    "WITH (autovacuum_enabled = false)"
+                )
+            )
+        c.execute(
+            text(
+                "INSERT INTO pt SELECT DATE '2026-11-20' + (g > 6000)::int, g, 'k' || (g % 30), g % 40 "
+                "FROM generate_series(1, 12000) g"
+            )
+        )
+    _analyze(source, "pt")
+    prof = profile_sql(source, "pt", "public", "day", DAY, tuning=TUNE)
+    assert prof.stats["estimates"] == "pg_stats" and prof.stats["sample_fraction"] < 1
+    ids = prof.columns["id"]
+    assert (ids["row_count"], ids["min"], ids["max"]) == (6000, 1, 6000)
+    assert all(1 <= q <= 6000 for q in ids["quantiles"].values()), ids["quantiles"]
+    assert 300 < ids["sample_rows"] < 800
+    assert sum(ids["histogram"]["counts"]) == pytest.approx(6000, rel=0.2)

@@ -135,8 +135,9 @@ class SqlTuning:
             sample can be several times too low, and a GROUP BY key that is really 50x larger
             multiplies the groups and their arrays).
         single_groups_max: a plan from statistics whose GROUP BY expects more groups than this
-            runs as two statements (see :meth:`_Builder.run`: per-group statistics cost a cache
-            miss per aggregate and row once the groups are many).
+            runs its one statement without GROUP BY and counts the key columns' values in a
+            second (see :meth:`_Builder.run`: per-group statistics cost a cache miss per
+            aggregate and row once the groups are many).
         single_statement: plan from the bounded probe or the table's statistics and read the
             partition once; ``False`` forces the two-statement plan (stats, then shape).
     """
@@ -268,8 +269,9 @@ def profile_sql(
                 ),
                 {"work_mem": tuning.work_mem, "hash_mem": str(tuning.hash_mem_multiplier)},
             )
-            cols, has_ctid = _reflect(conn, table, schema, columns)
+            cols, has_ctid, tid_unique = _reflect(conn, table, schema, columns)
             builder = _Builder(conn, table, schema, cols, has_ctid, partition_column, partition_value)
+            builder.tid_unique = tid_unique
             profile = builder.run(tuning)
     for name, label in (pii or {}).items():
         if name in profile.columns:
@@ -279,8 +281,9 @@ def profile_sql(
 
 def _reflect(
     conn: Connection, table: str, schema: str | None, wanted: Sequence[str] | None
-) -> tuple[list[SqlColumn], bool]:
-    """The columns to profile and whether the relation has a ``ctid`` (tables do, views do not)."""
+) -> tuple[list[SqlColumn], bool, bool]:
+    """The columns to profile, whether the relation has a ``ctid`` (tables do, views do not), and
+    whether a ``ctid`` names one row of it (not in a partitioned table or an inheritance parent)."""
     from assay.sources.sql import type_name
 
     where = f"{schema}.{table}" if schema else table
@@ -304,11 +307,15 @@ def _reflect(
     ]
     prep = conn.dialect.identifier_preparer
     qualified = ".".join(prep.quote_identifier(p) for p in ((schema, table) if schema else (table,)))
-    relkind = conn.execute(
-        text("SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(:name)"),
+    row = conn.execute(
+        text(
+            "SELECT c.relkind, c.relhassubclass FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(:name)"
+        ),
         {"name": qualified},
-    ).scalar()
-    return cols, relkind in ("r", "p", "m")
+    ).one_or_none()
+    relkind, children = row if row is not None else (None, False)
+    # A ctid names one row only in a table without partitions or inheritance children.
+    return cols, relkind in ("r", "p", "m"), relkind in ("r", "m") and not children
 
 
 # ---- per-column SQL fragments ---------------------------------------------------------------------
@@ -418,6 +425,7 @@ class _Builder:
         self.sampled: list[_ColPlan] = []
         self.chars = True  # text lengths of the one statement from char_length (else byte lengths)
         self.split = False  # the key columns' values are counted by a second statement
+        self.tid_unique = False  # a ctid names one row (no partitions, no inheritance children)
 
     def _partition_predicate(
         self, conn: Connection, table: str, schema: str | None, column: str | None, value: Any
@@ -645,7 +653,7 @@ class _Builder:
         # Without GROUP BY, a table's sample is collected as row ids (ctid) and its values fetched
         # afterwards by a TID scan of those ~20,000 rows: the row hash is then computed once per
         # row instead of once per sampled column and row (13 times: 0.7 s of 5M rows).
-        by_tid = bool(sampled_cols) and not keys and sampled != "" and self.has_ctid
+        by_tid = bool(sampled_cols) and not keys and sampled != "" and self.tid_unique
         per_column = [
             # One typed array per column: the reductions below then sort and group native values.
             f"array_agg({_key_expr(p.col, p.ref)}) FILTER (WHERE {'' if by_tid else sampled}{p.ref} IS NOT NULL) "
@@ -670,7 +678,8 @@ class _Builder:
         if by_tid:
             ctes.append(
                 f"sm AS (SELECT {', '.join(per_column)} FROM {self.source} "
-                "WHERE t.ctid = ANY ((SELECT g.tids FROM g)::tid[]))"
+                "WHERE t.ctid = ANY ((SELECT g.tids FROM g)::tid[])"
+                f"{self.where.replace(' WHERE ', ' AND ', 1)})"
             )
             sample_source = "sm"
         if keys and array_names:
