@@ -23,6 +23,9 @@ from assay.profiling.sql import SqlTuning, profile_sql, profile_sql_partition
 
 pytestmark = pytest.mark.integration
 
+# Tables larger than the row sample are created with autovacuum off: an ANALYZE landing mid-test
+# would switch the profiler to the plan made from pg_stats (test_profiling_plans.py covers it).
+
 DAY = dt.date(2026, 11, 20)
 OTHER_DAY = dt.date(2026, 11, 21)
 EMPTY_DAY = dt.date(2026, 11, 22)
@@ -268,7 +271,10 @@ def test_approximate_distinct_is_within_its_stated_error(source):
     """Above the hash budget the threshold estimator kicks in; its error is stated and honoured."""
     with source.begin() as c:
         c.execute(
-            text("CREATE TABLE big (day date, uid bigint, sess text, cat text, amount double precision)")
+            text(
+                "CREATE TABLE big (day date, uid bigint, sess text, cat text, amount double precision) "
+                "WITH (autovacuum_enabled = false)"
+            )
         )
         c.execute(
             text(
@@ -312,7 +318,7 @@ def test_approximate_distinct_is_within_its_stated_error(source):
 def test_profiles_are_deterministic(source):
     """The row sample and the hash thresholds are functions of the data: reruns agree exactly."""
     with source.begin() as c:
-        c.execute(text("CREATE TABLE d (day date, x int, s text)"))
+        c.execute(text("CREATE TABLE d (day date, x int, s text) WITH (autovacuum_enabled = false)"))
         c.execute(
             text(
                 "INSERT INTO d SELECT DATE '2026-11-20', g % 5000, md5(g::text) FROM generate_series(1, 30000) g"
@@ -328,7 +334,7 @@ def test_profiles_are_deterministic(source):
 
 def test_several_key_sets_use_grouping_sets(source):
     with source.begin() as c:
-        c.execute(text("CREATE TABLE k (day date, a int, b text, c int)"))
+        c.execute(text("CREATE TABLE k (day date, a int, b text, c int) WITH (autovacuum_enabled = false)"))
         c.execute(
             text(
                 "INSERT INTO k SELECT DATE '2026-11-20', g % 7, 'b' || (g % 11), g % 5 FROM generate_series(1, 5000) g"
