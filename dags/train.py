@@ -57,6 +57,13 @@ _DEFAULT = "null = the default of `assay train` (assay.training.run.DEFAULT_CONF
             None, type=["integer", "null"], minimum=2, description="cap the training set's queries"
         ),
         "base_model": Param("", type="string", description="local model folder; empty = all-MiniLM-L6-v2"),
+        "teacher_weight": Param(
+            None,
+            type=["number", "null"],
+            minimum=0,
+            maximum=1,
+            description=_DEFAULT + "; share of the target from the untuned MiniLM teacher, 0 = clicks only",
+        ),
         "nproc": Param(1, type="integer", minimum=1, description="data-parallel processes (torchrun)"),
         "allow_unvalidated": Param(False, type="boolean", description="include days that failed quality"),
     },
@@ -84,6 +91,7 @@ def train():
                 allow_unvalidated=params["allow_unvalidated"],
                 nproc=params["nproc"],
                 max_queries=params["max_queries"],
+                teacher_weight=params["teacher_weight"],
             )
         )
         return {**ids, "logical_date": window_end.isoformat()}

@@ -33,7 +33,7 @@ def test_scheduled_on_validated_with_params_and_policies(dag):
     assert not dag.catchup and "assay" in dag.tags and len(dag.doc_md) > 40
     assert set(dag.params) == {
         "window_end", "days", "epochs", "max_steps", "batch_size", "max_queries", "base_model", "nproc",
-        "allow_unvalidated",
+        "allow_unvalidated", "teacher_weight",
     }
     assert dag.params["days"] == 14 and dag.params["allow_unvalidated"] is False
 
@@ -51,9 +51,9 @@ def test_cli_args_follow_the_params():
     from assay.training.run import cli_args
 
     args = cli_args(date(2026, 11, 20), 14, run_key="train/r1", epochs=2, max_steps=None, base_model=None,
-                    allow_unvalidated=True, nproc=2)
+                    allow_unvalidated=True, nproc=2, teacher_weight=0.0)
     assert args == ["--date", "2026-11-20", "--days", "14", "--run-key", "train/r1", "--nproc", "2",
-                    "--epochs", "2", "--allow-unvalidated"]
+                    "--epochs", "2", "--teacher-weight", "0.0", "--allow-unvalidated"]
 
 
 def rows(url: str, statement: str) -> list[tuple]:

@@ -533,6 +533,7 @@ def cli_args(
     allow_unvalidated: bool = False,
     nproc: int = 1,
     max_queries: int | None = None,
+    teacher_weight: float | None = None,
 ) -> list[str]:
     """The ``assay train`` arguments for these settings (``None`` leaves the command's default)."""
     args = [
@@ -551,6 +552,7 @@ def cli_args(
         ("--batch-size", batch_size),
         ("--base-model", base_model),
         ("--max-queries", max_queries),
+        ("--teacher-weight", teacher_weight),
     ):
         if value is not None and value != "":
             args += [flag, str(value)]
