@@ -81,18 +81,22 @@ def _decision(url: str) -> int:
         return decision.id
 
 
+#: The newest revision (one per file in include/assay/catalog/migrations/versions).
+HEAD = "0002"
+
+
 # ---- migrations -------------------------------------------------------------------------------
 def test_upgrade_downgrade_upgrade_round_trip(fresh_db):
     url = fresh_db("mig")
     assert migrate.current(url) is None
 
     migrate.upgrade(url, "head")
-    assert migrate.current(url) == migrate.head() == "0001"
+    assert migrate.current(url) == migrate.head() == HEAD
     assert _tables(url) == set(Base.metadata.tables) | {VERSION_TABLE}
     migrate.require_head(url)
 
     migrate.upgrade(url, "head")  # idempotent
-    assert migrate.current(url) == "0001"
+    assert migrate.current(url) == HEAD
 
     migrate.downgrade(url, "base")
     assert migrate.current(url) is None
@@ -102,8 +106,25 @@ def test_upgrade_downgrade_upgrade_round_trip(fresh_db):
     assert functions == []
 
     migrate.upgrade(url, "head")
-    assert migrate.current(url) == "0001"
+    assert migrate.current(url) == HEAD
     assert set(Base.metadata.tables) <= _tables(url)
+
+
+def test_0002_lets_a_failed_training_run_have_no_dataset_and_downgrades_cleanly(fresh_db):
+    url = fresh_db("mig2")
+    migrate.upgrade(url, "0001")
+    insert = text("INSERT INTO training_runs (mlflow_run_id, dataset_id, run_key, status) "
+                  "VALUES (:r, NULL, 'k', 'failed')")
+    with pytest.raises(IntegrityError, match="null value"), engine(url).begin() as conn:
+        conn.execute(insert, {"r": "before"})
+    migrate.upgrade(url, "head")
+    with engine(url).begin() as conn:
+        conn.execute(insert, {"r": "after"})
+    migrate.downgrade(url, "0001")  # the dataset-less rows go; NOT NULL is back
+    with engine(url).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM training_runs")).scalar_one() == 0
+    with pytest.raises(IntegrityError, match="null value"), engine(url).begin() as conn:
+        conn.execute(insert, {"r": "again"})
 
 
 def test_require_head_names_the_fix_on_an_unmigrated_catalog(fresh_db):
@@ -126,7 +147,7 @@ def test_concurrent_upgrades_from_several_processes_take_turns(fresh_db):
     ]
     failures = [p.stderr.read() for p in procs if p.wait(timeout=120) != 0]
     assert failures == []
-    assert migrate.current(url) == "0001"
+    assert migrate.current(url) == HEAD
 
 
 def test_concurrent_upgrades_from_threads_take_turns(fresh_db):
@@ -145,7 +166,7 @@ def test_concurrent_upgrades_from_threads_take_turns(fresh_db):
     for t in threads:
         t.join(timeout=120)
     assert errors == []
-    assert migrate.current(url) == "0001"
+    assert migrate.current(url) == HEAD
 
 
 def _diff(url: str, metadata: sa.MetaData) -> list:

@@ -237,12 +237,16 @@ def test_empty_training_set_is_refused(state, tiny, tmp_path):
 
 
 def test_window_without_validated_partitions(state, tiny):
-    """The real builder on a catalog with no quality run: NoValidatedData, the MLflow run failed."""
+    """The real builder on a catalog with no quality run: NoValidatedData, the MLflow run failed, and
+    the attempt is in the catalog without a dataset."""
     from assay.training.dataset import NoValidatedData
 
     with pytest.raises(NoValidatedData):
         train_candidate(state, END, 14, config=config(tiny), run_key="test/none")
-    assert_failed_without_version(state, "NoValidatedData", catalog_row=False)
+    assert_failed_without_version(state, "NoValidatedData")
+    assert rows(state.catalog_url(), "SELECT dataset_id, run_key, params->>'window_end' FROM training_runs") == [
+        (None, "test/none", END.isoformat())
+    ]
 
 
 def test_missing_base_model_fails_before_anything(state, tmp_path):

@@ -661,7 +661,7 @@ class TrainingRun(Base):
 
     id: Mapped[PK]
     mlflow_run_id: Mapped[str]
-    dataset_id: Mapped[int] = _fk("training_datasets.id", ondelete="RESTRICT")
+    dataset_id: Mapped[int | None] = _fk("training_datasets.id", ondelete="RESTRICT")  # None: failed before
     run_key: Mapped[str]
     params: Mapped[JsonObject]
     metrics: Mapped[JsonObject]

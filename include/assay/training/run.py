@@ -496,6 +496,28 @@ def train_candidate(
                 settings,
                 {**run_row, "status": RunStatus.FAILED, "finished_at": _now(), "error": message[:4000]},
             )
+        else:
+            # Failed before the training set existed (no validated day, a bad judgments file …):
+            # still one catalog row per attempt, without a dataset.
+            early = {
+                "mlflow_run_id": tracker.run_id,
+                "dataset_id": None,
+                "run_key": run_key,
+                "params": json.loads(
+                    json.dumps(
+                        {**config.as_params(), "window_end": window_end.isoformat(), "days": days}, default=str
+                    )
+                ),
+                "metrics": {},
+                "status": RunStatus.FAILED,
+                "model_uri": None,
+                "finished_at": _now(),
+                "error": message[:4000],
+            }
+            try:
+                _record_run(settings, early)
+            except AssayError as record_error:  # the catalog itself may be what failed
+                log.warning("training run %s: could not record the failure: %s", tracker.run_id, record_error)
         if isinstance(exc, AssayError) or not isinstance(exc, Exception):
             raise
         raise TrainingError(f"training run {tracker.run_id} ({run_key}) failed: {message}") from exc
