@@ -60,6 +60,8 @@ def test_clean_evidence_passes():
     names = [c.name for c in d.checks]
     assert names[:5] == ["quality.critical", "quality.warnings", "quality.coverage", "freshness", "anomalies"]
     assert "drift.price.psi" in names and "metric.ndcg_at_10.vs_bm25" in names
+    coverage = next(c for c in d.checks if c.name == "quality.coverage")
+    assert coverage.observed.endswith("with a quality run")  # coverage, not "validated": that is quality.critical
 
 
 @pytest.mark.parametrize(

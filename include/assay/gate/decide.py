@@ -96,8 +96,8 @@ def _data_checks(ev: Evidence, policy: Policy) -> list[Check]:
         checks.append(
             Check(
                 "quality.coverage",
-                f"{len(ev.partitions) - len(ev.unvalidated_partitions)}/{len(ev.partitions)} validated",
-                "every partition validated, no run in error",
+                f"{len(ev.partitions) - len(ev.unvalidated_partitions)}/{len(ev.partitions)} with a quality run",
+                "every partition has a quality run, none in error",
                 PASS if not problems else FAIL,
                 "; ".join(problems) or f"quality runs {ev.quality_run_ids}"
                 + (f" (flagged at training time, re-judged above: {', '.join(ev.dataset_flagged_partitions)})"
