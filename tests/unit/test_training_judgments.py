@@ -8,10 +8,8 @@ import pytest
 
 from assay.training.dataset import DatasetError
 from assay.training.judgments import (
-    JUDGED_COLUMN,
     NOT_JUDGED,
     judged_labels,
-    judged_view,
     judgment_files,
     load_judgments,
 )
@@ -67,11 +65,3 @@ def test_rows_get_their_judged_grade_or_not_judged(tmp_path):
     frame = pd.DataFrame({"query": ["tv", "tv", "sofa", "sofa"], "product_id": ["P2", "P1", "P1", "P9"]})
     labels = judged_labels(frame, load_judgments(tmp_path))
     assert labels.dtype == np.int8 and labels.tolist() == [0, 3, 1, NOT_JUDGED]
-
-
-def test_judged_view_swaps_in_the_grades_and_drops_unjudged_rows():
-    test = pd.DataFrame({"query_id": ["a", "a", "b"], "label": [1, 0, 1], JUDGED_COLUMN: [0, 3, NOT_JUDGED]})
-    view = judged_view(test)
-    assert view is not None and view["label"].tolist() == [0, 3] and view["query_id"].tolist() == ["a", "a"]
-    assert judged_view(test.assign(**{JUDGED_COLUMN: NOT_JUDGED})) is None
-    assert judged_view(test.drop(columns=[JUDGED_COLUMN])) is None

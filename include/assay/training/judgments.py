@@ -109,14 +109,3 @@ def judged_labels(frame: pd.DataFrame, judgments: pd.DataFrame) -> np.ndarray:
     grades = pd.Series(judgments["grade"].to_numpy(), index=index)
     keys = pd.MultiIndex.from_arrays([frame["query"], frame["product_id"]])
     return grades.reindex(keys).fillna(NOT_JUDGED).astype(np.int8).to_numpy()
-
-
-def judged_view(test: pd.DataFrame) -> pd.DataFrame | None:
-    """The judged rows of a test split with ``label`` replaced by the judged grade, or ``None`` when
-    the split carries no judgment at all (evaluation then falls back to the click labels)."""
-    if JUDGED_COLUMN not in test.columns:
-        return None
-    judged = test[test[JUDGED_COLUMN] >= 0]
-    if judged.empty:
-        return None
-    return judged.assign(label=judged[JUDGED_COLUMN].astype(np.int8)).reset_index(drop=True)
