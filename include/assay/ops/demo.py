@@ -165,13 +165,14 @@ def model_summary(settings: Settings) -> list[str]:
             judged = any(k.startswith(f"{names.CLICK_LABELS}.") for k in m)
             header = "judged grades | click labels" if judged else "click labels"
             lines.append(f"Training run {run.mlflow_run_id} (held-out queries, nDCG@10 / MRR / AUC on {header}):")
+            def values(keys: list[str]) -> str:
+                return " / ".join(f"{m[k]:.3f}" if isinstance(m.get(k), int | float) else "-" for k in keys)
+
             for baseline in (None, *names.BASELINES):
                 keys = [names.metric_key(k) if baseline is None else names.baseline_key(baseline, k) for k in names.METRICS]
+                vals = values(keys)
                 if judged:
-                    keys += ["|", *(f"{names.CLICK_LABELS}.{k}" for k in keys)]
-                vals = " / ".join(
-                    k if k == "|" else f"{m[k]:.3f}" if isinstance(m.get(k), int | float) else "-" for k in keys
-                ).replace("/ | /", "|")
+                    vals += " | " + values([f"{names.CLICK_LABELS}.{k}" for k in keys])
                 lines.append(f"  {baseline or 'candidate':16} {vals}")
         if decision is not None:
             lines.append(
