@@ -659,13 +659,13 @@ def build_training_set(
     if test.empty:
         raise DatasetError(f"training window {window}: the test split is empty "
                            f"({len(group_rows)} query group(s); raise test_fraction={test_fraction} or widen the window)")
-    judgments = load_judgments(settings.judgments)
-    test = test.assign(**{JUDGED_COLUMN: judged_labels(test, judgments)})
     positives = int((train["label"] > 0).sum())
     if positives == 0 or positives == len(train):
         kind = "no positive (clicked) example" if positives == 0 else "no negative (unclicked) example"
         raise DatasetError(f"training window {window}: the training split has {kind} among its {len(train)} rows: "
                            "a ranker cannot learn from one class")
+    judgments = load_judgments(settings.judgments)
+    test = test.assign(**{JUDGED_COLUMN: judged_labels(test, judgments)})
 
     params = {
         "format_version": FORMAT_VERSION,
