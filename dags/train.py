@@ -69,7 +69,7 @@ _DEFAULT = "null = the default of `assay train` (assay.training.run.DEFAULT_CONF
     },
 )
 def train():
-    @task(queue=names.GPU_QUEUE, pool="gpu")
+    @task(queue=names.GPU_QUEUE, pool=names.GPU_POOL)
     def train_model(params: dict, **context) -> dict:
         import datetime as dt
 

@@ -128,8 +128,9 @@ def catalog_current() -> None:
 @airflow_app.command("up")
 def airflow_up(timeout: float = 180.0) -> None:
     """Run `airflow standalone` in the background and wait until the UI answers."""
+    from assay.names import GPU_POOL
     from assay.ops import airflow
-    from assay.training.run import GPU_POOL, ensure_gpu_pool
+    from assay.training.run import ensure_gpu_pool
 
     settings = get_settings()
     info = airflow.standalone_up(settings, timeout=timeout)

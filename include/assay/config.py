@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         return self.state_dir / "mlflow-artifacts"
 
     @property
+    def data_docs_dir(self) -> Path:
+        """Where GX writes the Data Docs site (served by the assay plugin)."""
+        return data_docs_dir(self.state_dir)
+
+    @property
     def landing(self) -> Path:
         return (self.landing_dir or self.state_dir / "landing").resolve()
 
@@ -171,6 +176,11 @@ class Settings(BaseSettings):
 
 
 @lru_cache(maxsize=1)
+def data_docs_dir(state_dir: Path) -> Path:
+    """The Data Docs site under a state folder: the one place this path is spelled."""
+    return state_dir / "gx" / "data_docs"
+
+
 def get_settings() -> Settings:
     """The process-wide settings (cached; call ``get_settings.cache_clear()`` in tests)."""
     return Settings()

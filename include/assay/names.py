@@ -19,6 +19,12 @@ CHALLENGER = "challenger"
 
 # ---- Airflow pools / queues ------------------------------------------------------------------
 GPU_QUEUE = "gpu"
+#: Airflow pool whose slots bound concurrent training (created by `assay airflow up` and compose).
+GPU_POOL = "gpu"
+
+# ---- Catalog -----------------------------------------------------------------------------------
+#: partition_key of a run over a whole (unpartitioned) table.
+ALL_PARTITIONS = "__all__"
 
 # ---- MLflow: experiment, run tags and metric keys (training writes them, the gate reads them) ---
 EXPERIMENT_NAME = "assay-cross-encoder"

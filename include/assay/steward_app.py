@@ -7,8 +7,6 @@ local stack listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -16,13 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from assay.config import Settings
 
 
-def data_docs_dir(settings: Settings) -> Path:
-    """Where the quality stage publishes Data Docs."""
-    return settings.state_dir / "gx" / "data_docs"
-
-
 def build_app(settings: Settings) -> FastAPI:
-    docs = data_docs_dir(settings)
+    docs = settings.data_docs_dir
     app = FastAPI(title="assay steward", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/", response_class=HTMLResponse)

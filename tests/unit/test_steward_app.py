@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from assay.config import Settings
-from assay.steward_app import build_app, data_docs_dir
+from assay.steward_app import build_app
 
 
 def test_serves_data_docs_when_published(tmp_path):
@@ -13,7 +13,7 @@ def test_serves_data_docs_when_published(tmp_path):
     client = TestClient(build_app(s))
     assert "No Data Docs yet" in client.get("/").text
     assert client.get("/data-docs/index.html").status_code == 404
-    docs = data_docs_dir(s)
+    docs = s.data_docs_dir
     assert docs.is_dir()  # created by build_app
     (docs / "index.html").write_text("<html>suite report</html>")
     assert 'href="data-docs/index.html"' in client.get("/").text

@@ -209,7 +209,7 @@ def summary(settings: Settings, report: DemoReport) -> str:
         "Where to look next:",
         f"  Airflow UI      make airflow   -> http://127.0.0.1:{settings.airflow_port} (user admin; password printed)",
         f"  MLflow UI       make mlflow    -> http://127.0.0.1:{settings.mlflow_port}",
-        f"  Data Docs       {settings.state_dir / 'gx' / 'data_docs' / 'index.html'}"
+        f"  Data Docs       {settings.data_docs_dir / 'index.html'}"
         " (also under Airflow's Browse menu)",
         f"  catalog         {settings.catalog_url()}",
         "  stop everything make stop",

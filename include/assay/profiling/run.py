@@ -53,6 +53,7 @@ from assay.catalog.models import (
 from assay.catalog.upsert import upsert
 from assay.config import Settings
 from assay.errors import AssayError, ConfigError
+from assay.names import ALL_PARTITIONS
 from assay.profiling.anomalies import AnomalyConfig, Finding, detect_all, observed_values
 from assay.profiling.report import AssetResult, ProfileReport, ProfilingError
 from assay.profiling.sql import DEFAULT_TUNING, SqlTuning
@@ -62,7 +63,6 @@ from assay.sources.series import members, series_of
 log = logging.getLogger(__name__)
 
 #: Partition key of an unpartitioned asset's snapshot.
-ALL = "__all__"
 #: A steward's label that says "no PII here".
 NO_LABEL = "none"
 
@@ -224,13 +224,13 @@ def _partition_of(
 ) -> tuple[str | None, str | None]:
     """``(partition key or None when the asset has no partition that day, file series key)``."""
     if source_kind == SourceKind.SQL.value:
-        return (day.isoformat() if asset.partition_column else ALL), None
+        return (day.isoformat() if asset.partition_column else ALL_PARTITIONS), None
     decl = _declared(decls, source_name)
     if not isinstance(decl, FileSource) or not asset.location:
-        return ALL, None
+        return ALL_PARTITIONS, None
     member = series_of(decl.partition_regex, asset.location)
     if member is None:
-        return ALL, None
+        return ALL_PARTITIONS, None
     if member.partition != day.isoformat():
         return None, None
     return member.partition, member.key
@@ -388,7 +388,7 @@ def _compute(
         source_url = decl.resolve_url(settings)
         if source_url not in engines:
             engines[source_url] = source_engine(source_url)
-        part = target.partition_key != ALL
+        part = target.partition_key != ALL_PARTITIONS
         prof = profile_sql(
             engines[source_url],
             target.name,

@@ -29,6 +29,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from assay.config import data_docs_dir
+
 log = logging.getLogger(__name__)
 
 #: Name of the Data Docs site and of the masked validation results store.
@@ -40,10 +42,6 @@ RESULT_FORMATS: tuple[str, ...] = ("BOOLEAN_ONLY", "BASIC", "SUMMARY", "COMPLETE
 INDEX_LIMIT = 500
 #: Failing values GX keeps per expectation at SUMMARY (before masking).
 PARTIAL_UNEXPECTED_COUNT = 20
-
-
-def docs_dir(state_dir: Path) -> Path:
-    return state_dir / "gx" / "data_docs"
 
 
 def validations_dir(state_dir: Path) -> Path:
@@ -91,7 +89,7 @@ class GxSession:
             ProgressBarsConfig,
         )
 
-        self.docs_dir = docs_dir(state_dir)
+        self.docs_dir = data_docs_dir(state_dir)
         self.validations_dir = validations_dir(state_dir)
         self.docs_dir.mkdir(parents=True, exist_ok=True)
         self.validations_dir.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ from assay.catalog.db import masked, session
 from assay.catalog.models import AssetKind, QualityStatus, SourceKind
 from assay.config import Settings
 from assay.errors import ConfigError, SourceError
+from assay.names import ALL_PARTITIONS
 from assay.quality import store
 from assay.quality.masking import mask_result, scrub_text
 from assay.quality.report import Outcome, PartitionResult, QualityFailure, QualityReport
@@ -39,7 +40,6 @@ from assay.sources.declarations import Declarations, FileSource, SqlSource, defa
 
 log = logging.getLogger(__name__)
 
-ALL_PARTITIONS = "__all__"
 TRACEBACK_WITHHELD = "(traceback withheld: it may quote data values; see the message)"
 
 

@@ -32,6 +32,7 @@ from assay.catalog.models import (
     SourceKind,
 )
 from assay.catalog.upsert import upsert
+from assay.names import ALL_PARTITIONS
 from assay.quality.report import Outcome, PartitionResult
 
 #: The label a steward gives to say "this column is not PII".
@@ -93,7 +94,7 @@ def assets_last_validated(s: Session, suite_name: str) -> list[tuple[int, str]]:
         select(QualityRun.asset_id, QualityRun.partition_key)
         .where(QualityRun.suite_name == suite_name, QualityRun.logical_date == latest)
     ).all()
-    return sorted({(aid, "__all__" if pk == "__all__" else "day") for aid, pk in rows})
+    return sorted({(aid, ALL_PARTITIONS if pk == ALL_PARTITIONS else "day") for aid, pk in rows})
 
 
 def pii_columns(s: Session, asset_id: int) -> dict[str, str]:

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay.config import Settings
 from assay.errors import TrainingError
+from assay.names import ALL_PARTITIONS
 from assay.training import text as txt
 from assay.training.judgments import JUDGED_COLUMN, judged_labels, load_judgments
 
@@ -56,7 +57,6 @@ EVENT_TABLES: tuple[str, ...] = ("search_sessions", "impressions", "interactions
 #: The dimension table product texts come from; validated whole (partition ``__all__``).
 PRODUCTS_TABLE = "products"
 #: Partition key of tables the quality stage validates whole.
-WHOLE_TABLE = "__all__"
 #: The catalog source the shop tables belong to (config/sources.yaml).
 SHOP_SOURCE = "shop"
 SHOP_SCHEMA = "public"
@@ -151,7 +151,7 @@ class _Evidence:
 
     @property
     def partition(self) -> str:
-        day = self.logical_date.isoformat() if self.partition_key == WHOLE_TABLE and self.logical_date \
+        day = self.logical_date.isoformat() if self.partition_key == ALL_PARTITIONS and self.logical_date \
             else self.partition_key
         return f"{self.table}:{day}"
 
@@ -203,7 +203,7 @@ def _collect_evidence(
             select(QualityRun.id, QualityRun.asset_id, QualityRun.suite_name, QualityRun.partition_key,
                    QualityRun.logical_date, QualityRun.status, QualityRun.gx_run_id, QualityRun.error)
             .where(QualityRun.asset_id.in_(list(by_id)),
-                   QualityRun.partition_key.in_([*keys, WHOLE_TABLE]),
+                   QualityRun.partition_key.in_([*keys, ALL_PARTITIONS]),
                    QualityRun.logical_date <= window_end)
             .order_by(QualityRun.logical_date, QualityRun.id)
         ).all()
@@ -212,11 +212,11 @@ def _collect_evidence(
         for r in runs:
             latest[(by_id[r.asset_id], r.suite_name, r.partition_key)] = r
         # The products table: only its runs of the newest logical date count.
-        product_runs = [r for (t, _, pk), r in latest.items() if t == PRODUCTS_TABLE and pk == WHOLE_TABLE]
+        product_runs = [r for (t, _, pk), r in latest.items() if t == PRODUCTS_TABLE and pk == ALL_PARTITIONS]
         if product_runs:
             newest = max(r.logical_date for r in product_runs)
             product_runs = [r for r in product_runs if r.logical_date == newest]
-        chosen = [r for (t, _, pk), r in latest.items() if t != PRODUCTS_TABLE and pk != WHOLE_TABLE]
+        chosen = [r for (t, _, pk), r in latest.items() if t != PRODUCTS_TABLE and pk != ALL_PARTITIONS]
         chosen += product_runs
         failed = _failed_expectations(s, [r.id for r in chosen])
 
@@ -229,7 +229,7 @@ def _collect_evidence(
         for day in days:
             ev = _Evidence(table, day.isoformat(), day)
             evidence[(table, day)] = ev
-    products = _Evidence(PRODUCTS_TABLE, WHOLE_TABLE)
+    products = _Evidence(PRODUCTS_TABLE, ALL_PARTITIONS)
     for r in chosen:
         table = by_id[r.asset_id]
         ev = products if table == PRODUCTS_TABLE else evidence[(table, dt.date.fromisoformat(r.partition_key))]

@@ -526,7 +526,6 @@ def train_candidate(
 
 
 #: The Airflow pool of the training task (one slot per GPU machine).
-GPU_POOL = "gpu"
 
 
 def ensure_gpu_pool(settings: Settings, slots: int = 1) -> None:
@@ -540,9 +539,9 @@ def ensure_gpu_pool(settings: Settings, slots: int = 1) -> None:
     """
     from assay.ops import airflow
 
-    code = airflow.run_cli(settings, ["pools", "set", GPU_POOL, str(slots), "GPU slots for the train DAG"])
+    code = airflow.run_cli(settings, ["pools", "set", names.GPU_POOL, str(slots), "GPU slots for the train DAG"])
     if code != 0:
-        raise TrainingError(f"`airflow pools set {GPU_POOL} {slots}` exited {code}")
+        raise TrainingError(f"`airflow pools set {names.GPU_POOL} {slots}` exited {code}")
 
 
 def cli_args(
