@@ -60,16 +60,3 @@ def test_airflow_env_is_complete_and_small(tmp_path):
     assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
     assert env["AIRFLOW__CORE__DAGS_FOLDER"].endswith("/dags")
     assert all(isinstance(v, str) for v in env.values())
-
-
-def test_only_config_reads_the_environment():
-    """Rule: nothing in include/assay but config.py reads os.environ / os.getenv."""
-    root = Path(__file__).resolve().parents[2] / "include" / "assay"
-    offenders = []
-    for path in root.rglob("*.py"):
-        if path.name == "config.py":
-            continue
-        text = path.read_text()
-        if "os.environ" in text or "os.getenv" in text or "getenv(" in text:
-            offenders.append(str(path.relative_to(root)))
-    assert offenders == []
