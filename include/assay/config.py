@@ -175,12 +175,12 @@ class Settings(BaseSettings):
         return env
 
 
-@lru_cache(maxsize=1)
 def data_docs_dir(state_dir: Path) -> Path:
     """The Data Docs site under a state folder: the one place this path is spelled."""
     return state_dir / "gx" / "data_docs"
 
 
+@lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (cached; call ``get_settings.cache_clear()`` in tests)."""
     return Settings()
