@@ -27,8 +27,8 @@ app.add_typer(airflow_app, name="airflow")
 
 def _register_feature_commands() -> None:
     """Training and gate keep their commands beside their code; each module only adds them here."""
+    from assay.cli import train as training_cli
     from assay.gate import cli as gate_cli
-    from assay.training import cli as training_cli
 
     training_cli.register(app)
     gate_cli.register(app)
@@ -249,7 +249,3 @@ def main() -> None:
     except AssayError as exc:
         typer.echo(f"assay: error: {exc}", err=True)
         sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""``assay train …`` commands, registered on the main CLI by :func:`register`."""
+"""``assay train``: registered on the main CLI by :func:`register`."""
 
 from __future__ import annotations
 
