@@ -55,6 +55,9 @@ def test_digest_is_about_meaning_not_formatting(tmp_path):
         ("version: 2\n", "version: "),
         ("- just\n- a list\n", "the policy must be a mapping"),
         ("metrics: [\n", "not valid YAML"),
+        ("metrics: []\n", "no metric check (metrics is empty)"),
+        ("on_no_champion: promote\ndrift:\n  features: []\n", "no metric check"),
+        ("metrics: []\nallow_no_metric_checks: maybe\n", "allow_no_metric_checks"),
     ],
 )
 def test_bad_policies_name_file_and_field(tmp_path, text, expected):
@@ -73,3 +76,8 @@ def test_missing_file(tmp_path):
 def test_rule_reference_keys():
     pol = parse({"metrics": [{"metric": "ndcg_at_10.tail", "against": "bm25", "min_absolute_change": 0}]}, "p")
     assert pol.metrics[0].reference_key == "bm25.ndcg_at_10.tail"
+
+
+def test_no_metric_checks_only_when_the_policy_says_so(tmp_path):
+    pol = load(write(tmp_path, "metrics: []\nallow_no_metric_checks: true\n"))
+    assert pol.metrics == [] and pol.allow_no_metric_checks

@@ -168,6 +168,17 @@ class Policy(_Strict):
     data: DataRules = Field(default_factory=DataRules)
     drift: Drift = Field(default_factory=Drift)
     metrics: list[MetricRule] = Field(default_factory=list)
+    #: A policy without metric rules would promote on data checks alone; it must say so.
+    allow_no_metric_checks: bool = False
+
+    @model_validator(mode="after")
+    def _judges_the_model(self) -> Policy:
+        if not self.metrics and not self.allow_no_metric_checks:
+            raise ValueError(
+                "no metric check (metrics is empty): a candidate would be promoted on data checks "
+                "alone; add a rule, or set allow_no_metric_checks: true to mean it"
+            )
+        return self
 
     def as_json(self) -> dict[str, Any]:
         """The policy as plain JSON (what the decision row stores)."""

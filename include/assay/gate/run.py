@@ -234,7 +234,9 @@ def rollback(
             d = Decision(model_name, to_version, PASS, text, [check])
             evidence = {"rollback": {"from_version": current, "to_version": to_version,
                                      "relies_on_decision_id": relied.id, "reason": reason}}
-            d.decision_id = _store(s, d, policy_mod.Policy(), evidence, actor, run_key or f"cli/rollback/{to_version}",
+            # A rollback is judged by the decision it relies on, not by metric rules of its own.
+            rollback_policy = policy_mod.Policy(allow_no_metric_checks=True)
+            d.decision_id = _store(s, d, rollback_policy, evidence, actor, run_key or f"cli/rollback/{to_version}",
                                    policy_json=dict(relied.policy), policy_digest=relied.policy_digest)
             try:
                 registry.promote_champion(client, s, model_name, to_version, d.decision_id, actor, text)
