@@ -15,7 +15,7 @@ from assay.classify import (
     detect_pii,
     score_pii,
 )
-from assay.classify.pii import luhn_valid
+from assay.classify.pii_values import luhn_valid
 
 RNG = random.Random(20261105)
 N = 60

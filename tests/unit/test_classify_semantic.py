@@ -17,7 +17,8 @@ from assay.classify import (
     classify_columns,
 )
 from assay.classify import embed as embed_module
-from assay.classify.semantic import LABELS, UNKNOWN, column_text
+from assay.classify.semantic import UNKNOWN, column_text
+from assay.classify.semantic_labels import LABELS
 from assay.classify.text import ColumnView, split_name, type_family
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from assay.classify import ColumnSample, classify_columns, score_pii
 from assay.classify import pii as pii_mod
+from assay.classify.pii_values import email_screen
 from assay.classify.text import ColumnView
 
 CORPUS = Path(__file__).with_name("test_classify_equivalence.json.gz")
@@ -107,7 +108,7 @@ def test_screens_skip_columns_no_value_of_which_can_match() -> None:
     numbers = ColumnView(ColumnSample("c05", "bigint", [str(i) for i in range(1, 11)]))
     assert not any(d.screen(numbers, "none") for d in pii_mod.DETECTORS)
     emails = ColumnView(ColumnSample("contact", "text", ["ana@example.com"]))
-    assert pii_mod._email_screen(emails, "none")
+    assert email_screen(emails, "none")
 
 
 def test_a_name_hint_without_matching_values_still_scores_the_name() -> None:

@@ -25,8 +25,9 @@ from assay.classify.classifier import classify_columns
 from assay.classify.mask import mask_value
 from assay.classify.overrides import effective
 from assay.classify.pii import NAME_BONUS, PII_LABELS, PII_THRESHOLD, detect_pii, score_pii
-from assay.classify.semantic import LABEL_NAMES, UNKNOWN
 from assay.classify.semantic import MIN_SCORE as SEMANTIC_MIN_SCORE
+from assay.classify.semantic import UNKNOWN
+from assay.classify.semantic_labels import LABEL_NAMES
 
 #: Every label a semantic classification can carry: the embedding labels, the PII labels (a PII
 #: column's semantic label is its PII label) and ``unknown``.

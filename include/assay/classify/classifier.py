@@ -9,7 +9,8 @@ from collections.abc import Hashable, Sequence
 
 from assay.classify.base import MAX_VALUES, Classification, ColumnSample
 from assay.classify.pii import _decide, _score_view
-from assay.classify.semantic import _GENERIC_NAMES, decide, similarities
+from assay.classify.semantic import decide, similarities
+from assay.classify.semantic_labels import GENERIC_NAMES
 from assay.classify.text import ColumnView, _name_parts
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def _memo_key(sample: ColumnSample, use_embeddings: bool) -> Hashable | None:
     """What a column's rule-based result depends on, or ``None``: classify it on its own.
 
     The table name is left out where no rule reads it: the rules read it only for generic column
-    names (``name``, ``value``: see ``semantic._GENERIC_NAMES``). With embeddings nothing is
+    names (``name``, ``value``: see ``semantic_labels.GENERIC_NAMES``). With embeddings nothing is
     shared: a batch's make-up could move a cosine in its last digit.
     """
     if use_embeddings:
@@ -103,5 +104,5 @@ def _memo_key(sample: ColumnSample, use_embeddings: bool) -> Hashable | None:
     values = tuple(sample.values[:MAX_VALUES])
     if not set(map(type, values)) <= _PLAIN:
         return None  # 1, 1.0 and True are equal keys but different text
-    generic = set(_name_parts(sample.name)[0]) <= _GENERIC_NAMES
+    generic = set(_name_parts(sample.name)[0]) <= GENERIC_NAMES
     return (sample.name, sample.data_type, sample.table if generic else None, values)
