@@ -7,6 +7,8 @@ A suite or partition that cannot be validated is recorded as ``error`` and the n
 Data Docs are rebuilt from the masked results, scorecards recomputed, and -- only after all of
 that is stored -- :class:`~assay.quality.report.QualityFailure` is raised if anything critical
 failed or could not be evaluated.
+
+Which partitions each suite covers is planned in :mod:`assay.quality.plan`.
 """
 
 from __future__ import annotations
@@ -15,48 +17,30 @@ import datetime as dt
 import logging
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assay.catalog.db import masked, session
-from assay.catalog.models import AssetKind, QualityStatus, SourceKind
+from assay.catalog.models import AssetKind, QualityStatus
 from assay.config import Settings
 from assay.errors import ConfigError, SourceError
 from assay.names import ALL_PARTITIONS
 from assay.quality import store
 from assay.quality.masking import mask_result, scrub_text
+from assay.quality.plan import Planned, is_selected, plan_suite, register_asset
 from assay.quality.report import Outcome, PartitionResult, QualityFailure, QualityReport
 from assay.quality.suites import (
-    DAY,
     LoadedSuites,
     SuiteError,
-    SuiteSpec,
     build_gx_suite,
     load_suites,
     suites_dir,
 )
-from assay.sources.declarations import Declarations, FileSource, SqlSource, default_path, load
+from assay.sources.declarations import Declarations, SqlSource, default_path, load
 
 log = logging.getLogger(__name__)
 
 TRACEBACK_WITHHELD = "(traceback withheld: it may quote data values; see the message)"
-
-
-@dataclass
-class _Planned:
-    """One validation to do: a suite on one asset partition."""
-
-    suite: SuiteSpec
-    result: PartitionResult
-    source: SqlSource | FileSource
-    url: str | None = None
-    file: Path | None = None
-    namespace: str = ""
-    name: str = ""
-    pii: dict[str, str] = field(default_factory=dict)
-    gx_suite: Any = None
-    error: str | None = None  # known before validating (suite refused by GX)
 
 
 def _json_safe(value: Any) -> Any:
@@ -87,100 +71,9 @@ def _exception_message(info: Any) -> str | None:
     return None
 
 
-# ---- planning -----------------------------------------------------------------------------------
-def _file_groups(root: Path, pattern: str) -> tuple[list[Path], str]:
-    """The folders matching the part of ``pattern`` before ``/{day}``, and the part after it."""
-    prefix, rest = pattern.split("/" + DAY, 1)
-    return sorted(p for p in root.glob(prefix) if p.is_dir()), rest.lstrip("/")
-
-
-def _usual_name(group: Path, rest: str) -> str:
-    """The file name a group's partitions usually have (for recording a missing partition)."""
-    names = sorted(p.name for p in group.glob(f"*/{rest}") if p.is_file())
-    return max(set(names), key=names.count) if names else rest.replace("*", "")
-
-
-def _plan_suite(
-    settings: Settings, spec: SuiteSpec, decls: Declarations, day: dt.date, run_key: str
-) -> list[_Planned]:
-    target = spec.target
-    try:
-        decl = decls.get(target.source)
-    except ConfigError as exc:
-        raise SuiteError(spec.path, str(exc)) from None
-    if target.table is not None:
-        if not isinstance(decl, SqlSource):
-            raise SuiteError(spec.path, f"meta.assay.table needs a SQL source; {decl.name} is a file source")
-        partition = day.isoformat() if target.partition_column else ALL_PARTITIONS
-        try:
-            url = decl.resolve_url(settings)
-        except Exception as exc:  # settings or Airflow's connection lookup; recorded like a bad suite
-            raise SuiteError(spec.path, f"source {decl.name}: cannot resolve its URL: {exc}") from exc
-        return [
-            _Planned(
-                suite=spec,
-                result=PartitionResult(spec.name, target.relation, partition, day),
-                source=decl,
-                url=url,
-                namespace=target.schema,
-                name=target.relation,
-            )
-        ]
-    if not isinstance(decl, FileSource):
-        raise SuiteError(spec.path, f"meta.assay.files needs a file source; {decl.name} is a SQL source")
-    assert target.files is not None
-    root = decl.resolve_root(settings)
-    groups, rest = _file_groups(root, target.files)
-    if not groups:
-        # Not one folder (supplier) matches: the landing zone is gone or moved, not "nothing to check".
-        raise SuiteError(spec.path, f"no folder under {root} matches {target.files.split('/' + DAY)[0]}")
-    planned = []
-    for group in groups:
-        group_rel = group.relative_to(root).as_posix()
-        found = sorted(p for p in (group / day.isoformat()).glob(rest) if p.is_file())
-        paths: list[Path | None] = list(found) or [None]
-        for path in paths:
-            name = path.name if path is not None else _usual_name(group, rest)
-            label = group_rel if len(found) <= 1 else f"{group_rel}/{name}"
-            planned.append(
-                _Planned(
-                    suite=spec,
-                    result=PartitionResult(spec.name, label, day.isoformat(), day),
-                    source=decl,
-                    file=path,
-                    namespace=f"{group_rel}/{day.isoformat()}",
-                    name=name,
-                )
-            )
-    return planned
-
-
-def _selected(p: _Planned, wanted: set[str] | None) -> bool:
-    if wanted is None:
-        return True
-    names = {p.result.target, p.suite.name, p.source.name, f"{p.namespace}/{p.name}", f"{p.namespace}.{p.name}"}
-    return bool(names & wanted)
-
-
-def _register(s: Any, p: _Planned) -> None:
-    """Find (or create) the catalog rows of the planned asset; read its PII columns."""
-    is_sql = isinstance(p.source, SqlSource)
-    source_id = store.ensure_source(
-        s, p.source.name, SourceKind.SQL if is_sql else SourceKind.FILES, p.source.locator()
-    )
-    if is_sql:
-        kind, location = AssetKind.TABLE, f"{p.namespace}.{p.name}"
-    else:
-        kind, location = AssetKind.FILE, f"{p.namespace}/{p.name}"
-    p.result.asset_id = store.ensure_asset(
-        s, source_id, p.namespace, p.name, kind, location, partition_column=p.suite.target.partition_column
-    )
-    # The catalog's labels first; the suite's list covers what the catalog has not classified.
-    p.pii = {**dict(p.suite.pii_columns), **store.pii_columns(s, p.result.asset_id)}
-
 
 # ---- validating one partition -------------------------------------------------------------------
-def _outcomes(result: Any, p: _Planned, waivers: dict[str, int]) -> list[Outcome]:
+def _outcomes(result: Any, p: Planned, waivers: dict[str, int]) -> list[Outcome]:
     """Mask every expectation result in place (the GX object is then safe to store) and read it."""
     outcomes = []
     for r in result.results:
@@ -244,7 +137,7 @@ def _outcomes(result: Any, p: _Planned, waivers: dict[str, int]) -> list[Outcome
     return outcomes
 
 
-def _validate(gx: Any, p: _Planned, day: dt.date, result_format: str) -> tuple[Any, Any, dict[str, Any]]:
+def _validate(gx: Any, p: Planned, day: dt.date, result_format: str) -> tuple[Any, Any, dict[str, Any]]:
     """Run GX on the partition; returns (result, store key, statistics about the input)."""
     from assay.quality import feeds
     from assay.quality.gxrun import result_format_config
@@ -270,7 +163,7 @@ def _validate(gx: Any, p: _Planned, day: dt.date, result_format: str) -> tuple[A
 
 
 def _validate_partition(
-    url: str, gx: Any, p: _Planned, day: dt.date, run_key: str, result_format: str
+    url: str, gx: Any, p: Planned, day: dt.date, run_key: str, result_format: str
 ) -> None:
     res = p.result
     started = time.perf_counter()
@@ -311,7 +204,7 @@ def _validate_partition(
     )
 
 
-def _waivers(s: Any, p: _Planned, day: dt.date) -> dict[str, int]:
+def _waivers(s: Any, p: Planned, day: dt.date) -> dict[str, int]:
     from assay.quality.waivers import active_waivers
 
     assert p.result.asset_id is not None
@@ -432,13 +325,13 @@ def run_quality(
     wanted = set(assets) if assets else None
     url = settings.catalog_url()
 
-    planned: list[_Planned] = []
+    planned: list[Planned] = []
     for spec in loaded.suites:
         try:
-            planned.extend(_plan_suite(settings, spec, decls, logical_date, run_key))
+            planned.extend(plan_suite(settings, spec, decls, logical_date, run_key))
         except SuiteError as exc:
             loaded.errors.append(exc)
-    planned = [p for p in planned if _selected(p, wanted)]
+    planned = [p for p in planned if is_selected(p, wanted)]
     if wanted is not None:
         known = {n for p in planned for n in (p.result.target, p.suite.name, p.source.name)}
         broken = {e.suite_name for e in loaded.errors}
@@ -451,7 +344,7 @@ def run_quality(
     log.info("quality %s (%s): %d partitions to validate, catalog %s", run_key, logical_date, len(planned), masked(url))
     with session(url) as s:
         for p in planned:
-            _register(s, p)
+            register_asset(s, p)
 
     results: list[PartitionResult] = []
     unrecorded: list[str] = []

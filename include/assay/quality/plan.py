@@ -1,0 +1,132 @@
+"""Planning a quality run: which asset partitions each suite validates on a logical date.
+
+A table suite validates one partition (the day, or ``__all__`` for a table without a partition
+column); a file suite validates every file of the day in each folder (supplier) its pattern
+matches, and records a missing file as a partition too. :func:`register_asset` then finds or
+creates the catalog rows of each planned asset and reads its PII columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assay.catalog.models import AssetKind, SourceKind
+from assay.config import Settings
+from assay.errors import ConfigError
+from assay.names import ALL_PARTITIONS
+from assay.quality import store
+from assay.quality.report import PartitionResult
+from assay.quality.suites import DAY, SuiteError, SuiteSpec
+from assay.sources.declarations import Declarations, FileSource, SqlSource
+
+
+@dataclass
+class Planned:
+    """One validation to do: a suite on one asset partition."""
+
+    suite: SuiteSpec
+    result: PartitionResult
+    source: SqlSource | FileSource
+    url: str | None = None
+    file: Path | None = None
+    namespace: str = ""
+    name: str = ""
+    pii: dict[str, str] = field(default_factory=dict)
+    gx_suite: Any = None
+    error: str | None = None  # known before validating (suite refused by GX)
+
+
+def _file_groups(root: Path, pattern: str) -> tuple[list[Path], str]:
+    """The folders matching the part of ``pattern`` before ``/{day}``, and the part after it."""
+    prefix, rest = pattern.split("/" + DAY, 1)
+    return sorted(p for p in root.glob(prefix) if p.is_dir()), rest.lstrip("/")
+
+
+def _usual_name(group: Path, rest: str) -> str:
+    """The file name a group's partitions usually have (for recording a missing partition)."""
+    names = sorted(p.name for p in group.glob(f"*/{rest}") if p.is_file())
+    return max(set(names), key=names.count) if names else rest.replace("*", "")
+
+
+def plan_suite(
+    settings: Settings, spec: SuiteSpec, decls: Declarations, day: dt.date, run_key: str
+) -> list[Planned]:
+    """The validations of one suite on ``day``; :class:`SuiteError` when its target cannot be planned."""
+    target = spec.target
+    try:
+        decl = decls.get(target.source)
+    except ConfigError as exc:
+        raise SuiteError(spec.path, str(exc)) from None
+    if target.table is not None:
+        if not isinstance(decl, SqlSource):
+            raise SuiteError(spec.path, f"meta.assay.table needs a SQL source; {decl.name} is a file source")
+        partition = day.isoformat() if target.partition_column else ALL_PARTITIONS
+        try:
+            url = decl.resolve_url(settings)
+        except Exception as exc:  # settings or Airflow's connection lookup; recorded like a bad suite
+            raise SuiteError(spec.path, f"source {decl.name}: cannot resolve its URL: {exc}") from exc
+        return [
+            Planned(
+                suite=spec,
+                result=PartitionResult(spec.name, target.relation, partition, day),
+                source=decl,
+                url=url,
+                namespace=target.schema,
+                name=target.relation,
+            )
+        ]
+    if not isinstance(decl, FileSource):
+        raise SuiteError(spec.path, f"meta.assay.files needs a file source; {decl.name} is a SQL source")
+    assert target.files is not None
+    root = decl.resolve_root(settings)
+    groups, rest = _file_groups(root, target.files)
+    if not groups:
+        # Not one folder (supplier) matches: the landing zone is gone or moved, not "nothing to check".
+        raise SuiteError(spec.path, f"no folder under {root} matches {target.files.split('/' + DAY)[0]}")
+    planned = []
+    for group in groups:
+        group_rel = group.relative_to(root).as_posix()
+        found = sorted(p for p in (group / day.isoformat()).glob(rest) if p.is_file())
+        paths: list[Path | None] = list(found) or [None]
+        for path in paths:
+            name = path.name if path is not None else _usual_name(group, rest)
+            label = group_rel if len(found) <= 1 else f"{group_rel}/{name}"
+            planned.append(
+                Planned(
+                    suite=spec,
+                    result=PartitionResult(spec.name, label, day.isoformat(), day),
+                    source=decl,
+                    file=path,
+                    namespace=f"{group_rel}/{day.isoformat()}",
+                    name=name,
+                )
+            )
+    return planned
+
+
+def is_selected(p: Planned, wanted: set[str] | None) -> bool:
+    """Whether a planned validation is among the ``wanted`` names (target, suite, source, asset)."""
+    if wanted is None:
+        return True
+    names = {p.result.target, p.suite.name, p.source.name, f"{p.namespace}/{p.name}", f"{p.namespace}.{p.name}"}
+    return bool(names & wanted)
+
+
+def register_asset(s: Any, p: Planned) -> None:
+    """Find (or create) the catalog rows of the planned asset; read its PII columns."""
+    is_sql = isinstance(p.source, SqlSource)
+    source_id = store.ensure_source(
+        s, p.source.name, SourceKind.SQL if is_sql else SourceKind.FILES, p.source.locator()
+    )
+    if is_sql:
+        kind, location = AssetKind.TABLE, f"{p.namespace}.{p.name}"
+    else:
+        kind, location = AssetKind.FILE, f"{p.namespace}/{p.name}"
+    p.result.asset_id = store.ensure_asset(
+        s, source_id, p.namespace, p.name, kind, location, partition_column=p.suite.target.partition_column
+    )
+    # The catalog's labels first; the suite's list covers what the catalog has not classified.
+    p.pii = {**dict(p.suite.pii_columns), **store.pii_columns(s, p.result.asset_id)}
