@@ -14,6 +14,14 @@ D1, D2, OUTSIDE = END - timedelta(days=1), END - timedelta(days=2), END - timede
 WINDOW = 3
 
 
+def quality_summary(settings, day: date, days: int) -> list[str]:
+    """The demo's quality lines, as `assay demo` prints them."""
+    from assay.cli.render import quality_summary as render
+    from assay.ops.status import quality_overview
+
+    return render(quality_overview(settings, day, days), day)
+
+
 @pytest.fixture
 def known(settings, catalog_url):
     """A catalog with quality rows of four days (the oldest outside a 3-day window)."""
@@ -113,9 +121,11 @@ def test_overview_reads_partitions_scorecards_and_failures(known):
 
 
 def test_demo_summary_prints_catalog_quality_before_the_data_docs_path(known):
-    from assay.ops.demo import DemoReport, summary
+    from assay.cli.render import demo_summary
+    from assay.ops.demo import DemoReport
+    from assay.ops.status import demo_status
 
-    text = summary(known, DemoReport(logical_date=END.isoformat()))
+    text = demo_summary(known, DemoReport(logical_date=END.isoformat()), demo_status(known, END.isoformat()))
     lines = text.splitlines()
     assert "Quality of 2026-11-20: 2 of 3 partitions validated" in lines
     assert "  validated  interactions:2026-11-20" in lines
@@ -148,7 +158,6 @@ def test_summary_follows_the_catalog_after_a_rerun(known):
 
     from assay.catalog.db import session
     from assay.catalog.models import ExpectationResult, QualityRun
-    from assay.ops.demo import quality_summary
 
     before = quality_summary(known, END, WINDOW)
     assert "  FAILED     feeds/northwind:2026-11-20" in before
@@ -166,8 +175,6 @@ def test_summary_follows_the_catalog_after_a_rerun(known):
 
 
 def test_summary_of_a_date_without_quality_runs(known):
-    from assay.ops.demo import quality_summary
-
     lines = quality_summary(known, date(2027, 1, 1), WINDOW)
     assert lines[0] == "Quality of 2027-01-01: no quality runs recorded for this date"
     assert "0 partitions validated, 0 failed" in lines[1]

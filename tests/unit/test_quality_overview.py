@@ -6,13 +6,13 @@ from datetime import date
 
 import pytest
 
+from assay.cli.render import render_quality
 from assay.quality.overview import (
     CriticalFailure,
     PartitionState,
     QualityOverview,
     ScoreRow,
     _judge,
-    render,
     target_of,
 )
 
@@ -55,7 +55,7 @@ def test_render_lists_failed_partitions_apart_and_caps_the_failure_lines():
     ]
     ov.scorecards = [ScoreRow("interactions", 87.5, {"completeness": None, "volume": 100.0})]
     ov.failures = [CriticalFailure(DAY, "impressions", "impressions", f"check_{i}", "c") for i in range(5)]
-    lines = render(ov, max_failures=3)
+    lines = render_quality(ov, max_failures=3)
     assert lines[:3] == [
         "Quality of 2026-11-20: 1 of 2 partitions validated",
         "  validated  interactions:2026-11-20",

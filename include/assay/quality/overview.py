@@ -2,7 +2,7 @@
 
 Everything here reads ``quality_runs``, ``expectation_results`` and ``scorecards`` -- never a
 run's in-memory report -- so the answer is the same after a re-run, a backfill or a run from
-another process. ``make demo`` prints :func:`render` at the end.
+another process. ``make demo`` prints it at the end (rendered by :mod:`assay.cli.render`).
 
 A *partition* is one asset partition on one logical date (``<target>:<partition>``, the key the
 ``VALIDATED`` asset event lists). It is validated when every suite run on it has status ``ok``
@@ -30,15 +30,8 @@ from assay.catalog.models import (
     Severity,
 )
 
-#: Column headers of the scorecard table, in :class:`Dimension` order.
-DIMENSION_HEADERS: dict[str, str] = {
-    Dimension.COMPLETENESS.value: "compl",
-    Dimension.UNIQUENESS.value: "uniq",
-    Dimension.VALIDITY.value: "valid",
-    Dimension.CONSISTENCY.value: "consist",
-    Dimension.TIMELINESS.value: "timely",
-    Dimension.VOLUME.value: "volume",
-}
+#: The scorecard dimensions, in :class:`Dimension` order (the order the scorecard table shows).
+DIMENSIONS: tuple[str, ...] = tuple(d.value for d in Dimension)
 
 
 @dataclass(frozen=True)
@@ -188,7 +181,7 @@ def load(s: Session, end: dt.date, days: int) -> QualityOverview:
             ScoreRow(
                 target_of(c.namespace, c.name, c.kind),
                 _pct(c.overall),
-                {d: _pct(c.dimension_scores.get(d)) for d in DIMENSION_HEADERS},
+                {d: _pct(c.dimension_scores.get(d)) for d in DIMENSIONS},
             )
             for c in cards
         ),
@@ -230,46 +223,3 @@ def overview(catalog_url: str, end: dt.date, days: int) -> QualityOverview:
     with session(catalog_url) as s:
         return load(s, end, days)
 
-
-def _score(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
-
-
-def render(ov: QualityOverview, max_failures: int = 40) -> list[str]:
-    """Lines for a terminal: the day's partitions, the window's counts, the scorecard table, and
-    the critical failures of the failed days (at most ``max_failures`` lines, then a count)."""
-    lines = []
-    day = ov.of_day(ov.end)
-    validated = ov.validated()
-    if not day:
-        lines.append(f"Quality of {ov.end}: no quality runs recorded for this date")
-    else:
-        lines.append(f"Quality of {ov.end}: {len(validated)} of {len(day)} partitions validated")
-        lines.extend(f"  validated  {key}" for key in validated)
-        lines.extend(f"  {p.status.upper():10} {p.key}" for p in ov.not_validated())
-    counts = ov.counts()
-    lines.append(
-        f"History {ov.start} .. {ov.end} ({ov.days} days): {counts['validated']} partitions validated, "
-        f"{counts['failed']} failed" + (f", {counts['running']} unfinished" if counts["running"] else "")
-        + (f"; failed days: {', '.join(d.isoformat() for d in ov.failed_days())}" if ov.failed_days() else "")
-    )
-    if ov.scorecards:
-        width = max(len("asset"), *(len(r.target) for r in ov.scorecards))
-        heads = list(DIMENSION_HEADERS.values())
-        lines.append(f"Scorecard {ov.end} (0-100; '-' = no expectation of that dimension):")
-        lines.append(f"  {'asset':<{width}} {'overall':>7} " + " ".join(f"{h:>7}" for h in heads))
-        for r in ov.scorecards:
-            lines.append(
-                f"  {r.target:<{width}} {_score(r.overall):>7} "
-                + " ".join(f"{_score(r.dimensions.get(d)):>7}" for d in DIMENSION_HEADERS)
-            )
-    else:
-        lines.append(f"Scorecard {ov.end}: none recorded")
-    if ov.failures:
-        lines.append("Critical failures on the failed days (day, asset, expectation, column):")
-        for f in ov.failures[:max_failures]:
-            extra = f" -- {f.detail}" if f.detail else ""
-            lines.append(f"  {f.day}  {f.target:<{24}} {f.expectation:<28} {f.column or '-'}{extra}")
-        if len(ov.failures) > max_failures:
-            lines.append(f"  ... and {len(ov.failures) - max_failures} more (table expectation_results)")
-    return lines
