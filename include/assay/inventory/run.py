@@ -24,10 +24,14 @@ from assay.catalog.db import engine, masked, without_password
 from assay.catalog.models import AssetStatus, RunStatus, SourceKind
 from assay.config import Settings
 from assay.errors import ConfigError, DatabaseError, SourceError
-from assay.inventory import record
+from assay.inventory import lifecycle, record
+from assay.inventory.classifications import sample_digest
+from assay.inventory.figures import source_figures
 from assay.inventory.observe import Listing, ObservedAsset, db_error_text, observe_files, observe_sql
 from assay.inventory.pipeline import Writers, prefetch
 from assay.inventory.report import InventoryReport, SourceReport
+from assay.inventory.series_events import record_series_events
+from assay.inventory.state import AssetState, load_state
 from assay.sources.declarations import Declarations, FileSource, SqlSource, default_path, load
 
 log = logging.getLogger(__name__)
@@ -80,10 +84,10 @@ def run_inventory(
     decls = declarations or load(default_path(settings))
     chosen = [decls.get(name) for name in sources] if sources is not None else list(decls.sources)
     url = settings.catalog_url()
-    observed_at = record.observed_at_of(logical_date)
+    observed_at = lifecycle.observed_at_of(logical_date)
     try:
         with engine(url).begin() as conn:
-            run_id = record.start_run(conn, run_key, logical_date, dt.datetime.now(dt.UTC))
+            run_id = lifecycle.start_run(conn, run_key, logical_date, dt.datetime.now(dt.UTC))
     except SQLAlchemyError as exc:
         raise DatabaseError(f"catalog {masked(url)}: cannot start inventory run {run_key}: {db_error_text(exc)}") from exc
 
@@ -123,7 +127,7 @@ def run_inventory(
         "use_embeddings": use_embeddings,
     }
     with engine(url).begin() as conn:
-        record.finish_run(conn, run_key, status, stats, "; ".join(failures) or None, dt.datetime.now(dt.UTC))
+        lifecycle.finish_run(conn, run_key, status, stats, "; ".join(failures) or None, dt.datetime.now(dt.UTC))
     log.info("%s", report.summary())
     if any(r.status == RunStatus.FAILED.value for r in reports):
         raise SourceError(report.summary())
@@ -138,7 +142,7 @@ def _record_crash(url: str, run_key: str, exc: DatabaseError) -> None:
     """Mark the run failed when the catalog refused a write, if the catalog still answers."""
     try:
         with engine(url).begin() as conn:
-            record.finish_run(conn, run_key, RunStatus.FAILED, {}, str(exc), dt.datetime.now(dt.UTC))
+            lifecycle.finish_run(conn, run_key, RunStatus.FAILED, {}, str(exc), dt.datetime.now(dt.UTC))
     except SQLAlchemyError as again:
         log.error("could not record the failure of inventory run %s: %s", run_key, db_error_text(again))
 
@@ -158,7 +162,7 @@ def _source_row(decl: SqlSource | FileSource) -> dict[str, Any]:
 @contextmanager
 def _source_lock(url: str, source_name: str) -> Iterator[None]:
     """Hold a PostgreSQL advisory lock on the source: two runs of one source take turns."""
-    key = record.lock_key(source_name)
+    key = lifecycle.lock_key(source_name)
     with engine(url).connect() as conn:
         conn.execute(select(func.pg_advisory_lock(key)))
         conn.commit()
@@ -205,10 +209,10 @@ def _inventory_source(
     started = time.perf_counter()
     try:
         with engine(url).begin() as conn:
-            source_id = record.record_source(conn, _source_row(decl))
+            source_id = lifecycle.record_source(conn, _source_row(decl))
     except SQLAlchemyError as exc:
         raise DatabaseError(f"catalog {masked(url)}: cannot record source {decl.name}: {db_error_text(exc)}") from exc
-    ctx = record.RunContext(
+    ctx = lifecycle.RunContext(
         run_id=run_id,
         run_key=run_key,
         observed_at=observed_at,
@@ -222,7 +226,7 @@ def _inventory_source(
     shown_url = masked(url)
     with _source_lock(url, decl.name):
         with engine(url).begin() as conn:
-            state = record.load_state(conn, source_id)
+            state = load_state(conn, source_id)
         try:
             for chunk in prefetch(_chunks(_observe(settings, decl, listing), CHUNK_ASSETS)):
                 items = [
@@ -238,7 +242,7 @@ def _inventory_source(
         if isinstance(decl, FileSource) and decl.partition_regex:
             # After every file of the source is written: a backfill lands many days in one run.
             with writers.engine.begin() as conn:
-                record.record_series_events(conn, ctx, decl.partition_regex)
+                record_series_events(conn, ctx, decl.partition_regex)
         if failure is None:
             for key, st in sorted(state.items()):
                 if key not in seen and st.status != AssetStatus.DELETED.value and key[0] not in listing.failed:
@@ -247,7 +251,7 @@ def _inventory_source(
     if listing.failed:
         failure = "; ".join(filter(None, [failure, *listing.failed.values()]))
     with engine(url).begin() as conn:
-        figures = record.source_figures(conn, source_id, run_id, run_key)
+        figures = source_figures(conn, source_id, run_id, run_key)
     if failure:
         status = RunStatus.FAILED
     elif figures.errors:
@@ -279,8 +283,8 @@ def _inventory_source(
 def _write_chunk(
     conn: Connection,
     shown_url: str,
-    ctx: record.RunContext,
-    items: list[tuple[record.AssetState | None, ObservedAsset, Labels]],
+    ctx: lifecycle.RunContext,
+    items: list[tuple[AssetState | None, ObservedAsset, Labels]],
 ) -> None:
     """Write a chunk of assets in one transaction; if the catalog refuses it, asset by asset.
 
@@ -300,8 +304,8 @@ def _write_chunk(
 def _write(
     conn: Connection,
     shown_url: str,
-    ctx: record.RunContext,
-    state: record.AssetState | None,
+    ctx: lifecycle.RunContext,
+    state: AssetState | None,
     asset: ObservedAsset,
     labels: Labels,
 ) -> None:
@@ -337,7 +341,7 @@ class _Classifier:
         self.seconds = 0.0
 
     def __call__(
-        self, assets: Sequence[ObservedAsset], state: dict[tuple[str, str], record.AssetState]
+        self, assets: Sequence[ObservedAsset], state: dict[tuple[str, str], AssetState]
     ) -> list[Labels]:
         from assay.classify import ClassificationError, ColumnSample, classify_columns
 
@@ -351,7 +355,7 @@ class _Classifier:
             known = state.get(a.key)
             for c in a.columns:
                 values = a.samples.get(c.name, [])
-                digest = record.sample_digest(a.name, c.data_type, values, self.use_embeddings)
+                digest = sample_digest(a.name, c.data_type, values, self.use_embeddings)
                 if not self.reclassify and known is not None and known.sample_digest(c.name) == digest:
                     self.reused += 1
                     continue
