@@ -1,19 +1,34 @@
-"""assay's Airflow plugin: the steward app (Data Docs) under /assay and links in the UI nav."""
+"""assay's Airflow plugin: the steward app (Data Docs) under /assay and links in the UI nav.
+
+Importing this module builds nothing and reads no settings: every Airflow process imports the
+plugins (scheduler, DAG processor, workers), and only the API server serves the app. The plugin's
+``fastapi_apps`` and ``external_views`` are built on their first read, once per process.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
 from airflow.plugins_manager import AirflowPlugin
 
-from assay.config import get_settings
-from assay.steward_app import build_app
 
-_settings = get_settings()
+@cache
+def _steward_apps() -> list[dict[str, Any]]:
+    """The steward app, as Airflow 3 mounts it (``fastapi_apps``)."""
+    from assay.config import get_settings
+    from assay.steward_app import build_app
+
+    return [{"app": build_app(get_settings()), "url_prefix": "/assay", "name": "assay steward"}]
 
 
-class AssayPlugin(AirflowPlugin):
-    name = "assay"
-    fastapi_apps = [{"app": build_app(_settings), "url_prefix": "/assay", "name": "assay steward"}]
-    external_views = [
+@cache
+def _nav_links() -> list[dict[str, Any]]:
+    """Data Docs (served by the steward app) and MLflow in the UI's Browse menu (``external_views``)."""
+    from assay.config import get_settings
+
+    return [
         {
             "name": "Data Docs",
             "href": "assay/data-docs/index.html",
@@ -23,8 +38,24 @@ class AssayPlugin(AirflowPlugin):
         },
         {
             "name": "MLflow",
-            "href": f"http://127.0.0.1:{_settings.mlflow_port}",
+            "href": f"http://127.0.0.1:{get_settings().mlflow_port}",
             "destination": "nav",
             "category": "browse",
         },
     ]
+
+
+class _OnFirstRead:
+    """A plugin attribute built by ``make`` when first read, on the class or an instance."""
+
+    def __init__(self, make: Callable[[], list[dict[str, Any]]]) -> None:
+        self._make = make
+
+    def __get__(self, instance: object, owner: type | None = None) -> list[dict[str, Any]]:
+        return self._make()
+
+
+class AssayPlugin(AirflowPlugin):
+    name = "assay"
+    fastapi_apps = _OnFirstRead(_steward_apps)
+    external_views = _OnFirstRead(_nav_links)

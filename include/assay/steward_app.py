@@ -2,10 +2,13 @@
 
 It serves GX Data Docs (already PII-masked when they are written) read-only, and a small index
 page. Airflow does not put its own auth in front of plugin apps: the app is read-only, and the
-local stack listens on 127.0.0.1 only.
+local stack listens on 127.0.0.1 only. Building the app touches no file: the Data Docs folder is
+created by the first quality run, and until then every Data Docs path answers 404.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -14,7 +17,19 @@ from fastapi.staticfiles import StaticFiles
 from assay.config import Settings
 
 
+class _DataDocs(StaticFiles):
+    """Read-only Data Docs that may not exist yet: a missing folder is a 404, not a server error."""
+
+    async def check_config(self) -> None:
+        # StaticFiles checks its folder once, on the first request, and fails every request if
+        # it is missing; here the folder appears later (first quality run), so only an existing
+        # path is checked and a missing one is simply a folder with no files in it yet.
+        if self.directory is not None and Path(self.directory).exists():
+            await super().check_config()
+
+
 def build_app(settings: Settings) -> FastAPI:
+    """The steward app: an index page and the Data Docs under ``/data-docs`` (no file is created)."""
     docs = settings.data_docs_dir
     app = FastAPI(title="assay steward", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -31,7 +46,5 @@ def build_app(settings: Settings) -> FastAPI:
             f"<ul><li>{link}</li></ul>"
         )
 
-    # The folder fills with the first quality run; until then the mount answers 404.
-    docs.mkdir(parents=True, exist_ok=True)
-    app.mount("/data-docs", StaticFiles(directory=docs, html=True), name="data-docs")
+    app.mount("/data-docs", _DataDocs(directory=docs, html=True, check_dir=False), name="data-docs")
     return app
