@@ -1,0 +1,134 @@
+"""Writing a profiled partition to the catalog: its run row, column metrics, anomalies and review items.
+
+Each write is an upsert on the row's natural key, so rerunning a date replaces its profile:
+stale columns and anomalies no longer found are deleted, a steward's status on an anomaly and
+its review item is kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, tuple_
+from sqlalchemy.orm import Session
+
+from assay.catalog.models import Anomaly, ColumnMetrics, ReviewItem, ReviewKind
+from assay.catalog.upsert import upsert
+from assay.profiling.anomalies import Finding
+from assay.profiling.targets import Profile, Target
+
+#: Natural key of a ``profile_runs`` row.
+RUN_KEY = ["asset_id", "partition_key", "logical_date"]
+_ANOMALY_KEY = ["asset_id", "partition_key", "logical_date", "column_name", "metric"]
+#: Columns a rerun rewrites on an existing anomaly; the steward's status and the first
+#: detection time stay.
+_ANOMALY_UPDATE = ["profile_run_id", "observed", "lower", "upper", "method", "details"]
+
+
+def replace_metrics(s: Session, run_id: int, profile: Profile) -> None:
+    """Upsert the run's column metrics and delete those of columns the profile no longer has."""
+    rows = [
+        {
+            "profile_run_id": run_id,
+            "column_name": name,
+            "data_type": profile.data_types.get(name),
+            "metrics": m,
+        }
+        for name, m in profile.columns.items()
+    ]
+    if rows:
+        upsert(s, ColumnMetrics, rows, ["profile_run_id", "column_name"])
+    s.execute(
+        delete(ColumnMetrics).where(
+            ColumnMetrics.profile_run_id == run_id, ColumnMetrics.column_name.not_in(list(profile.columns))
+        )
+    )
+
+
+def anomaly_scope(target: Target, day: dt.date) -> list[Any]:
+    """WHERE clauses selecting the anomalies of one asset partition and logical date."""
+    return [
+        Anomaly.asset_id == target.asset_id,
+        Anomaly.partition_key == target.partition_key,
+        Anomaly.logical_date == day,
+    ]
+
+
+def replace_anomalies(
+    s: Session, target: Target, day: dt.date, run_id: int, findings: Sequence[Finding]
+) -> None:
+    """Upsert the partition's findings (with review items) and delete anomalies no longer found."""
+    rows = [
+        {
+            "asset_id": target.asset_id,
+            "profile_run_id": run_id,
+            "partition_key": target.partition_key,
+            "logical_date": day,
+            "column_name": f.column_name,
+            "metric": f.metric,
+            "observed": f.observed,
+            "lower": f.lower,
+            "upper": f.upper,
+            "method": f.method,
+            "details": f.details,
+        }
+        for f in findings
+    ]
+    if rows:
+        ids = upsert(s, Anomaly, rows, _ANOMALY_KEY, update=_ANOMALY_UPDATE)
+        _open_review_items(s, target, day, run_id, findings, ids)
+    keep = [(f.column_name, f.metric) for f in findings]
+    stale = delete(Anomaly).where(*anomaly_scope(target, day))
+    if keep:
+        stale = stale.where(tuple_(Anomaly.column_name, Anomaly.metric).not_in(keep))
+    s.execute(stale)
+
+
+def review_ref(asset_id: int, partition_key: str, day: dt.date, column_name: str, metric: str) -> str:
+    """The stable key of an anomaly's review item: asset, partition, logical date, column, metric."""
+    return f"{asset_id}/{partition_key}/{day.isoformat()}/{column_name}/{metric}"
+
+
+def _open_review_items(
+    s: Session,
+    target: Target,
+    day: dt.date,
+    run_id: int,
+    findings: Sequence[Finding],
+    anomaly_ids: Sequence[int],
+) -> None:
+    """Open a steward review item per anomaly, upserted on ``(kind, ref)``.
+
+    A rerun of the date refreshes the summary and details of the same items and keeps a steward's
+    status and resolution. An anomaly a rerun no longer finds is deleted, and its item with it
+    (the foreign key cascades).
+    """
+    rows = []
+    for f, anomaly_id in zip(findings, anomaly_ids, strict=True):
+        what = f"{f.column_name}.{f.metric}" if f.column_name else f.metric
+        bounds = (
+            f" outside [{f.lower:.6g}, {f.upper:.6g}]" if f.lower is not None and f.upper is not None else ""
+        )
+        rows.append(
+            {
+                "kind": ReviewKind.ANOMALY.value,
+                "ref": review_ref(target.asset_id, target.partition_key, day, f.column_name, f.metric),
+                "asset_id": target.asset_id,
+                "anomaly_id": anomaly_id,
+                "summary": f"{target.label} {target.partition_key}: {what} = {f.observed:.6g}{bounds} ({f.method})",
+                "details": {
+                    "partition_key": target.partition_key,
+                    "logical_date": day.isoformat(),
+                    "column_name": f.column_name,
+                    "metric": f.metric,
+                    "observed": f.observed,
+                    "lower": f.lower,
+                    "upper": f.upper,
+                    "method": f.method,
+                    "profile_run_id": run_id,
+                },
+            }
+        )
+    upsert(s, ReviewItem, rows, ["kind", "ref"], update=["summary", "details", "anomaly_id"])
