@@ -7,7 +7,7 @@ estimate and ``pg_stats``) and read by one statement too, plus a ``GROUP BY``-ke
 when its exact value counts need many groups. Otherwise (a view, a table never analyzed, an
 estimate found wrong) the partition is read by the two statements below, the first of which
 exists to plan the second; the one statement is statement 2 with statement 1's aggregates added.
-See :func:`assay.profiling.sql.execute` and docs/profiling.md.
+See :mod:`assay.profiling.sql.execute` and docs/profiling.md.
 
 Statement 1 (**stats**) is one plain aggregate over the partition, parallel-safe, so PostgreSQL
 runs it with parallel workers like any ``count(*)``: per column ``count``, ``min``, ``max``,
