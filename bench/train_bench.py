@@ -29,7 +29,7 @@ def synthetic(seed: int = 0):
     """Toy pairs with demo-like text lengths: the label-bearing words plus a description tail."""
     import numpy as np
 
-    from assay.training.trainer import synthetic_pairs
+    from assay.training.testing import synthetic_pairs
 
     pairs = synthetic_pairs(n_queries=150, per_query=10, seed=seed)
     words = [
@@ -70,15 +70,16 @@ def naive_train(train_df, config, steps: int, seed: int):
     import numpy as np
     import torch
 
-    from assay.training import trainer
+    from assay.training import batching, trainer
+    from assay.training import model as cross_encoder
 
-    trainer.seed_everything(seed)
-    model, tok = trainer.load_model(trainer.resolve_base_model(config.base_model))
+    cross_encoder.seed_everything(seed)
+    model, tok = cross_encoder.load_model(cross_encoder.resolve_base_model(config.base_model))
     model.train()
-    data = trainer.encode(tok, train_df["query"], train_df["product_text"], train_df["label"], NAIVE_LENGTH)
+    data = batching.encode(tok, train_df["query"], train_df["product_text"], train_df["label"], NAIVE_LENGTH)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, trainer._lr_lambda(steps, int(steps * config.warmup_ratio))
+        optimizer, trainer.lr_lambda(steps, int(steps * config.warmup_ratio))
     )
     loss_fn = torch.nn.BCEWithLogitsLoss()
     order = np.random.default_rng(seed).permutation(len(data))
@@ -86,7 +87,7 @@ def naive_train(train_df, config, steps: int, seed: int):
     seen = 0
     for step in range(steps):
         idx = order[(step * config.batch_size) % len(order) :][: config.batch_size].tolist()
-        batch = trainer.collate(data, idx, pad_to=NAIVE_LENGTH)
+        batch = batching.collate(data, idx, pad_to=NAIVE_LENGTH)
         targets = batch.pop("targets")
         loss = loss_fn(model(**batch).logits.view(-1), targets)
         loss.backward()
@@ -101,10 +102,10 @@ def naive_train(train_df, config, steps: int, seed: int):
 
 
 def ndcg(model, tok, test_df, plan, max_length: int) -> float:
-    from assay.training import trainer
     from assay.training.evaluation import evaluate
+    from assay.training.model import score
 
-    scores = trainer.score(
+    scores = score(
         model, tok, test_df["query"].tolist(), test_df["product_text"].tolist(), plan, max_length
     )
     return float(evaluate(test_df, scores).overall["ndcg_at_10"])
@@ -118,8 +119,10 @@ def main(argv: list[str]) -> int:
     import torch
 
     from assay.training import trainer
+    from assay.training.config import TrainConfig
     from assay.training.device import detect
-    from assay.training.trainer import TrainConfig
+    from assay.training.model import resolve_base_model
+    from assay.training.testing import make_tiny_model
 
     parser = argparse.ArgumentParser(prog="python -m bench.train_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60)
@@ -146,7 +149,7 @@ def main(argv: list[str]) -> int:
     tmp = None
     if args.tiny:
         tmp = tempfile.TemporaryDirectory()
-        base = str(trainer.make_tiny_model(Path(tmp.name) / "tiny"))
+        base = str(make_tiny_model(Path(tmp.name) / "tiny"))
     plan = detect()
     config = TrainConfig(
         base_model=base,
@@ -166,7 +169,7 @@ def main(argv: list[str]) -> int:
         seed=args.seed,
     )
     print(
-        f"model {trainer.resolve_base_model(base)}; data {data_name}: {len(train_df)} train / {len(test_df)} "
+        f"model {resolve_base_model(base)}; data {data_name}: {len(train_df)} train / {len(test_df)} "
         f"test pairs; {args.steps} steps x {args.batch_size}; device {plan.device} ({plan.precision}); "
         f"torch threads {torch.get_num_threads()}",
         flush=True,

@@ -8,10 +8,11 @@ version of `assay-cross-encoder`. The promotion gate judges that version next.
 
 Two tasks:
 
-* `train` runs `assay train …` **as its own process** on queue `gpu` and in pool `gpu`: a Celery
-  worker serving that queue owns the GPU, the process's memory is freed when it exits, and an
-  out-of-memory kill fails the task instead of the worker. It returns ids only (`run_id`,
-  `model_uri`, `model_name`, `version`, `dataset_digest`). Retries are safe: the run key is
+* `train` turns the Params into one `TrainRequest` (`assay.training.request`) and runs
+  `assay train --request FILE --result FILE` **as its own process** on queue `gpu` and in pool
+  `gpu`: a Celery worker serving that queue owns the GPU, the process's memory is freed when it
+  exits, and an out-of-memory kill fails the task instead of the worker. It returns the ids of the
+  result file only (`run_id`, `model_uri`, `model_name`, `version`, `dataset_digest`). Retries are safe: the run key is
   `train/<run_id>`, a retry after a registered version returns that version, and a retry after a
   kill resumes from the last checkpoint.
 * `publish` emits the `candidate` asset with `{model_name, version, run_id, logical_date}`.
@@ -19,9 +20,10 @@ Two tasks:
 Runs when `quality` publishes the `validated` asset (the window ends at the event's logical date),
 or manually. Params: `window_end` (YYYY-MM-DD; empty = the run's partition date), `days`,
 `epochs`, `max_steps`, `batch_size`, `max_queries`, `base_model` (a local model folder; empty =
-the packaged MiniLM), `nproc` (data-parallel processes via torchrun), `allow_unvalidated`.
-Null params take `assay train`'s defaults, sized to train in about two minutes on two CPU
-cores on the demo shop.
+the packaged MiniLM), `teacher_weight`, `nproc` (data-parallel processes via torchrun),
+`allow_unvalidated`. Null params take `assay train`'s defaults, sized to train in about two minutes
+on two CPU cores on the demo shop. A Param is a training option by its name: adding one here only
+shows an existing `TrainConfig` field in the trigger form (see `assay.training.request`).
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from airflow.sdk import Param, dag, task
 from assay import names
 from assay.assets import CANDIDATE, VALIDATED
 
-#: Training defaults live in one place, `assay.training.run.DEFAULT_CONFIG` (sized for the demo).
-_DEFAULT = "null = the default of `assay train` (assay.training.run.DEFAULT_CONFIG)"
+#: Training defaults live in one place, `assay.training.config.DEFAULT_CONFIG` (sized for the demo).
+_DEFAULT = "null = the default of `assay train` (assay.training.config.DEFAULT_CONFIG)"
 
 
 @dag(
@@ -71,30 +73,13 @@ _DEFAULT = "null = the default of `assay train` (assay.training.run.DEFAULT_CONF
 def train():
     @task(queue=names.GPU_QUEUE, pool=names.GPU_POOL)
     def train_model(params: dict, **context) -> dict:
-        import datetime as dt
-
         from assay.orchestration import partition_date, run_key
-        from assay.training.run import cli_args, train_in_subprocess
+        from assay.training.process import train_in_subprocess
+        from assay.training.request import TrainRequest
 
-        window_end = (
-            dt.date.fromisoformat(params["window_end"]) if params["window_end"] else partition_date(context)
-        )
-        ids = train_in_subprocess(
-            cli_args(
-                window_end,
-                params["days"],
-                run_key=run_key(context),
-                epochs=params["epochs"],
-                max_steps=params["max_steps"],
-                batch_size=params["batch_size"],
-                base_model=params["base_model"] or None,
-                allow_unvalidated=params["allow_unvalidated"],
-                nproc=params["nproc"],
-                max_queries=params["max_queries"],
-                teacher_weight=params["teacher_weight"],
-            )
-        )
-        return {**ids, "logical_date": window_end.isoformat()}
+        request = TrainRequest.from_params(params, partition_date(context), run_key=run_key(context))
+        ids = train_in_subprocess(request)
+        return {**ids, "logical_date": request.window_end.isoformat()}
 
     @task(outlets=[CANDIDATE])
     def publish(ids: dict, **context) -> None:

@@ -47,13 +47,23 @@ def test_training_task_runs_on_the_gpu_queue_and_pool_and_publish_emits_candidat
     assert publish.upstream_task_ids == {"train_model"}
 
 
-def test_cli_args_follow_the_params():
-    from assay.training.run import cli_args
+def test_every_param_is_a_training_option_and_builds_the_request(dag):
+    """The DAG's Params (as the trigger form sends them) become one TrainRequest: each Param names a
+    request or TrainConfig field, null/empty keep the defaults, empty window_end is the partition."""
+    import dataclasses
 
-    args = cli_args(date(2026, 11, 20), 14, run_key="train/r1", epochs=2, max_steps=None, base_model=None,
-                    allow_unvalidated=True, nproc=2, teacher_weight=0.0)
-    assert args == ["--date", "2026-11-20", "--days", "14", "--run-key", "train/r1", "--nproc", "2",
-                    "--epochs", "2", "--teacher-weight", "0.0", "--allow-unvalidated"]
+    from assay.training.config import DEFAULT_CONFIG
+    from assay.training.request import TrainRequest
+
+    defaults = {name: param.value for name, param in dag.params.items()}
+    request = TrainRequest.from_params(defaults, date(2026, 11, 20), run_key="train/r1")
+    assert request == TrainRequest(window_end=date(2026, 11, 20), run_key="train/r1", config=DEFAULT_CONFIG)
+    form = {**defaults, "epochs": 2, "max_steps": 0, "allow_unvalidated": True, "nproc": 2, "teacher_weight": 0.0,
+            "window_end": "2026-11-18"}
+    request = TrainRequest.from_params(form, date(2026, 11, 20), run_key="train/r1")
+    assert (request.window_end, request.nproc, request.allow_unvalidated) == (date(2026, 11, 18), 2, True)
+    assert request.config == dataclasses.replace(DEFAULT_CONFIG, epochs=2, max_steps=None, teacher_weight=0.0)
+    assert TrainRequest.from_json(request.to_json()) == request
 
 
 def rows(url: str, statement: str) -> list[tuple]:
@@ -76,7 +86,7 @@ def test_dags_test_trains_registers_and_emits_candidate(fresh_db, tmp_path):
     from assay.config import Settings
     from assay.quality import run_quality
     from assay.seed import SeedConfig, seed_shop
-    from assay.training.trainer import make_tiny_model
+    from assay.training.testing import make_tiny_model
 
     start, days = date(2026, 11, 1), 2
     end = start + timedelta(days=days - 1)

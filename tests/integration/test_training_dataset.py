@@ -18,7 +18,8 @@ import pytest
 
 from assay.seed.vocab import CATEGORIES
 from assay.training import text as txt
-from assay.training.dataset import DatasetError, NoValidatedData, build_training_set
+from assay.training.dataset import build_training_set
+from assay.training.errors import DatasetError, NoValidatedData
 
 pytestmark = pytest.mark.integration
 

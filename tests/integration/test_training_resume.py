@@ -3,6 +3,7 @@ and ends in exactly the state a run that was never killed reaches (same steps, l
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import subprocess
@@ -13,8 +14,11 @@ from pathlib import Path
 import pytest
 
 from assay.training import checkpoint, ddp, trainer
+from assay.training.config import TrainConfig
 from assay.training.device import select_device
-from assay.training.trainer import TrainConfig
+from assay.training.model import weights_digest
+from assay.training.request import TrainRequest
+from assay.training.testing import make_tiny_model, synthetic_pairs
 
 pytestmark = pytest.mark.integration
 
@@ -31,14 +35,15 @@ def start(work: Path) -> subprocess.Popen:
 
 
 def test_sigkill_then_rerun_resumes_and_matches_a_clean_run(tmp_path):
-    tiny = str(trainer.make_tiny_model(tmp_path / "tiny"))
-    pairs = trainer.synthetic_pairs(n_queries=60, per_query=8, seed=2)
+    tiny = str(make_tiny_model(tmp_path / "tiny"))
+    pairs = synthetic_pairs(n_queries=60, per_query=8, seed=2)
     # Many small steps so the kill lands mid-run; a checkpoint every 10 steps.
     config = TrainConfig(base_model=tiny, epochs=3, batch_size=4, lr=1e-3, progress=False, checkpoint_every=10,
                          eval_every=40)
     ckpt_root = tmp_path / "checkpoints"
     work = tmp_path / "job"
-    ddp.write_job(work, pairs, config, dataset_digest=DIGEST, checkpoint_root=ckpt_root)
+    request = TrainRequest(window_end=dt.date(2026, 11, 20), run_key="test/resume", config=config)
+    ddp.write_job(work, pairs, request, dataset_digest=DIGEST, checkpoint_root=ckpt_root)
 
     proc = start(work)
     deadline = time.monotonic() + 240
@@ -71,4 +76,4 @@ def test_sigkill_then_rerun_resumes_and_matches_a_clean_run(tmp_path):
     assert [tuple(x) for x in resumed["loss_curve"]] == clean.loss_curve
     assert [tuple(x) for x in resumed["val_curve"]] == clean.val_curve
     rank0 = json.loads((work / "rank0.json").read_text())
-    assert rank0["weights"] == trainer.weights_digest(clean.model)
+    assert rank0["weights"] == weights_digest(clean.model)

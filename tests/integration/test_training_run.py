@@ -16,9 +16,10 @@ import pytest
 
 from assay import names
 from assay.errors import TrainingError
-from assay.training import trainer
+from assay.training.config import TrainConfig
+from assay.training.request import TrainRequest
 from assay.training.run import train_candidate
-from assay.training.trainer import TrainConfig
+from assay.training.testing import make_tiny_model, synthetic_pairs
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +28,17 @@ END = dt.date(2026, 11, 20)
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> str:
-    return str(trainer.make_tiny_model(tmp_path_factory.mktemp("tiny") / "bert"))
+    return str(make_tiny_model(tmp_path_factory.mktemp("tiny") / "bert"))
 
 
 def config(tiny: str, **kw) -> TrainConfig:
     base = {"base_model": tiny, "epochs": 2, "batch_size": 8, "lr": 2e-3, "progress": False, "checkpoint_every": 5}
     return TrainConfig(**{**base, **kw})
+
+
+def request(config: TrainConfig, run_key: str) -> TrainRequest:
+    """The request of a 14-day window ending at END."""
+    return TrainRequest(window_end=END, days=14, run_key=run_key, config=config)
 
 
 def make_builder(tmp_path: Path, train_df=None, test_df=None, calls: list | None = None):
@@ -42,9 +48,9 @@ def make_builder(tmp_path: Path, train_df=None, test_df=None, calls: list | None
         from assay.catalog.db import session
         from assay.catalog.models import TrainingDataset
         from assay.catalog.upsert import upsert
-        from assay.training.dataset import TrainingSet
+        from assay.training.materialise import TrainingSet
 
-        pairs = trainer.synthetic_pairs(n_queries=30, per_query=8, seed=5)
+        pairs = synthetic_pairs(n_queries=30, per_query=8, seed=5)
         is_test = pairs["query_id"].isin({f"q{i}" for i in range(24, 30)})
         tr = pairs[~is_test] if train_df is None else train_df
         te = pairs[is_test] if test_df is None else test_df
@@ -105,7 +111,7 @@ def state(isolated_settings, tmp_path):
 
 
 def test_success_logs_everything_registers_one_version_and_catalogues_it(state, tiny, tmp_path):
-    outcome = train_candidate(state, END, 14, config=config(tiny), run_key="test/ok", build=make_builder(tmp_path))
+    outcome = train_candidate(state, request(config(tiny), "test/ok"), build=make_builder(tmp_path))
     assert outcome.version == "1" and outcome.model_name == names.MODEL_NAME
     assert outcome.model_uri == f"models:/{names.MODEL_NAME}/1" and len(outcome.dataset_digest) == 64
 
@@ -162,14 +168,14 @@ def test_judged_split_is_evaluated_on_its_grades_with_click_metrics_alongside(st
     from assay.training.evaluation import evaluate
     from assay.training.judgments import JUDGED_COLUMN, NOT_JUDGED
 
-    pairs = trainer.synthetic_pairs(n_queries=30, per_query=8, seed=5)
+    pairs = synthetic_pairs(n_queries=30, per_query=8, seed=5)
     is_test = pairs["query_id"].isin({f"q{i}" for i in range(24, 30)})
     test = pairs[is_test].reset_index(drop=True)
     # judged grades that disagree with the click labels, and one query nobody judged
     judged = np.where(test["label"] > 0, 0, 2).astype(np.int8)
     judged[test["query_id"].to_numpy() == "q29"] = NOT_JUDGED
     test[JUDGED_COLUMN] = judged
-    outcome = train_candidate(state, END, 14, config=config(tiny, epochs=1), run_key="test/judged",
+    outcome = train_candidate(state, request(config(tiny, epochs=1), "test/judged"),
                               build=make_builder(tmp_path, train_df=pairs[~is_test], test_df=test))
     run = mlflow_client(state).get_run(outcome.run_id)
     assert run.data.tags[names.TAG_EVAL_LABELS] == names.EVAL_JUDGMENTS
@@ -192,12 +198,12 @@ def test_judged_split_is_evaluated_on_its_grades_with_click_metrics_alongside(st
 def test_same_run_key_returns_the_same_version(state, tiny, tmp_path):
     calls: list = []
     build = make_builder(tmp_path, calls=calls)
-    first = train_candidate(state, END, 14, config=config(tiny, epochs=1), run_key="test/retry", build=build)
-    again = train_candidate(state, END, 14, config=config(tiny, epochs=1), run_key="test/retry", build=build)
+    first = train_candidate(state, request(config(tiny, epochs=1), "test/retry"), build=build)
+    again = train_candidate(state, request(config(tiny, epochs=1), "test/retry"), build=build)
     assert again.reused and again.ids() == first.ids() and again.metrics == first.metrics
     assert len(calls) == 1 and len(versions(state)) == 1 and len(all_runs(state)) == 1
     assert rows(state.catalog_url(), "SELECT count(*) FROM model_candidates") == [(1,)]
-    other = train_candidate(state, END, 14, config=config(tiny, epochs=1), run_key="test/other", build=build)
+    other = train_candidate(state, request(config(tiny, epochs=1), "test/other"), build=build)
     assert other.version == "2" and not other.reused
 
 
@@ -215,23 +221,23 @@ def assert_failed_without_version(state, message: str, catalog_row: bool = True)
 
 def test_nan_loss_fails_the_run_and_registers_nothing(state, tiny, tmp_path):
     with pytest.raises(TrainingError, match=r"loss is .* at step \d+ \(epoch 0, batch \d+\)"):
-        train_candidate(state, END, 14, config=config(tiny, lr=1e12, loss="mse"), run_key="test/nan",
+        train_candidate(state, request(config(tiny, lr=1e12, loss="mse"), "test/nan"),
                         build=make_builder(tmp_path))
     assert_failed_without_version(state, "loss is")
 
 
 def test_single_class_training_set_is_refused(state, tiny, tmp_path):
-    pairs = trainer.synthetic_pairs(n_queries=10, per_query=4, seed=1)
+    pairs = synthetic_pairs(n_queries=10, per_query=4, seed=1)
     build = make_builder(tmp_path, train_df=pairs.assign(label=0))
     with pytest.raises(TrainingError, match="single label class"):
-        train_candidate(state, END, 14, config=config(tiny), run_key="test/one-class", build=build)
+        train_candidate(state, request(config(tiny), "test/one-class"), build=build)
     assert_failed_without_version(state, "single label class")
 
 
 def test_empty_training_set_is_refused(state, tiny, tmp_path):
-    pairs = trainer.synthetic_pairs(n_queries=10, per_query=4, seed=1)
+    pairs = synthetic_pairs(n_queries=10, per_query=4, seed=1)
     with pytest.raises(TrainingError, match="is empty"):
-        train_candidate(state, END, 14, config=config(tiny), run_key="test/empty",
+        train_candidate(state, request(config(tiny), "test/empty"),
                         build=make_builder(tmp_path, train_df=pairs.iloc[0:0]))
     assert_failed_without_version(state, "is empty")
 
@@ -239,10 +245,10 @@ def test_empty_training_set_is_refused(state, tiny, tmp_path):
 def test_window_without_validated_partitions(state, tiny):
     """The real builder on a catalog with no quality run: NoValidatedData, the MLflow run failed, and
     the attempt is in the catalog without a dataset."""
-    from assay.training.dataset import NoValidatedData
+    from assay.training.errors import NoValidatedData
 
     with pytest.raises(NoValidatedData):
-        train_candidate(state, END, 14, config=config(tiny), run_key="test/none")
+        train_candidate(state, request(config(tiny), "test/none"))
     assert_failed_without_version(state, "NoValidatedData")
     assert rows(state.catalog_url(), "SELECT dataset_id, run_key, params->>'window_end' FROM training_runs") == [
         (None, "test/none", END.isoformat())
@@ -252,7 +258,7 @@ def test_window_without_validated_partitions(state, tiny):
 def test_missing_base_model_fails_before_anything(state, tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(TrainingError, match=f"base model {missing} does not exist"):
-        train_candidate(state, END, 14, config=TrainConfig(base_model=str(missing)), run_key="test/missing",
+        train_candidate(state, request(TrainConfig(base_model=str(missing)), "test/missing"),
                         build=make_builder(tmp_path))
     assert all_runs(state) == [] and versions(state) == []
     assert rows(state.catalog_url(), "SELECT count(*) FROM training_runs") == [(0,)]

@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 
 from assay.errors import TrainingError
-from assay.training import checkpoint, trainer
+from assay.training import batching, checkpoint, losses, trainer
+from assay.training.config import TrainConfig
 from assay.training.device import select_device
-from assay.training.trainer import TrainConfig
+from assay.training.evaluation import evaluate
+from assay.training.model import load_model, resolve_base_model, score, weights_digest
+from assay.training.testing import make_tiny_model, synthetic_pairs
 
 CPU = select_device(cuda_available=False, bf16_supported=False)
 DIGEST = "d" * 64
@@ -21,12 +24,12 @@ DIGEST = "d" * 64
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> str:
-    return str(trainer.make_tiny_model(tmp_path_factory.mktemp("tiny") / "bert"))
+    return str(make_tiny_model(tmp_path_factory.mktemp("tiny") / "bert"))
 
 
 @pytest.fixture(scope="module")
 def pairs():
-    return trainer.synthetic_pairs(n_queries=24, per_query=8, seed=3)
+    return synthetic_pairs(n_queries=24, per_query=8, seed=3)
 
 
 def cfg(tiny: str, **kw) -> TrainConfig:
@@ -64,11 +67,11 @@ def test_bad_config_is_refused(kw, message):
 def test_missing_base_model_is_named_before_anything_loads(tmp_path):
     missing = tmp_path / "no-such-model"
     with pytest.raises(TrainingError, match=f"base model {missing} does not exist"):
-        trainer.resolve_base_model(str(missing))
+        resolve_base_model(str(missing))
     missing.mkdir()
     with pytest.raises(TrainingError, match="has no config.json"):
-        trainer.resolve_base_model(str(missing))
-    assert Path(trainer.resolve_base_model(None), "config.json").is_file()  # the packaged MiniLM
+        resolve_base_model(str(missing))
+    assert Path(resolve_base_model(None), "config.json").is_file()  # the packaged MiniLM
 
 
 def test_empty_and_single_class_sets_are_refused(pairs, tiny):
@@ -77,17 +80,17 @@ def test_empty_and_single_class_sets_are_refused(pairs, tiny):
     one_class = pairs.assign(label=2)
     with pytest.raises(TrainingError, match=r"single label class \(2\)"):
         trainer.train(one_class, cfg(tiny), CPU, dataset_digest=DIGEST)
-    trainer.check_trainable(pairs, "ok")
+    batching.check_trainable(pairs, "ok")
 
 
 # ---- data order, bucketing, padding ----------------------------------------------------------------
 def test_epoch_batches_cover_every_pair_once_deterministically():
     lengths = [5 + (i * 7) % 40 for i in range(203)]
-    a = trainer.epoch_batches(lengths, 8, seed=1, epoch=0, bucket_batches=5)
+    a = batching.epoch_batches(lengths, 8, seed=1, epoch=0, bucket_batches=5)
     assert sorted(i for b in a for i in b) == list(range(203))
-    assert a == trainer.epoch_batches(lengths, 8, seed=1, epoch=0, bucket_batches=5)
-    assert a != trainer.epoch_batches(lengths, 8, seed=1, epoch=1, bucket_batches=5)
-    assert a != trainer.epoch_batches(lengths, 8, seed=2, epoch=0, bucket_batches=5)
+    assert a == batching.epoch_batches(lengths, 8, seed=1, epoch=0, bucket_batches=5)
+    assert a != batching.epoch_batches(lengths, 8, seed=1, epoch=1, bucket_batches=5)
+    assert a != batching.epoch_batches(lengths, 8, seed=2, epoch=0, bucket_batches=5)
 
 
 def test_length_bucketing_cuts_padding():
@@ -98,54 +101,61 @@ def test_length_bucketing_cuts_padding():
     def padding(batches):
         return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
 
-    bucketed = padding(trainer.epoch_batches(lengths, 16, 0, 0, bucket_batches=50))
-    unbucketed = padding(trainer.epoch_batches(lengths, 16, 0, 0, bucket_batches=1))
+    bucketed = padding(batching.epoch_batches(lengths, 16, 0, 0, bucket_batches=50))
+    unbucketed = padding(batching.epoch_batches(lengths, 16, 0, 0, bucket_batches=1))
     assert bucketed < unbucketed / 5
 
 
 def test_collate_pads_to_the_longest_pair_of_the_batch(tiny):
-    tok = trainer.load_model(tiny)[1]
-    data = trainer.encode(
+    tok = load_model(tiny)[1]
+    data = batching.encode(
         tok, ["red chair", "lamp"], ["a red wooden chair for the kitchen", "lamp"], [3, 0], 64
     )
-    batch = trainer.collate(data, [0, 1])
+    batch = batching.collate(data, [0, 1])
     width = max(data.lengths)
     assert batch["input_ids"].shape == (2, width) and width < 20
     assert batch["attention_mask"].sum().item() == sum(data.lengths)
     assert batch["targets"].tolist() == [1.0, 0.0]
-    assert trainer.collate(data, [0, 1], pad_to=64)["input_ids"].shape == (2, 64)
+    assert batching.collate(data, [0, 1], pad_to=64)["input_ids"].shape == (2, 64)
 
 
 def test_validation_split_keeps_each_query_on_one_side(pairs):
-    fit, val = trainer.split_validation(pairs, 0.25, seed=1)
+    fit, val = batching.split_validation(pairs, 0.25, seed=1)
     assert len(fit) + len(val) == len(pairs) and len(val) > 0
     assert not set(fit["query_id"]) & set(val["query_id"])
-    assert len(trainer.split_validation(pairs, 0.0, 1)[1]) == 0
+    assert len(batching.split_validation(pairs, 0.0, 1)[1]) == 0
 
 
 def test_subsample_takes_whole_queries(pairs):
-    small = trainer.subsample_queries(pairs, 50, seed=0)
+    small = batching.subsample_queries(pairs, 50, seed=0)
     assert len(small) <= 50 + 8
     full = pairs.groupby("query_id").size()
     assert all(full[q] == n for q, n in small.groupby("query_id").size().items())
-    assert trainer.subsample_queries(pairs, None, 0) is pairs
+    assert batching.subsample_queries(pairs, None, 0) is pairs
 
 
-def test_ndcg_at_10():
-    assert trainer.ndcg_at_10(["q"] * 3, [3, 1, 0], [0.9, 0.5, 0.1]) == pytest.approx(1.0)
-    assert trainer.ndcg_at_10(["q"] * 3, [3, 1, 0], [0.1, 0.5, 0.9]) < 0.6
-    assert trainer.ndcg_at_10(["q"] * 2, [0, 0], [1, 2]) == 0.0  # no relevant pair: not counted
+def ndcg(frame, scores) -> float:
+    """nDCG@10 the way reports compute it (evaluation.py, the only implementation)."""
+    return evaluate(frame, scores).overall["ndcg_at_10"]
+
+
+def test_validation_ndcg_is_the_evaluation_figure(pairs, tiny):
+    model, tok = load_model(tiny)
+    expected = ndcg(pairs, score(model, tok, pairs["query"].tolist(), pairs["product_text"].tolist(), CPU, 64))
+    assert trainer.validation_ndcg(model, tok, pairs, CPU, 64) == expected
+    # no relevant pair anywhere: nDCG is undefined, validation reports 0.0 (early stopping compares numbers)
+    assert trainer.validation_ndcg(model, tok, pairs.assign(label=0), CPU, 64) == 0.0
 
 
 # ---- training ---------------------------------------------------------------------------------------
 def test_targets_mix_the_click_grade_with_the_teacher():
-    assert trainer.mixed_targets([0, 3, 1], None, 0.0) == [0.0, 1.0, pytest.approx(1 / 3)]
-    assert trainer.mixed_targets([0, 3], [1.0, 0.0], 0.5) == [0.5, 0.5]
-    assert trainer.mixed_targets([3, 0], [1.0, 0.25], 0.2) == [pytest.approx(1.0), pytest.approx(0.05)]
+    assert batching.mixed_targets([0, 3, 1], None, 0.0) == [0.0, 1.0, pytest.approx(1 / 3)]
+    assert batching.mixed_targets([0, 3], [1.0, 0.0], 0.5) == [0.5, 0.5]
+    assert batching.mixed_targets([3, 0], [1.0, 0.25], 0.2) == [pytest.approx(1.0), pytest.approx(0.05)]
     with pytest.raises(TrainingError, match="no 'teacher' column"):
-        trainer.mixed_targets([0, 3], None, 0.5)
+        batching.mixed_targets([0, 3], None, 0.5)
     with pytest.raises(TrainingError, match="outside"):
-        trainer.mixed_targets([0, 3], [0.2, 1.7], 0.5)
+        batching.mixed_targets([0, 3], [0.2, 1.7], 0.5)
 
 
 def test_teacher_column_changes_what_is_learned(pairs, tiny):
@@ -163,34 +173,26 @@ def test_same_seed_same_loss_curve_and_weights(pairs, tiny):
     c = trainer.train(pairs, cfg(tiny, max_steps=12, seed=14), CPU, dataset_digest=DIGEST)
     assert a.steps == 12 and len(a.loss_curve) == 12
     assert a.loss_curve == b.loss_curve
-    assert trainer.weights_digest(a.model) == trainer.weights_digest(b.model)
+    assert weights_digest(a.model) == weights_digest(b.model)
     assert a.loss_curve != c.loss_curve
 
 
 def test_tiny_model_learns_the_toy_task(pairs, tiny):
-    fit, test = trainer.split_validation(pairs, 0.25, seed=9)
-    before_model, tok = trainer.load_model(tiny)
-    before = trainer.ndcg_at_10(
-        test["query_id"],
-        test["label"],
-        trainer.score(before_model, tok, test["query"], test["product_text"], CPU, 64),
-    )
+    fit, test = batching.split_validation(pairs, 0.25, seed=9)
+    before_model, tok = load_model(tiny)
+    before = ndcg(test, score(before_model, tok, test["query"], test["product_text"], CPU, 64))
     res = trainer.train(fit, cfg(tiny, epochs=4, lr=3e-3, val_fraction=0.0), CPU, dataset_digest=DIGEST)
-    after = trainer.ndcg_at_10(
-        test["query_id"],
-        test["label"],
-        trainer.score(res.model, res.tokenizer, test["query"], test["product_text"], CPU, 64),
-    )
+    after = ndcg(test, score(res.model, res.tokenizer, test["query"], test["product_text"], CPU, 64))
     first, last = res.loss_curve[:10], res.loss_curve[-10:]
     assert sum(v for _, v in last) < sum(v for _, v in first)
     assert after > before
 
 
 def test_score_returns_input_order(pairs, tiny):
-    model, tok = trainer.load_model(tiny)
+    model, tok = load_model(tiny)
     q, t = pairs["query"].tolist()[:30], pairs["product_text"].tolist()[:30]
-    s = trainer.score(model, tok, q, t, CPU, 64, batch_size=7)
-    rev = trainer.score(model, tok, q[::-1], t[::-1], CPU, 64, batch_size=5)
+    s = score(model, tok, q, t, CPU, 64, batch_size=7)
+    rev = score(model, tok, q[::-1], t[::-1], CPU, 64, batch_size=5)
     assert s == pytest.approx(rev[::-1], abs=1e-5)
 
 
@@ -201,7 +203,7 @@ def test_nan_loss_names_step_and_batch(pairs, tiny):
 
 def test_grad_accumulation_counts_optimizer_steps(pairs, tiny):
     res = trainer.train(pairs, cfg(tiny, grad_accum=3, val_fraction=0.0), CPU, dataset_digest=DIGEST)
-    batches = len(trainer.epoch_batches([1] * len(pairs), 8, 13, 0, 50))
+    batches = len(batching.epoch_batches([1] * len(pairs), 8, 13, 0, 50))
     assert res.steps == batches // 3 or res.steps == -(-batches // 3)
     assert res.examples_seen == len(pairs)
 
@@ -248,7 +250,7 @@ def test_resume_from_checkpoint_reaches_the_clean_run_state(pairs, tiny, tmp_pat
     assert resumed.stopped_early == clean.stopped_early
     assert resumed.loss_curve == clean.loss_curve
     assert resumed.val_curve == clean.val_curve
-    assert trainer.weights_digest(resumed.model) == trainer.weights_digest(clean.model)
+    assert weights_digest(resumed.model) == weights_digest(clean.model)
     # Another config is another key: it starts afresh.
     other = trainer.train(
         pairs,
@@ -297,7 +299,7 @@ def test_real_minilm_fine_tunes_and_loss_goes_down(pairs):
 
 # ---- listwise ---------------------------------------------------------------------------------------
 def test_query_groups_drop_queries_without_a_relevant_pair():
-    groups = trainer.query_groups(["a", "a", "b", "b", "c", "a"], [0, 1, 0, 0, 1, 0])
+    groups = batching.query_groups(["a", "a", "b", "b", "c", "a"], [0, 1, 0, 0, 1, 0])
     assert groups == [[0, 1, 5]]  # b has no relevant pair, c a single pair
 
 
@@ -311,7 +313,7 @@ def test_group_batches_keep_queries_whole_and_contiguous():
         groups.append(list(range(start, start + int(n))))
         start += int(n)
     lengths = list(rng.integers(8, 100, size=start))
-    batches = trainer.group_batches(groups, lengths, 16, seed=1, epoch=0, bucket_batches=5)
+    batches = batching.group_batches(groups, lengths, 16, seed=1, epoch=0, bucket_batches=5)
     assert sorted(i for b in batches for i in b) == list(range(start))
     owner = {i: g for g, members in enumerate(groups) for i in members}
     for b in batches:
@@ -320,8 +322,8 @@ def test_group_batches_keep_queries_whole_and_contiguous():
         # each query appears as one contiguous run
         seen = [g for k, g in enumerate(runs) if k == 0 or runs[k - 1] != g]
         assert len(seen) == len(set(seen))
-    assert batches == trainer.group_batches(groups, lengths, 16, seed=1, epoch=0, bucket_batches=5)
-    assert batches != trainer.group_batches(groups, lengths, 16, seed=1, epoch=1, bucket_batches=5)
+    assert batches == batching.group_batches(groups, lengths, 16, seed=1, epoch=0, bucket_batches=5)
+    assert batches != batching.group_batches(groups, lengths, 16, seed=1, epoch=1, bucket_batches=5)
 
 
 def test_listwise_loss_prefers_the_right_order():
@@ -329,30 +331,22 @@ def test_listwise_loss_prefers_the_right_order():
 
     targets = torch.tensor([1.0, 0.0, 0.0, 2 / 3, 0.0])
     segments = [(0, 3), (3, 5)]
-    good = trainer.listwise_loss(torch.tensor([3.0, 0.0, -1.0, 2.0, -2.0]), targets, segments)
-    bad = trainer.listwise_loss(torch.tensor([-1.0, 0.0, 3.0, -2.0, 2.0]), targets, segments)
+    good = losses.listwise_loss(torch.tensor([3.0, 0.0, -1.0, 2.0, -2.0]), targets, segments)
+    bad = losses.listwise_loss(torch.tensor([-1.0, 0.0, 3.0, -2.0, 2.0]), targets, segments)
     assert good < bad
     # ListNet by hand for the first query alone: gains (7, 0, 0) -> target (1, 0, 0).
-    one = trainer.listwise_loss(torch.tensor([3.0, 0.0, -1.0]), targets[:3], [(0, 3)])
+    one = losses.listwise_loss(torch.tensor([3.0, 0.0, -1.0]), targets[:3], [(0, 3)])
     assert one.item() == pytest.approx(-torch.log_softmax(torch.tensor([3.0, 0.0, -1.0]), 0)[0].item())
 
 
 def test_listwise_training_learns_the_toy_task(pairs, tiny):
-    fit, test = trainer.split_validation(pairs, 0.25, seed=9)
+    fit, test = batching.split_validation(pairs, 0.25, seed=9)
     res = trainer.train(
         fit, cfg(tiny, epochs=4, lr=3e-3, loss="listwise", val_fraction=0.0), CPU, dataset_digest=DIGEST
     )
-    model, tok = trainer.load_model(tiny)
-    before = trainer.ndcg_at_10(
-        test["query_id"],
-        test["label"],
-        trainer.score(model, tok, test["query"], test["product_text"], CPU, 64),
-    )
-    after = trainer.ndcg_at_10(
-        test["query_id"],
-        test["label"],
-        trainer.score(res.model, res.tokenizer, test["query"], test["product_text"], CPU, 64),
-    )
+    model, tok = load_model(tiny)
+    before = ndcg(test, score(model, tok, test["query"], test["product_text"], CPU, 64))
+    after = ndcg(test, score(res.model, res.tokenizer, test["query"], test["product_text"], CPU, 64))
     assert after > before
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assay.training.dataset import DatasetError
+from assay.training.errors import DatasetError
 from assay.training.judgments import (
     NOT_JUDGED,
     judged_labels,

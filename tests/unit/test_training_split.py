@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from assay.training import dataset as ds
+from assay.training import materialise, split
 from assay.training import text as txt
 
 
@@ -106,21 +107,21 @@ def test_groups_agree_with_all_pairs_union_find():
 def test_split_groups_is_deterministic_and_reaches_the_fraction():
     groups = {f"g{i}": (i % 7) + 1 for i in range(200)}
     total = sum(groups.values())
-    test = ds.split_groups(groups, 0.2, seed=13)
-    assert test == ds.split_groups(dict(reversed(list(groups.items()))), 0.2, seed=13)
+    test = split.split_groups(groups, 0.2, seed=13)
+    assert test == split.split_groups(dict(reversed(list(groups.items()))), 0.2, seed=13)
     rows = sum(groups[g] for g in test)
     assert 0.2 * total - 7 < rows <= 0.2 * total
     # every group bigger than the target: nothing fits, the builder reports an empty test split
-    assert ds.split_groups({"a": 10, "b": 12}, 0.2, seed=13) == set()
-    other = ds.split_groups(groups, 0.2, seed=14)
+    assert split.split_groups({"a": 10, "b": 12}, 0.2, seed=13) == set()
+    other = split.split_groups(groups, 0.2, seed=14)
     assert other != test
 
 
 def test_head_queries_cover_half_of_the_sessions():
     freq = {"a": 50, "b": 20, "c": 10, "d": 10, "e": 5, "f": 5}
-    assert ds.head_queries(freq) == {"a"}         # a alone covers 50 %
-    assert ds.head_queries({"a": 40, "b": 30, "c": 30}) == {"a", "b"}
-    assert ds.head_queries({"b": 10, "a": 10, "c": 10, "d": 10}) == {"a", "b"}  # ties: by text
+    assert split.head_queries(freq) == {"a"}         # a alone covers 50 %
+    assert split.head_queries({"a": 40, "b": 30, "c": 30}) == {"a", "b"}
+    assert split.head_queries({"b": 10, "a": 10, "c": 10, "d": 10}) == {"a", "b"}  # ties: by text
 
 
 def test_examples_aggregate_normalised_queries_with_max_label():
@@ -128,7 +129,7 @@ def test_examples_aggregate_normalised_queries_with_max_label():
         [("Grey Sofa", "P1", 0, 2, 0), ("grey sofa!", "P1", 3, 1, 1), ("grey sofa", "P2", 1, 1, 1), ("!!", "P3", 2, 1, 1)],
         columns=["query", "product_id", "label", "n_sessions", "n_interacted"],
     )
-    out = ds.examples_from_rows(rows)
+    out = split.examples_from_rows(rows)
     assert out.to_dict("records") == [
         {"query": "grey sofa", "product_id": "P1", "label": 3, "n_sessions": 3, "n_interacted": 1},
         {"query": "grey sofa", "product_id": "P2", "label": 1, "n_sessions": 1, "n_interacted": 1},
@@ -142,7 +143,7 @@ def test_query_category_prefers_the_most_interacted_product():
         columns=["query", "product_id", "label", "n_sessions", "n_interacted"],
     )
     cats = {"P1": "books", "P2": "toys", "P3": "furniture", "P4": "toys"}
-    assert ds.query_categories(examples, cats) == {"q1": "furniture", "q2": "books"}
+    assert split.query_categories(examples, cats) == {"q1": "furniture", "q2": "books"}
 
 
 def test_digest_is_canonical_and_sensitive():
@@ -155,12 +156,12 @@ def test_digest_is_canonical_and_sensitive():
         })
     corpus = pd.DataFrame({"product_id": ["P1", "P2"], "product_text": ["t1", "t2"]})
     params = {"seed": 13, "window_end": "2026-11-14"}
-    d1 = ds.dataset_digest(split([1, 0]), split([0, 1]), corpus, params)
-    assert d1 == ds.dataset_digest(split([1, 0]), split([0, 1]), corpus, dict(reversed(params.items())))
+    d1 = materialise.dataset_digest(split([1, 0]), split([0, 1]), corpus, params)
+    assert d1 == materialise.dataset_digest(split([1, 0]), split([0, 1]), corpus, dict(reversed(params.items())))
     assert len(d1) == 64
-    assert d1 != ds.dataset_digest(split([1, 0]), split([0, 2]), corpus, params)      # a label
-    assert d1 != ds.dataset_digest(split([0, 1]), split([1, 0]), corpus, params)      # train/test swapped
-    assert d1 != ds.dataset_digest(split([1, 0]), split([0, 1]), corpus, {**params, "seed": 14})
+    assert d1 != materialise.dataset_digest(split([1, 0]), split([0, 2]), corpus, params)      # a label
+    assert d1 != materialise.dataset_digest(split([0, 1]), split([1, 0]), corpus, params)      # train/test swapped
+    assert d1 != materialise.dataset_digest(split([1, 0]), split([0, 1]), corpus, {**params, "seed": 14})
 
 
 def test_price_histogram():

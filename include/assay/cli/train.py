@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -39,50 +40,59 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[
             int | None, typer.Option(help="seed of the split, the model head and the data order")
         ] = None,
+        request_file: Annotated[
+            Path | None,
+            typer.Option("--request", help="a TrainRequest JSON file (assay.training.request) instead of the options"),
+        ] = None,
+        result_file: Annotated[
+            Path | None, typer.Option("--result", help="also write the result ids to this JSON file (atomically)")
+        ] = None,
     ) -> None:
         """Fine-tune the cross-encoder on validated data, log it to MLflow and register a version.
 
-        Prints one JSON line: {run_id, model_uri, model_name, version, dataset_digest}.
+        Prints one JSON line: {run_id, model_uri, model_name, version, dataset_digest}; --result
+        writes the same object to a file. Any training option not offered here is reachable
+        through --request (a new TrainConfig field needs no new flag).
         """
-        import dataclasses
         import datetime as dt
         import json
 
         from assay.config import get_settings
         from assay.errors import AssayError
         from assay.ops.demo import DEFAULT_DATE
-        from assay.training.run import DEFAULT_CONFIG, train_candidate
+        from assay.training.request import TrainRequest, write_result
+        from assay.training.run import train_candidate
 
-        try:
-            window_end = dt.date.fromisoformat(date or DEFAULT_DATE)
-        except ValueError:
-            raise AssayError(f"not a date (YYYY-MM-DD): {date!r}") from None
-        overrides: dict[str, Any] = {
-            k: v
-            for k, v in {
-                "epochs": epochs,
-                "max_steps": max_steps,
-                "batch_size": batch_size,
-                "base_model": base_model,
-                "lr": lr,
-                "max_length": max_length,
-                "seed": seed,
-                "teacher_weight": teacher_weight,
-            }.items()
-            if v is not None
+        # Option names are TrainRequest / TrainConfig field names: from_params maps them once.
+        options: dict[str, Any] = {
+            "days": days,
+            "nproc": nproc,
+            "allow_unvalidated": allow_unvalidated,
+            "max_queries": max_queries,
+            "epochs": epochs,
+            "max_steps": max_steps,
+            "batch_size": batch_size,
+            "base_model": base_model,
+            "lr": lr,
+            "max_length": max_length,
+            "precision": precision,
+            "seed": seed,
+            "teacher_weight": teacher_weight,
         }
-        if overrides.get("max_steps") == 0:
-            overrides["max_steps"] = None
-        config = dataclasses.replace(DEFAULT_CONFIG, precision=precision, **overrides)
-        key = run_key or f"cli/{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}"
-        outcome = train_candidate(
-            get_settings(),
-            window_end,
-            days,
-            config=config,
-            run_key=key,
-            allow_unvalidated=allow_unvalidated,
-            nproc=nproc,
-            max_queries=max_queries,
-        )
+        if request_file is not None:
+            defaults = {"days": 14, "nproc": 1, "allow_unvalidated": False, "precision": "auto"}
+            given = [k for k, v in {**options, "date": date, "run_key": run_key}.items() if v not in (None, defaults.get(k))]
+            if given:
+                raise AssayError(f"--request replaces the other options; also given: {', '.join(sorted(given))}")
+            request = TrainRequest.read(request_file)
+        else:
+            try:
+                window_end = dt.date.fromisoformat(date or DEFAULT_DATE)
+            except ValueError:
+                raise AssayError(f"not a date (YYYY-MM-DD): {date!r}") from None
+            key = run_key or f"cli/{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}"
+            request = TrainRequest.from_params(options, window_end, run_key=key)
+        outcome = train_candidate(get_settings(), request)
+        if result_file is not None:
+            write_result(result_file, outcome.ids())
         typer.echo(json.dumps(outcome.ids()))

@@ -1,7 +1,8 @@
 """Data-parallel training under ``torchrun``: the launcher and the per-process entry point.
 
-``assay train --nproc N`` calls :func:`launch`, which writes the job (training pairs as Parquet,
-the config as JSON) to a work folder and runs::
+``assay train --nproc N`` calls :func:`launch`, which writes the job (training pairs as Parquet, the
+:class:`~assay.training.request.TrainRequest` as JSON, the same document ``assay train --request``
+reads) to a work folder and runs::
 
     python -m torch.distributed.run --standalone --nproc_per_node N -m assay.training.ddp --work DIR
 
@@ -27,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from assay.errors import TrainingError
 from assay.training import trainer
-from assay.training.trainer import TrainConfig, TrainResult
+from assay.training.model import weights_digest
+from assay.training.request import TrainRequest
+from assay.training.trainer import TrainResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,7 +46,7 @@ MODEL = "model"
 def write_job(
     work: Path,
     train_df: pd.DataFrame,
-    config: TrainConfig,
+    request: TrainRequest,
     *,
     dataset_digest: str,
     checkpoint_root: Path | None,
@@ -54,7 +57,7 @@ def write_job(
     work.mkdir(parents=True, exist_ok=True)
     train_df.to_parquet(work / PAIRS, index=False)
     job = {
-        "config": dataclasses.asdict(config),
+        "request": request.to_dict(),
         "dataset_digest": dataset_digest,
         "checkpoint_root": str(checkpoint_root) if checkpoint_root else None,
         "mlflow_uri": mlflow_uri,
@@ -81,25 +84,25 @@ def command(work: Path, nproc: int) -> list[str]:
 def launch(
     work: Path,
     train_df: pd.DataFrame,
-    config: TrainConfig,
+    request: TrainRequest,
     *,
-    nproc: int,
     dataset_digest: str,
     checkpoint_root: Path | None,
     mlflow_uri: str | None = None,
     mlflow_run_id: str | None = None,
 ) -> TrainResult:
-    """Train with ``nproc`` processes under ``torchrun`` and load rank 0's model back.
+    """Train with ``request.nproc`` processes under ``torchrun`` and load rank 0's model back.
 
     Raises:
         TrainingError: a worker failed (its last error lines are in the message).
     """
     from assay.config import environ_snapshot
 
+    nproc = request.nproc
     write_job(
         work,
         train_df,
-        config,
+        request,
         dataset_digest=dataset_digest,
         checkpoint_root=checkpoint_root,
         mlflow_uri=mlflow_uri,
@@ -144,7 +147,7 @@ def run_worker(work: Path) -> TrainResult:
     from assay.training.device import detect
 
     job = json.loads((work / JOB).read_text())
-    config = TrainConfig(**job["config"])
+    config = TrainRequest.from_dict(job["request"]).config
     distributed = dist.is_torchelastic_launched()
     rank, world_size, local_rank = 0, 1, 0
     if distributed:
@@ -182,7 +185,7 @@ def run_worker(work: Path) -> TrainResult:
             rank=rank,
             world_size=world_size,
         )
-        digest = trainer.weights_digest(result.model)
+        digest = weights_digest(result.model)
         (work / f"rank{rank}.json").write_text(
             json.dumps({"rank": rank, "steps": result.steps, "weights": digest})
         )
@@ -199,6 +202,7 @@ def run_worker(work: Path) -> TrainResult:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The worker process: its one argument is the job folder (every option is in the request)."""
     parser = argparse.ArgumentParser(prog="python -m assay.training.ddp", description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="job folder written by write_job()")
     args = parser.parse_args(argv)
@@ -206,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_worker(args.work)
     except TrainingError as exc:
-        print(f"assay: error: {exc}", file=sys.stderr)
+        # Logged, not printed: the line reaches stderr, where the launcher picks up error lines.
+        log.error("assay: error: %s", exc)
         return 2
     return 0
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assay.training import text as txt
+from assay.training.errors import DatasetError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,8 +60,6 @@ def load_judgments(folder: Path) -> pd.DataFrame:
     """
     import pandas as pd
     import pyarrow.parquet as pq
-
-    from assay.training.dataset import DatasetError
 
     parts = []
     for path in judgment_files(folder):

@@ -1,0 +1,110 @@
+"""The trainer's settings: :class:`TrainConfig`, one frozen value that decides a training run.
+
+Every training option is a field here and nowhere else: :class:`assay.training.request.TrainRequest`
+carries a ``TrainConfig`` across the DAG, CLI and ``torchrun`` boundaries as JSON, so a new field
+reaches all of them without another line (see that module for the DAG Param rule).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from assay.errors import TrainingError
+
+LOSSES: tuple[str, ...] = ("bce", "mse", "listwise")
+#: Fields of :class:`TrainConfig` that do not change what training computes (left out of the hash).
+_NOT_HASHED = frozenset({"checkpoint_every", "log_every", "progress"})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run (the checkpoint key hashes all but the reporting knobs).
+
+    Attributes:
+        base_model: folder with ``config.json``, weights and tokenizer; ``None`` = all-MiniLM-L6-v2.
+        epochs: passes over the training pairs.
+        max_steps: stop after this many optimizer steps (``None``: no limit).
+        batch_size: pairs per forward pass (per process in a data-parallel run).
+        grad_accum: forward passes per optimizer step.
+        lr, weight_decay, warmup_ratio: AdamW and the linear schedule.
+        head_lr_scale: learning-rate multiplier of the new (random) classification head.
+        max_length: token limit of a (query, product text) pair.
+        max_train_pairs: subsample the training pairs (by query) to this many; ``None`` = all.
+        val_fraction: share of training queries held out for early stopping (0 = none).
+        eval_every: validate every N optimizer steps; 0 = at the end of each epoch.
+        patience: validations without improvement before stopping early.
+        bucket_batches: batches per length-sorted mega-batch.
+        loss: ``bce`` (soft target label/3), ``mse``, or ``listwise`` (ListNet over each query's
+            pairs, batches of whole queries).
+        teacher_weight: share of the target taken from a teacher's per-query score (the frame's
+            ``teacher`` column, in [0, 1]; see :func:`assay.training.baselines.teacher_targets`):
+            target = (1 - w) * label / 3 + w * teacher. 0 = click labels only.
+        precision: ``auto`` | ``fp32`` | ``bf16`` (see :mod:`assay.training.device`).
+        seed: seeds python, numpy and torch; the data order of every epoch derives from it.
+        checkpoint_every: write a checkpoint every N optimizer steps (0 = never).
+    """
+
+    base_model: str | None = None
+    epochs: int = 1
+    max_steps: int | None = None
+    batch_size: int = 16
+    grad_accum: int = 1
+    lr: float = 5e-5
+    head_lr_scale: float = 10.0
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_length: int = 96
+    max_train_pairs: int | None = None
+    val_fraction: float = 0.1
+    eval_every: int = 0
+    patience: int = 2
+    bucket_batches: int = 8
+    loss: str = "listwise"
+    teacher_weight: float = 0.0
+    precision: str = "auto"
+    seed: int = 13
+    checkpoint_every: int = 50
+    log_every: int = 10
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.epochs < 1:
+            problems.append(f"epochs must be >= 1 (got {self.epochs})")
+        if self.max_steps is not None and self.max_steps < 1:
+            problems.append(f"max_steps must be >= 1 (got {self.max_steps})")
+        if self.batch_size < 1 or self.grad_accum < 1:
+            problems.append(
+                f"batch_size and grad_accum must be >= 1 (got {self.batch_size}, {self.grad_accum})"
+            )
+        if not 0 <= self.val_fraction < 1:
+            problems.append(f"val_fraction must be in [0, 1) (got {self.val_fraction})")
+        if self.loss not in LOSSES:
+            problems.append(f"loss must be one of {', '.join(LOSSES)} (got {self.loss!r})")
+        if not 0 <= self.teacher_weight <= 1:
+            problems.append(f"teacher_weight must be in [0, 1] (got {self.teacher_weight})")
+        if self.max_length < 8:
+            problems.append(f"max_length must be >= 8 (got {self.max_length})")
+        if problems:
+            raise TrainingError("bad training config: " + "; ".join(problems))
+
+    def hashed(self) -> dict[str, Any]:
+        """The fields that change the computation (reporting knobs left out)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in _NOT_HASHED}
+
+    def as_params(self) -> dict[str, Any]:
+        """Every field by name (MLflow params, the catalog row, JSON requests)."""
+        return dataclasses.asdict(self)
+
+
+#: Defaults of ``assay train`` and the ``train`` DAG, sized for the demo shop on two CPU cores:
+#: one epoch over the ~15–20k training pairs of a 14-day window (about 1,000 listwise steps of 16
+#: pairs, ~5 minutes on two idle cores, plus ~10 s for the MiniLM teacher's scores), with the
+#: teacher at 0.3. On the demo's training set: teacher 0.3 / 1,000 steps 0.973 judged nDCG@10,
+#: teacher 0.5 / one epoch 0.971, 400 steps 0.969–0.971, BM25 0.926; see docs/training.md
+#: ("Candidate vs baselines"). ``--max-steps N`` caps it for quick runs.
+DEFAULT_CONFIG = TrainConfig(
+    epochs=1, max_steps=None, batch_size=16, lr=1e-4, max_length=96, val_fraction=0.05, teacher_weight=0.3
+)
