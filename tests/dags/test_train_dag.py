@@ -4,28 +4,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
+from support.airflow import load_dag
+from support.db import rows
 
 from assay import names
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.airflow
 
 
 @pytest.fixture(scope="module")
 def dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(ROOT / "dags" / "train.py"))
-    assert bag.import_errors == {}
-    return bag.dags["train"]
+    return load_dag("train")
 
 
 def test_scheduled_on_validated_with_params_and_policies(dag):
@@ -66,61 +58,27 @@ def test_every_param_is_a_training_option_and_builds_the_request(dag):
     assert TrainRequest.from_json(request.to_json()) == request
 
 
-def rows(url: str, statement: str) -> list[tuple]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
-
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(statement))]
-    finally:
-        engine.dispose()
-
-
 @pytest.mark.integration
 @pytest.mark.slow
-def test_dags_test_trains_registers_and_emits_candidate(fresh_db, tmp_path):
+def test_dags_test_trains_registers_and_emits_candidate(seeded_world, mlflow_uri, dags_test, tmp_path):
     """`airflow dags test train` with no `gpu` pool defined: Airflow 3.3's dags test runs it anyway."""
-    from assay.catalog import migrate
-    from assay.config import Settings
     from assay.quality import run_quality
-    from assay.seed import SeedConfig, seed_shop
+    from assay.seed import SeedConfig
     from assay.training.testing import make_tiny_model
 
     start, days = date(2026, 11, 1), 2
     end = start + timedelta(days=days - 1)
-    shop, catalog, airflow_db, mlflow_db = fresh_db("tshop"), fresh_db("tcat"), fresh_db("taf"), fresh_db("tml")
-    migrate.upgrade(catalog, "head")
-    landing = tmp_path / "landing"
-    seed_shop(shop, landing, SeedConfig(start_date=start, days=days))
-    settings = Settings(home=tmp_path / "state", database_url=catalog, shop_url=shop, landing_dir=landing)
+    world = seeded_world("train", SeedConfig(start_date=start, days=days))
+    settings, catalog = world.settings, world.catalog_url
     for k in range(days):
         day = start + timedelta(days=k)
         run_quality(settings, day, f"test/{day}", assets=["products", "search_sessions", "impressions",
                                                             "interactions"], raise_on_failure=False)
     tiny = make_tiny_model(tmp_path / "tiny")
 
-    bin_dir = Path(sys.executable).parent
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_db,
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "ASSAY_HOME": str(tmp_path / "state"),
-        "ASSAY_DATABASE_URL": catalog,
-        "ASSAY_SHOP_URL": shop,
-        "ASSAY_LANDING_DIR": str(landing),
-        "MLFLOW_TRACKING_URI": mlflow_db,
-    }
-    migrated = subprocess.run([bin_dir / "airflow", "db", "migrate"], env=env, capture_output=True, text=True,
-                              timeout=300)
-    assert migrated.returncode == 0, migrated.stderr[-2000:]
     conf = {"base_model": str(tiny), "days": days, "max_steps": 20, "batch_size": 8}
-    run = subprocess.run([bin_dir / "airflow", "dags", "test", "train", end.isoformat(), "-c", json.dumps(conf)],
-                         env=env, capture_output=True, text=True, timeout=900)
-    log = run.stdout + run.stderr
+    airflow_db, log = dags_test(settings.model_copy(update={"mlflow_tracking_uri": mlflow_uri}), "train",
+                                end.isoformat(), conf, timeout=900)
     states = dict(rows(airflow_db, "SELECT task_id, state FROM task_instance WHERE dag_id = 'train'"))
     assert states == {"train_model": "success", "publish": "success"}, log[-4000:]
 

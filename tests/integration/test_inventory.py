@@ -19,8 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from support.db import records as rows
 
 from assay.catalog.models import RunStatus
 from assay.config import Settings
@@ -58,14 +59,6 @@ def ddl(url: str, *statements: str) -> None:
         for statement in statements:
             c.exec_driver_sql(statement.replace("%", "%%"))
     eng.dispose()
-
-
-def rows(url: str, statement: str, **params: Any) -> list[dict[str, Any]]:
-    eng = create_engine(url)
-    with eng.connect() as c:
-        out = [dict(r._mapping) for r in c.execute(text(statement), params)]
-    eng.dispose()
-    return out
 
 
 def asset(url: str, name: str) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from support.db import records as _rows
+from support.worlds import shop_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -40,15 +42,6 @@ class Run:
     seconds: dict[str, float]
 
 
-def _rows(url: str, statement: str, **params: Any) -> list[dict[str, Any]]:
-    eng = create_engine(url)
-    try:
-        with eng.connect() as c:
-            return [dict(r._mapping) for r in c.execute(text(statement), params)]
-    finally:
-        eng.dispose()
-
-
 def _target(namespace: str, name: str) -> str:
     """``search_sessions`` for a table, ``feeds/northwind`` for any day's file of that supplier."""
     return "/".join(namespace.split("/")[:2]) if namespace.startswith("feeds/") else name
@@ -56,24 +49,18 @@ def _target(namespace: str, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def e2e(scratch_db, tmp_path_factory) -> Iterator[Run]:
-    from assay.catalog import migrate
-    from assay.config import Settings
     from assay.inventory import run_inventory
     from assay.profiling import run_profile
-    from assay.seed import DefectSchedule, SeedConfig, seed_shop
+    from assay.seed import DefectSchedule, SeedConfig
 
     schedule = DefectSchedule.demo(START, DAYS)
     seconds: dict[str, float] = {}
-    with scratch_db("e2eshop") as shop_url, scratch_db("e2ecat") as catalog_url:
-        migrate.upgrade(catalog_url, "head")
-        staging = tmp_path_factory.mktemp("staging")
-        landing = tmp_path_factory.mktemp("landing")
-        t0 = time.perf_counter()
-        seed_shop(shop_url, staging, SeedConfig(start_date=START, days=DAYS, scale=1, defects=schedule))
+    config = SeedConfig(start_date=START, days=DAYS, scale=1, defects=schedule)
+    staging = tmp_path_factory.mktemp("staging")
+    t0 = time.perf_counter()  # times the seed with its two scratch databases and the catalog migration
+    with shop_world(scratch_db, tmp_path_factory.mktemp("e2e"), "e2e", config, seed_into=staging) as world:
         seconds["seed"] = time.perf_counter() - t0
-        settings = Settings(
-            home=tmp_path_factory.mktemp("state"), database_url=catalog_url, shop_url=shop_url, landing_dir=landing
-        )
+        settings, catalog_url, landing = world.settings, world.catalog_url, world.landing
         seconds["inventory"] = seconds["profile"] = 0.0
         for day in DAY:
             for supplier in FEEDS:  # the day's files arrive (none on the missing day)

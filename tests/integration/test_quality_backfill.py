@@ -11,6 +11,8 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 
 import pytest
+from support.db import rows
+from support.worlds import shop_world
 
 pytestmark = pytest.mark.integration
 
@@ -28,18 +30,6 @@ EXPECTED = {
     ("interactions", "interactions"): "day",
     **{("supplier_feeds", f): "day" for f in FEEDS},
 }
-
-
-def rows(url: str, statement: str) -> list[tuple]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
-
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(statement))]
-    finally:
-        engine.dispose()
 
 
 def quality_runs(url: str) -> list[tuple]:
@@ -68,18 +58,13 @@ def scorecards(url: str) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def backfilled(scratch_db, tmp_path_factory):
-    from assay.catalog import migrate
-    from assay.config import Settings
     from assay.quality import run_quality
-    from assay.seed import DefectSchedule, SeedConfig, seed_shop
+    from assay.seed import DefectSchedule, SeedConfig
 
-    with scratch_db("qbf") as shop_url, scratch_db("qbfcat") as catalog_url:
-        migrate.upgrade(catalog_url, "head")
-        landing = tmp_path_factory.mktemp("landing")
-        seed_shop(shop_url, landing, SeedConfig(start_date=START, days=len(DAYS), write_truth=False,
-                                                defects=DefectSchedule.parse(f"{DEFECT_DAY}:duplicated_events")))
-        settings = Settings(home=tmp_path_factory.mktemp("state"), database_url=catalog_url, shop_url=shop_url,
-                            landing_dir=landing)
+    config = SeedConfig(start_date=START, days=len(DAYS), write_truth=False,
+                        defects=DefectSchedule.parse(f"{DEFECT_DAY}:duplicated_events"))
+    with shop_world(scratch_db, tmp_path_factory.mktemp("qbf"), "qbf", config) as world:
+        settings = world.settings
         t0 = time.perf_counter()
         reports = {d: run_quality(settings, d, f"backfill/{d}", raise_on_failure=False) for d in DAYS}
         print(f"\nbackfill of {len(DAYS)} days: {time.perf_counter() - t0:.1f} s")

@@ -7,11 +7,11 @@ else; clean days must pass everything. The evidence is read back from the catalo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
+from support.worlds import ShopWorld, shop_world
 
 from assay.quality.report import QualityReport
 
@@ -78,27 +78,13 @@ def expected_failures(day: date, target: str) -> dict[str, str] | None:
     return {}
 
 
-@dataclass
-class Env:
-    settings: object
-    shop_url: str
-    catalog_url: str
-    landing: Path
-
-
 @pytest.fixture(scope="module")
-def env(scratch_db, tmp_path_factory) -> Iterator[Env]:
-    from assay.catalog import migrate
-    from assay.config import Settings
-    from assay.seed import DefectSchedule, SeedConfig, seed_shop
+def env(scratch_db, tmp_path_factory) -> Iterator[ShopWorld]:
+    from assay.seed import DefectSchedule, SeedConfig
 
-    with scratch_db("qshop") as shop_url, scratch_db("qcat") as catalog_url:
-        migrate.upgrade(catalog_url, "head")
-        landing = tmp_path_factory.mktemp("landing")
-        seed_shop(shop_url, landing, SeedConfig(start_date=START, days=DAYS, defects=DefectSchedule.parse(SCHEDULE)))
-        settings = Settings(home=tmp_path_factory.mktemp("state"), database_url=catalog_url, shop_url=shop_url,
-                            landing_dir=landing)
-        yield Env(settings, shop_url, catalog_url, landing)
+    config = SeedConfig(start_date=START, days=DAYS, defects=DefectSchedule.parse(SCHEDULE))
+    with shop_world(scratch_db, tmp_path_factory.mktemp("q"), "q", config) as world:
+        yield world
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +94,7 @@ def reports(env) -> dict[date, QualityReport]:
     return {d: run_quality(env.settings, d, f"test/{d}", raise_on_failure=False) for d in D.values()}
 
 
-def catalog_failures(env: Env) -> dict[tuple[date, str], dict[str, str]]:
+def catalog_failures(env: ShopWorld) -> dict[tuple[date, str], dict[str, str]]:
     """(day, target) -> {expectation: severity} of every failed result stored in the catalog."""
     from sqlalchemy import select
 

@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from support.db import execute
+from support.worlds import shop_world
 
 pytestmark = pytest.mark.integration
 
@@ -30,29 +32,13 @@ class Env:
     bad_emails: list[str]
 
 
-def execute(url: str, statement: str) -> list[tuple]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
-
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.begin() as conn:
-            result = conn.execute(text(statement))
-            return [tuple(r) for r in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def env(scratch_db, tmp_path_factory) -> Iterator[Env]:
-    from assay.catalog import migrate
-    from assay.config import Settings
-    from assay.seed import SeedConfig, seed_shop
+    from assay.seed import SeedConfig
 
-    with scratch_db("qpii") as shop_url, scratch_db("qpiicat") as catalog_url:
-        migrate.upgrade(catalog_url, "head")
-        landing = tmp_path_factory.mktemp("landing")
-        seed_shop(shop_url, landing, SeedConfig(start_date=DAY, days=1, write_truth=False))
+    config = SeedConfig(start_date=DAY, days=1, write_truth=False)
+    with shop_world(scratch_db, tmp_path_factory.mktemp("qpii"), "qpii", config) as world:
+        shop_url = world.shop_url
         # Five customers get e-mails that break the format rule, each still a recognisable address.
         execute(shop_url, """
             UPDATE customers SET email = CASE
@@ -60,9 +46,7 @@ def env(scratch_db, tmp_path_factory) -> Iterator[Env]:
                 ELSE replace(email, '@', '@@') END
             WHERE customer_id IN (SELECT customer_id FROM customers ORDER BY customer_id LIMIT 5)""")
         bad = [r[0] for r in execute(shop_url, "SELECT email FROM customers ORDER BY customer_id LIMIT 5")]
-        settings = Settings(home=tmp_path_factory.mktemp("state"), database_url=catalog_url, shop_url=shop_url,
-                            landing_dir=landing)
-        yield Env(settings, shop_url, catalog_url, landing, bad)
+        yield Env(world.settings, shop_url, world.catalog_url, world.landing, bad)
 
 
 def all_emails(env: Env) -> list[str]:

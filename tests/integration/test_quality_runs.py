@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
+from support.db import execute
+from support.worlds import ShopWorld, shop_world
 
 from assay.errors import ConfigError, QualityError
 
@@ -24,41 +25,14 @@ CLEAN, DEFECT, UNSEEDED = date(2026, 11, 1), date(2026, 11, 3), date(2026, 11, 1
 SOME = ["products", "customers", "search_sessions", "impressions"]
 
 
-@dataclass
-class Env:
-    settings: object
-    shop_url: str
-    catalog_url: str
-    landing: Path
-
-
-def execute(url: str, statement: str, **params) -> list[tuple]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
-
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.begin() as conn:
-            result = conn.execute(text(statement), params)
-            return [tuple(r) for r in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="module")
-def env(scratch_db, tmp_path_factory) -> Iterator[Env]:
-    from assay.catalog import migrate
-    from assay.config import Settings
-    from assay.seed import DefectSchedule, SeedConfig, seed_shop
+def env(scratch_db, tmp_path_factory) -> Iterator[ShopWorld]:
+    from assay.seed import DefectSchedule, SeedConfig
 
-    with scratch_db("qrun") as shop_url, scratch_db("qruncat") as catalog_url:
-        migrate.upgrade(catalog_url, "head")
-        landing = tmp_path_factory.mktemp("landing")
-        seed_shop(shop_url, landing, SeedConfig(start_date=START, days=3, write_truth=False,
-                                                defects=DefectSchedule.parse("2026-11-03:null_burst,duplicated_events")))
-        settings = Settings(home=tmp_path_factory.mktemp("state"), database_url=catalog_url, shop_url=shop_url,
-                            landing_dir=landing)
-        yield Env(settings, shop_url, catalog_url, landing)
+    config = SeedConfig(start_date=START, days=3, write_truth=False,
+                        defects=DefectSchedule.parse("2026-11-03:null_burst,duplicated_events"))
+    with shop_world(scratch_db, tmp_path_factory.mktemp("qrun"), "qrun", config) as world:
+        yield world
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +60,7 @@ def edit_suite(folder: Path, name: str, change) -> None:
     path.write_text(json.dumps(doc))
 
 
-def run_rows(env: Env, day: date) -> dict[str, tuple]:
+def run_rows(env: ShopWorld, day: date) -> dict[str, tuple]:
     """target -> (run id, status, error) of the day's quality runs."""
     rows = execute(env.catalog_url, """
         SELECT a.namespace, a.name, r.id, r.status, r.error, r.suite_name FROM quality_runs r
@@ -95,7 +69,7 @@ def run_rows(env: Env, day: date) -> dict[str, tuple]:
             for ns, n, rid, status, error, suite in rows}
 
 
-def results_of(env: Env, run_id: int) -> dict[str, tuple]:
+def results_of(env: ShopWorld, run_id: int) -> dict[str, tuple]:
     rows = execute(env.catalog_url, """
         SELECT expectation_id, id, success, waived, waiver_id, details FROM expectation_results
         WHERE quality_run_id = :r""", r=run_id)

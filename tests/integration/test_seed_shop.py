@@ -7,15 +7,17 @@ import csv
 import io
 import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from support.db import rows as sql_rows
+from support.worlds import SeededShop, seeded_shop
 
 from assay.errors import DatabaseError
-from assay.seed import DefectSchedule, SeedConfig, SeedStats, read_defects, relevance_path, seed_shop
+from assay.seed import DefectSchedule, SeedConfig, read_defects, relevance_path, seed_shop
 from assay.seed.catalog import SUPPLIERS
 from assay.seed.feeds import EXTRA_COLUMN, FEED_COLUMNS, RENAMED_TO, feed_path
 
@@ -28,25 +30,6 @@ TABLES = ("products", "customers", "search_sessions", "impressions", "interactio
 EVENT_TABLES = ("search_sessions", "impressions", "interactions")
 EMAIL_RE = r"^[a-z0-9]([a-z0-9._]*[a-z0-9])?@([a-z0-9-]+\.)+[a-z]{2,}$"
 PHONE_RE = r"^\+[0-9]{1,3}[ -][0-9]{1,4}([ -][0-9]{2,4})+$"
-
-
-@dataclass(frozen=True)
-class Shop:
-    url: str
-    landing: Path
-    stats: SeedStats
-
-
-def sql_rows(url: str, statement: str, **params):
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
-
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(statement), params)]
-    finally:
-        engine.dispose()
 
 
 def checksums(url: str, tables=TABLES) -> dict[str, tuple[int, str]]:
@@ -70,24 +53,10 @@ def day_of(defect: str) -> date:
 
 
 @pytest.fixture(scope="module")
-def shop(pg_server, tmp_path_factory):
-    """The demo window (17 days, every defect once) seeded once for the module."""
-    import psycopg2
-    from psycopg2 import sql
-
-    name = f"t_seedshop_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(dbname="postgres", user="postgres", host=pg_server.socket_dir)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        url = pg_server.url(name)
-        landing = tmp_path_factory.mktemp("landing")
-        yield Shop(url, landing, seed_shop(url, landing, DEMO))
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
+def shop(scratch_db, tmp_path_factory) -> Iterator[SeededShop]:
+    """The demo window (17 days, every defect once) seeded once for the module (read only)."""
+    with seeded_shop(scratch_db, "seedshop", tmp_path_factory.mktemp("landing"), DEMO) as seeded:
+        yield seeded
 
 
 # ---- what was written -----------------------------------------------------------------------------

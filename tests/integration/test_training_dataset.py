@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.db import connection
+from support.db import execute as sql
+from support.worlds import shop_world
 
 from assay.seed.vocab import CATEGORIES
 from assay.training import text as txt
@@ -40,45 +43,22 @@ class Env:
     waiver_id: int
 
 
-def sql(url: str, statement: str, **params) -> list[tuple]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
-
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.begin() as conn:
-            result = conn.execute(text(statement), params)
-            return [tuple(r) for r in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
-
-
 def frame(url: str, statement: str, **params) -> pd.DataFrame:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
+    from sqlalchemy import text
 
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return pd.read_sql(text(statement), conn, params=params)
-    finally:
-        engine.dispose()
+    with connection(url) as conn:
+        return pd.read_sql(text(statement), conn, params=params)
 
 
 @pytest.fixture(scope="module")
 def env(scratch_db, tmp_path_factory) -> Iterator[Env]:
-    from assay.catalog import migrate
-    from assay.config import Settings
     from assay.quality import add_waiver, run_quality
-    from assay.seed import DefectSchedule, SeedConfig, seed_shop
+    from assay.seed import DefectSchedule, SeedConfig
 
     defects = DefectSchedule.parse(f"{DEFECT}:duplicated_events;{WAIVED}:null_burst")
-    with scratch_db("tshop") as shop_url, scratch_db("tcat") as catalog_url:
-        migrate.upgrade(catalog_url, "head")
-        landing = tmp_path_factory.mktemp("landing")
-        seed_shop(shop_url, landing, SeedConfig(start_date=START, days=DAYS, defects=defects))
-        settings = Settings(home=tmp_path_factory.mktemp("state"), database_url=catalog_url, shop_url=shop_url,
-                            landing_dir=landing)
+    config = SeedConfig(start_date=START, days=DAYS, defects=defects)
+    with shop_world(scratch_db, tmp_path_factory.mktemp("t"), "t", config) as world:
+        settings = world.settings
         waiver_id = None
         for k in range(DAYS):
             day = START + timedelta(days=k)
@@ -89,7 +69,7 @@ def env(scratch_db, tmp_path_factory) -> Iterator[Env]:
                                        created_by="steward", valid_from=WAIVED,
                                        valid_until=WAIVED + timedelta(days=1))
         assert waiver_id is not None
-        yield Env(settings, shop_url, catalog_url, waiver_id)
+        yield Env(settings, world.shop_url, world.catalog_url, waiver_id)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from support.db import rows
 
 from assay import names
 from assay.errors import TrainingError
@@ -75,18 +76,6 @@ def make_builder(tmp_path: Path, train_df=None, test_df=None, calls: list | None
                            gx_run_ids=("gx-1",), waiver_ids=(), n_train=len(tr), n_test=len(te), stats={})
 
     return build
-
-
-def rows(url: str, statement: str) -> list[tuple]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
-
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(statement))]
-    finally:
-        engine.dispose()
 
 
 def mlflow_client(settings):

@@ -4,25 +4,19 @@ three tasks, VALIDATED only from the publishing task, and publish/enforce on a s
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
+from support.airflow import load_dag
 
 from assay.errors import QualityError
 from assay.quality.report import Outcome, PartitionResult, QualityReport, enforce
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.airflow
 
 
 @pytest.fixture(scope="module")
 def dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(ROOT / "dags" / "quality.py"))
-    assert bag.import_errors == {}
-    return bag.dags["quality"]
+    return load_dag("quality")
 
 
 def test_schedule_params_and_policies(dag):
