@@ -4,28 +4,38 @@ Every value has a default that works on a laptop with the embedded PostgreSQL (p
 ``.assay/`` in the project root. Point assay at real infrastructure with the environment:
 
 * ``ASSAY_DATABASE_URL``   the catalog database (SQLAlchemy URL).
-* ``ASSAY_SHOP_URL``       the demo shop source database.
+* ``ASSAY_SHOP_URL``       the demo shop source database, as its owner (the seed writes it).
+* ``ASSAY_SHOP_READER_URL`` the shop as a read-only role: every source read goes through it.
 * ``MLFLOW_TRACKING_URI``  the MLflow tracking and registry store.
 * ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` the Airflow metadata database.
 
 When none of those is set, the URLs are built from the embedded server's state file, written by
-``assay db up``.
+``assay db up``: the catalog as the ``assay_writer`` role, the shop's reader as ``assay_reader``
+(:mod:`assay.db.roles` creates both).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assay.errors import ConfigError
 
 #: Databases the embedded server holds, one per concern.
 EMBEDDED_DATABASES: tuple[str, ...] = ("airflow", "assay", "mlflow", "shop")
+#: The least-privilege roles (assay.db.roles): sources are read as the reader, the catalog written
+#: as the writer. The embedded server's superuser stays for the seed, Airflow and MLflow.
+READER_ROLE = "assay_reader"
+WRITER_ROLE = "assay_writer"
+EMBEDDED_SUPERUSER = "postgres"
+#: A PostgreSQL duration as ``statement_timeout`` takes it: ``600000`` (ms), ``90s``, ``10min``, ``1h``.
+_DURATION = re.compile(r"^\d+\s*(ms|s|min|h|d)?$")
 
 
 def _project_root() -> Path:
@@ -45,7 +55,20 @@ class Settings(BaseSettings):
     project_root: Path = Field(default_factory=_project_root)
     home: Path | None = Field(default=None, description="State folder; default <project_root>/.assay")
     database_url: str | None = Field(default=None, description="Catalog database URL (external PostgreSQL)")
-    shop_url: str | None = Field(default=None, description="Demo shop source database URL")
+    shop_url: str | None = Field(default=None, description="Demo shop source database URL (its owner)")
+    shop_reader_url: str | None = Field(
+        default=None, description="The shop as a read-only role; default: ASSAY_SHOP_URL, or assay_reader embedded"
+    )
+    reader_statement_timeout: str = Field(
+        default="10min", description="statement_timeout of the reader role (every source read)"
+    )
+    suite_statement_timeout: str = Field(
+        default="5min", description="statement_timeout of GX validations (suite SQL included)"
+    )
+    # Only the role set-up of an external server (compose's airflow-init) uses these three.
+    admin_url: str | None = Field(default=None, description="A superuser URL that creates the roles")
+    reader_password: SecretStr | None = None
+    writer_password: SecretStr | None = None
     landing_dir: Path | None = Field(default=None, description="File landing folder for supplier feeds")
     sources_file: Path | None = Field(default=None, description="Source declarations; default config/sources.yaml")
     judgments_dir: Path | None = Field(
@@ -60,6 +83,13 @@ class Settings(BaseSettings):
     airflow_sql_alchemy_conn: str | None = Field(
         default=None, validation_alias="AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
     )
+
+    @field_validator("reader_statement_timeout", "suite_statement_timeout")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        if not _DURATION.match(v.strip()):
+            raise ValueError(f"{v!r} is not a PostgreSQL duration such as 600000, 90s, 10min or 1h")
+        return v.strip()
 
     # ---- paths -------------------------------------------------------------------------------
     @property
@@ -118,16 +148,27 @@ class Settings(BaseSettings):
         except (KeyError, ValueError) as exc:
             raise ConfigError(f"{self.pg_state_file} is corrupt ({exc}): run `assay db up`") from exc
 
-    def embedded_url(self, database: str, driver: str = "postgresql+psycopg2") -> str:
-        """URL of one database on the embedded server.
+    def embedded_url(
+        self, database: str, driver: str = "postgresql+psycopg2", user: str = EMBEDDED_SUPERUSER
+    ) -> str:
+        """URL of one database on the embedded server, as ``user`` (socket trust: no password).
 
         ``localhost`` is a placeholder that libpq's ``host=`` query parameter overrides; GX rejects
         URLs without a host, so every client gets the same form.
         """
-        return f"{driver}://postgres@localhost/{database}?host={self.embedded_socket_dir()}"
+        return f"{driver}://{user}@localhost/{database}?host={self.embedded_socket_dir()}"
 
     def catalog_url(self) -> str:
-        return self.database_url or self.embedded_url("assay")
+        """The catalog, as the writer role on the embedded server (owner of the catalog's tables)."""
+        return self.database_url or self.embedded_url("assay", user=WRITER_ROLE)
+
+    def source_reader_url(self) -> str:
+        """The shop as assay reads it: the read-only role (ASSAY_SHOP_READER_URL, or embedded ``assay_reader``).
+
+        An external ``ASSAY_SHOP_URL`` without a reader URL is read with its own role: the operator
+        chose that role (docs/compose.md says what to grant a read-only one).
+        """
+        return self.shop_reader_url or self.shop_url or self.embedded_url("shop", user=READER_ROLE)
 
     def shop_database_url(self) -> str:
         return self.shop_url or self.embedded_url("shop")
@@ -165,6 +206,7 @@ class Settings(BaseSettings):
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "ASSAY_DATABASE_URL": self.catalog_url(),
             "ASSAY_SHOP_URL": self.shop_database_url(),
+            "ASSAY_SHOP_READER_URL": self.source_reader_url(),
             "ASSAY_HOME": str(self.state_dir),
             "MLFLOW_TRACKING_URI": self.mlflow_uri(),
             "HF_HUB_OFFLINE": "1",

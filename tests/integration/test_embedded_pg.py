@@ -43,7 +43,7 @@ def test_up_is_idempotent_and_creates_every_database(home):
     assert first.pid == second.pid
     assert set(EMBEDDED_DATABASES) <= _databases(second)
     assert embedded.status(s)["running"] is True
-    assert s.catalog_url() == second.url("assay")
+    assert s.catalog_url() == second.url("assay", user="assay_writer")
     assert embedded.down(s) is True
     assert embedded.status(s)["running"] is False
     assert not s.pg_state_file.exists()

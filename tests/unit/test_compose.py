@@ -482,10 +482,10 @@ def airflow_env_problems(compose: dict[str, Any]) -> list[str]:
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "true",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://airflow-apiserver:8080/execution/",
     }
+    # The catalog (ASSAY_DATABASE_URL) is written as assay_writer: see role_problems.
     with_db_credentials = (
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
         "AIRFLOW__CELERY__RESULT_BACKEND",
-        "ASSAY_DATABASE_URL",
     )
     required_secrets = (
         "AIRFLOW__API_AUTH__JWT_SECRET",
@@ -514,6 +514,45 @@ def airflow_env_problems(compose: dict[str, Any]) -> list[str]:
                 problems.append(f"{name}: {key} must be a required variable ${{VAR:?...}}")
         if "MLFLOW_TRACKING_URI" not in env:
             problems.append(f"{name}: MLFLOW_TRACKING_URI is not set")
+    return problems
+
+
+def _env(svc: dict[str, Any]) -> dict[str, str]:
+    env = svc.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def role_problems(compose: dict[str, Any]) -> list[str]:
+    """Least privilege: airflow-init creates the roles; tasks write the catalog and read sources through them."""
+    from assay.config import READER_ROLE, WRITER_ROLE
+
+    svcs = services(compose)
+    problems: list[str] = []
+    init = svcs.get("airflow-init") or {}
+    words = " ".join(command_words(init))
+    setup, migrate = words.find("python -m assay.db.roles"), words.find("assay catalog migrate")
+    if setup < 0:
+        problems.append("airflow-init does not create the roles (python -m assay.db.roles)")
+    elif migrate >= 0 and migrate < setup:
+        problems.append("airflow-init migrates the catalog before the writer role exists")
+    admin = _env(init).get("ASSAY_ADMIN_URL", "")
+    if "${POSTGRES_USER}" not in admin or "${POSTGRES_PASSWORD}" not in admin:
+        problems.append("airflow-init: ASSAY_ADMIN_URL must take the superuser's ${POSTGRES_USER}/${POSTGRES_PASSWORD}")
+    for name in ("airflow-init", *AIRFLOW_SERVICES):
+        if name not in svcs:
+            continue
+        env = _env(svcs[name])
+        if name != "airflow-init" and "ASSAY_ADMIN_URL" in env:
+            problems.append(f"{name}: holds ASSAY_ADMIN_URL (a superuser URL only airflow-init needs)")
+        for key, role, secret in (
+            ("ASSAY_DATABASE_URL", WRITER_ROLE, "ASSAY_WRITER_PASSWORD"),
+            ("ASSAY_SHOP_READER_URL", READER_ROLE, "ASSAY_READER_PASSWORD"),
+        ):
+            m = URL_CREDENTIALS.search(env.get(key, ""))
+            if m is None or m["user"] != role or not m["password"].startswith("${" + secret):
+                problems.append(f"{name}: {key} must log in as {role} with ${{{secret}}}")
     return problems
 
 
@@ -572,6 +611,10 @@ def test_env_example_has_only_placeholders(env_example: str) -> None:
 
 def test_airflow_environment(compose: dict[str, Any]) -> None:
     assert airflow_env_problems(compose) == []
+
+
+def test_init_creates_both_roles_and_tasks_use_them(compose: dict[str, Any]) -> None:
+    assert role_problems(compose) == []
 
 
 def test_dockerfile(dockerfile: str) -> None:
@@ -774,6 +817,26 @@ def test_airflow_environment_problems_are_reported(compose: dict[str, Any]) -> N
     assert "airflow-scheduler: AIRFLOW__CORE__FERNET_KEY must be a required variable" in problems
     assert "airflow-scheduler: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in problems
     assert "airflow-apiserver" not in problems
+
+
+def test_role_problems_are_reported(compose: dict[str, Any]) -> None:
+    broken = copy.deepcopy(compose)
+    svcs = broken["services"]
+    svcs["airflow-init"]["command"] = ["bash", "-c", "airflow db migrate\nassay catalog migrate\n"]
+    svcs["airflow-worker"]["environment"] = {
+        **svcs["airflow-worker"]["environment"],
+        "ASSAY_DATABASE_URL": "postgresql+psycopg2://${POSTGRES_USER}:${POSTGRES_PASSWORD}@postgres:5432/assay",
+        "ASSAY_ADMIN_URL": "postgresql+psycopg2://${POSTGRES_USER}:${POSTGRES_PASSWORD}@postgres:5432/postgres",
+    }
+    del svcs["airflow-scheduler"]["environment"]["ASSAY_SHOP_READER_URL"]
+    problems = "\n".join(role_problems(broken))
+    assert "airflow-init does not create the roles" in problems
+    assert "airflow-worker: ASSAY_DATABASE_URL must log in as assay_writer" in problems
+    assert "airflow-worker: holds ASSAY_ADMIN_URL" in problems
+    assert "airflow-scheduler: ASSAY_SHOP_READER_URL must log in as assay_reader" in problems
+    late = copy.deepcopy(compose)
+    late["services"]["airflow-init"]["command"] = ["bash", "-c", "assay catalog migrate\npython -m assay.db.roles\n"]
+    assert "before the writer role exists" in "\n".join(role_problems(late))
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ def _settings(tmp_path: Path, **kw: object) -> Settings:
 def test_embedded_urls_come_from_the_state_file(tmp_path):
     (tmp_path / "pg.json").write_text(json.dumps({"socket_dir": "/s/pg"}))
     s = _settings(tmp_path)
-    assert s.catalog_url() == "postgresql+psycopg2://postgres@localhost/assay?host=/s/pg"
+    assert s.catalog_url() == "postgresql+psycopg2://assay_writer@localhost/assay?host=/s/pg"  # the writer role
     assert s.shop_database_url().endswith("/shop?host=/s/pg")
     assert s.mlflow_uri().endswith("/mlflow?host=/s/pg")
     assert s.airflow_db_url().endswith("/airflow?host=/s/pg")

@@ -3,8 +3,10 @@
 State lives under ``<state_dir>/pg`` (data) and ``<state_dir>/pg.json`` (socket folder and pid),
 so every process — Airflow tasks, the MLflow UI, tests — finds the same server without importing
 pgserver. ``up`` is idempotent: it starts the server if needed, creates the missing databases and
-rewrites the state file. A folder left half-initialised by a killed ``initdb`` is detected and
-rebuilt; a folder with a real cluster in it is never deleted.
+rewrites the state file; it also creates the least-privilege roles (:mod:`assay.db.roles`): the
+shop readable by ``assay_reader``, the catalog owned by ``assay_writer``. A folder left
+half-initialised by a killed ``initdb`` is detected and rebuilt; a folder with a real cluster in it
+is never deleted.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from assay.config import EMBEDDED_DATABASES, Settings
+from assay.config import EMBEDDED_DATABASES, EMBEDDED_SUPERUSER, Settings
+from assay.db import roles
 from assay.errors import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -39,8 +42,9 @@ class ServerState:
     pid: int
     databases: tuple[str, ...]
 
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg2://postgres@localhost/{database}?host={self.socket_dir}"
+    def url(self, database: str, user: str = EMBEDDED_SUPERUSER) -> str:
+        """SQLAlchemy URL of ``database`` as ``user`` (the socket trusts every role: no password)."""
+        return f"postgresql+psycopg2://{user}@localhost/{database}?host={self.socket_dir}"
 
 
 def _is_half_initialised(pgdata: Path) -> bool:
@@ -106,6 +110,12 @@ def up(settings: Settings) -> ServerState:
         pgdata=str(pgdata), socket_dir=socket_dir, pid=int(info.pid or 0), databases=EMBEDDED_DATABASES
     )
     create_databases(state.url("postgres"), EMBEDDED_DATABASES)
+    roles.setup(
+        state.url("postgres"),
+        catalog_database="assay",
+        source_databases=["shop"],
+        statement_timeout=settings.reader_statement_timeout,
+    )
     _write_state(settings.pg_state_file, state)
     return state
 

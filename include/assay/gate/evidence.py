@@ -336,6 +336,6 @@ def gather(
     end = now.astimezone(dt.UTC).date() - dt.timedelta(days=1)
     serving = (end - dt.timedelta(days=policy.drift.recent_days - 1), end)
     ev.drift = drift.measure(
-        settings.shop_database_url(), [(f.name, f.bins) for f in policy.drift.features], window, serving
+        settings.source_reader_url(), [(f.name, f.bins) for f in policy.drift.features], window, serving
     )
     return ev

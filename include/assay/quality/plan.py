@@ -15,6 +15,7 @@ from typing import Any
 
 from assay.catalog.models import AssetKind, SourceKind
 from assay.config import Settings
+from assay.db.roles import with_statement_timeout
 from assay.errors import ConfigError
 from assay.names import ALL_PARTITIONS
 from assay.quality import store
@@ -65,7 +66,8 @@ def plan_suite(
             raise SuiteError(spec.path, f"meta.assay.table needs a SQL source; {decl.name} is a file source")
         partition = day.isoformat() if target.partition_column else ALL_PARTITIONS
         try:
-            url = decl.resolve_url(settings)
+            # GX runs suite SQL too: its sessions get the suite's own, shorter statement timeout.
+            url = with_statement_timeout(decl.resolve_url(settings), settings.suite_statement_timeout)
         except Exception as exc:  # settings or Airflow's connection lookup; recorded like a bad suite
             raise SuiteError(spec.path, f"source {decl.name}: cannot resolve its URL: {exc}") from exc
         return [

@@ -82,7 +82,7 @@ class SqlSource(_Base):
         if self.url:
             return self.url
         if self.url_from == "shop":
-            return settings.shop_database_url()
+            return settings.source_reader_url()  # read-only role: a source is never written
         if self.url_from == "catalog":
             return settings.catalog_url()
         assert self.conn_id is not None
