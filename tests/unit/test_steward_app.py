@@ -16,10 +16,22 @@ from assay.steward_app import build_app
 PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "assay_plugin.py"
 
 
+def signed_in(app):
+    """The app with Airflow's access check and user replaced (the real ones: tests/reliability/test_web_security.py)."""
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.security import get_user
+
+    (access,) = app.router.dependencies
+    app.dependency_overrides[access.dependency] = lambda: None
+    app.dependency_overrides[get_user] = lambda: SimpleAuthManagerUser(username="steward", role="viewer")
+    return app
+
+
 def test_serves_data_docs_when_published(tmp_path):
     s = Settings(home=tmp_path)
-    client = TestClient(build_app(s))
+    client = TestClient(signed_in(build_app(s)))
     assert "No Data Docs yet" in client.get("/").text
+    assert "Signed in as steward" in client.get("/").text
     assert client.get("/data-docs/index.html").status_code == 404
     assert client.post("/data-docs/index.html").status_code == 405
     docs = s.data_docs_dir

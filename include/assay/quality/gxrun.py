@@ -44,6 +44,40 @@ INDEX_LIMIT = 500
 PARTIAL_UNEXPECTED_COUNT = 20
 
 
+def _view(class_name: str) -> dict[str, str]:
+    """GX's config of a Data Docs view class of :mod:`assay.quality.docs_view`."""
+    return {"module_name": "assay.quality.docs_view", "class_name": class_name}
+
+
+def html_safe_suite(gx_suite: Any) -> Any:
+    """The suite with each expectation's ``description`` escaped: GX renders it as a template (raw markup)."""
+    from assay.quality.masking import html_text
+
+    for expectation in gx_suite.expectations:
+        if isinstance(getattr(expectation, "description", None), str):
+            expectation.description = html_text(expectation.description)
+    return gx_suite
+
+
+def html_safe_result(masked_result: Any) -> Any:
+    """A copy of a (masked) suite result for Data Docs: the text GX uses as a template is escaped.
+
+    GX renders ``unexpected_index_query`` as a string template's *template* (markup it trusts), so
+    a value quoted in the query would be live HTML; every other value is escaped by the page view
+    (:mod:`assay.quality.docs_view`). The caller's result is not changed: the catalog keeps the values.
+    """
+    import copy
+
+    from assay.quality.masking import html_text
+
+    safe = copy.deepcopy(masked_result)
+    for r in safe.results:
+        result = r.result
+        if isinstance(result, dict) and result.get("unexpected_index_query"):
+            r.result = {**result, "unexpected_index_query": html_text(result["unexpected_index_query"])}
+    return safe
+
+
 def validations_dir(state_dir: Path) -> Path:
     return state_dir / "gx" / "validations"
 
@@ -114,9 +148,12 @@ class GxSession:
                     "site_index_builder": {
                         "class_name": "DefaultSiteIndexBuilder",
                         "validation_results_limit": INDEX_LIMIT,
+                        "view": _view("EscapingIndexPageView"),
                     },
+                    # Every page through assay's escaping views (GX prints plain values raw).
                     "site_section_builders": {
-                        "validations": {"source_store_name": MASKED_STORE},
+                        "expectations": {"view": _view("EscapingPageView")},
+                        "validations": {"source_store_name": MASKED_STORE, "view": _view("EscapingPageView")},
                         "profiling": "None",
                     },
                 }
@@ -132,7 +169,7 @@ class GxSession:
     # ---- suites and datasources ------------------------------------------------------------------
     def add_suite(self, gx_suite: Any) -> Any:
         """Register a suite (every loadable suite is added, so Data Docs keep every suite page)."""
-        suite = self.context.suites.add_or_update(gx_suite)
+        suite = self.context.suites.add_or_update(html_safe_suite(gx_suite))
         self._suites[suite.name] = suite
         return suite
 
@@ -223,8 +260,8 @@ class GxSession:
 
     # ---- Data Docs ------------------------------------------------------------------------------
     def store_masked(self, key: Any, masked_result: Any) -> None:
-        """Keep the masked result for Data Docs (overwrites the partition's earlier page)."""
-        self.context.stores[MASKED_STORE].set(key, masked_result)
+        """Keep the masked result for Data Docs (overwrites the partition's earlier page), made HTML-safe."""
+        self.context.stores[MASKED_STORE].set(key, html_safe_result(masked_result))
         self.built.append(key)
 
     def page_url(self, key: Any) -> str | None:

@@ -10,11 +10,16 @@ classifications and from the suite's ``meta.pii_columns`` (masking errs towards 
 
 :func:`scrub_text` is the net under free text (error messages, summaries): anything shaped like
 an e-mail address or an IPv4 address is masked wherever it appears.
+
+:func:`html_text` is the other half of "safe to render": a value as HTML text, escaped once, with
+bidirectional controls shown as ``[U+202E]`` (:func:`show_controls`). Results are stored as they are
+(masked, never escaped); escaping happens only where HTML is written (:mod:`assay.quality.docs_view`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -29,6 +34,9 @@ WITHHELD = "[withheld: PII column]"
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
+#: Bidirectional controls (embeddings, overrides, isolates, marks): they reorder what a reader sees
+#: (``invoice\u202egnp.exe`` reads as ``invoiceexe.png``), so a page shows them by code point.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _sha_mask(label: str, value: str) -> str:
@@ -138,3 +146,13 @@ def scrub_text(text: str | None) -> str | None:
         return text
     text = _EMAIL.sub(lambda m: str(mask_text("email", m.group())), text)
     return _IPV4.sub(lambda m: str(mask_text("ip_address", m.group())), text)
+
+
+def show_controls(text: str) -> str:
+    """Bidirectional control characters replaced by a visible ``[U+XXXX]``."""
+    return _BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+
+
+def html_text(value: Any) -> str:
+    """A value as HTML text: ``& < > " '`` escaped (once), bidi controls made visible."""
+    return show_controls(html.escape(value if isinstance(value, str) else str(value), quote=True))
