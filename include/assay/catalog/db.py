@@ -2,7 +2,8 @@
 
 One engine per URL per process (connection pools are expensive and Airflow task processes are
 short-lived, so the cache is small). ``pool_pre_ping`` replaces connections the server closed
-while the process slept between tasks.
+while the process slept between tasks. URLs shown, logged or stored go through
+:func:`masked` / :func:`without_password` (one parser, in :mod:`assay.catalog.urls`).
 """
 
 from __future__ import annotations
@@ -13,34 +14,14 @@ from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
+
+# URL masking lives in assay.catalog.urls (no SQLAlchemy, so the CLI and ops import it cheaply);
+# re-exported because every catalog user reaches for it here.
+from assay.catalog.urls import masked, scrub, without_password
 
 #: Seconds libpq waits for a server before giving up; a hung connect must not hang a task.
 CONNECT_TIMEOUT_S = 5
-
-
-def masked(url: str) -> str:
-    """The URL as safe to log or show: the password replaced by ``***``."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        # An unparsable URL may still hold a password: show nothing of it.
-        return "<unparsable database URL>"
-
-
-def without_password(url: str) -> str:
-    """The URL with its password removed, as the catalog stores source locations.
-
-    Anything that is not a SQLAlchemy URL (an Airflow connection id, a file path) is returned
-    unchanged.
-    """
-    if "://" not in url:
-        return url
-    parsed = make_url(url)
-    query = {k: v for k, v in parsed.query.items() if k.lower() != "password"}
-    # URL.set() treats None as "leave unchanged"; the NamedTuple's _replace really clears it.
-    return parsed.set(query=query)._replace(password=None).render_as_string(hide_password=False)
 
 
 def connect_args(url: str) -> dict[str, object]:
@@ -67,3 +48,6 @@ def session(url: str) -> Iterator[Session]:
     """
     with Session(engine(url), expire_on_commit=False) as s, s.begin():
         yield s
+
+
+__all__ = ["CONNECT_TIMEOUT_S", "connect_args", "engine", "masked", "scrub", "session", "without_password"]

@@ -48,7 +48,12 @@ def db_status() -> None:
 
 @db_app.command("url")
 def db_url(database: Annotated[str, typer.Argument(help="airflow | assay | mlflow | shop")] = "assay") -> None:
-    """Print the SQLAlchemy URL of one database (external URLs win over the embedded server)."""
+    """Print the SQLAlchemy URL of one database (external URLs win over the embedded server).
+
+    A password or secret parameter is shown as ``***``: it stays in the variable that holds it.
+    """
+    from assay.catalog.urls import masked
+
     s = get_settings()
     urls = {
         "assay": s.catalog_url,
@@ -58,15 +63,24 @@ def db_url(database: Annotated[str, typer.Argument(help="airflow | assay | mlflo
     }
     if database not in urls:
         raise AssayError(f"unknown database {database!r}; choose one of {', '.join(urls)}")
-    typer.echo(urls[database]())
+    typer.echo(masked(urls[database]()))
 
 
 def env() -> None:
-    """Print `export` lines for the Airflow/MLflow environment assay uses (eval "$(assay env)")."""
+    """Print `export` lines for the Airflow/MLflow environment assay uses (eval "$(assay env)").
+
+    A value carrying a password is not printed: it came from the variable of the same name, which
+    the shell already has (a comment shows it masked).
+    """
     import shlex
 
+    from assay.catalog.urls import has_secret, masked
+
     for key, value in get_settings().airflow_env().items():
-        typer.echo(f"export {key}={shlex.quote(value)}")
+        if has_secret(value):
+            typer.echo(f"# {key} kept from your environment (it carries a secret): {masked(value)}")
+        else:
+            typer.echo(f"export {key}={shlex.quote(value)}")
 
 
 # ---- catalog ----------------------------------------------------------------------------------
@@ -110,7 +124,7 @@ def airflow_up(timeout: float = 180.0) -> None:
     settings = get_settings()
     info = airflow.standalone_up(settings, timeout=timeout)
     ensure_gpu_pool(settings)  # without the pool a scheduler never queues the train task
-    typer.echo(f"Airflow UI: {info.url}  (user {info.user}, password {info.password})")
+    typer.echo(f"Airflow UI: {info.url}  (user {info.user}, password in {info.password_file})")
     typer.echo(f"pool {GPU_POOL!r} ready for the train DAG")
     typer.echo(f"logs: {info.logfile}; stop with `make stop`")
 

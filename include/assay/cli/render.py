@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from assay import names
+from assay.catalog.urls import masked
 from assay.ops.demo import StageSkipped, StageStarted
 
 if TYPE_CHECKING:
@@ -208,11 +209,12 @@ def demo_summary(settings: Settings, report: DemoReport, status: DemoStatus) -> 
     lines += [
         "",
         "Where to look next:",
-        f"  Airflow UI      make airflow   -> http://127.0.0.1:{settings.airflow_port} (user admin; password printed)",
+        f"  Airflow UI      make airflow   -> http://127.0.0.1:{settings.airflow_port} (user admin; password in"
+        f" {settings.airflow_home / 'simple_auth_manager_passwords.json.generated'})",
         f"  MLflow UI       make mlflow    -> http://127.0.0.1:{settings.mlflow_port}",
         f"  Data Docs       {settings.data_docs_dir / 'index.html'}"
         " (also under Airflow's Browse menu)",
-        f"  catalog         {settings.catalog_url()}",
+        f"  catalog         {masked(settings.catalog_url())}",
         "  stop everything make stop",
     ]
     return "\n".join(lines)

@@ -158,7 +158,7 @@ def measure(
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
     from sqlalchemy.pool import NullPool
 
-    from assay.catalog.db import connect_args, masked
+    from assay.catalog.db import connect_args, masked, scrub
 
     tw = (train_window[0].isoformat(), train_window[1].isoformat())
     sw = (serving_window[0].isoformat(), serving_window[1].isoformat())
@@ -170,7 +170,7 @@ def measure(
     try:
         engine = create_engine(shop_url, poolclass=NullPool, connect_args=connect_args(shop_url))
     except (ArgumentError, ImportError, ValueError) as exc:  # unparsable URL: evidence, recorded per feature
-        return {name: failed(name, f"shop database {masked(shop_url)}: {exc}") for name, _ in features}
+        return {name: failed(name, f"shop database {masked(shop_url)}: {scrub(str(exc), shop_url)}") for name, _ in features}
     try:
         with engine.connect() as conn:
             for name, bins in features:
@@ -187,7 +187,8 @@ def measure(
                 p, j = compare(name, train, serving, bins, NUMERIC[name])
                 out[name] = DriftResult(name, round(p, 6), round(j, 6), n_t, n_s, tw, sw)
     except SQLAlchemyError as exc:
-        msg = f"shop database {masked(shop_url)} unreadable: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        first = scrub(str(exc).splitlines()[0], shop_url)
+        msg = f"shop database {masked(shop_url)} unreadable: {type(exc).__name__}: {first}"
         for name, _ in features:
             out.setdefault(name, failed(name, msg))
     finally:

@@ -2,12 +2,20 @@
 
 Airflow runs with LocalExecutor and a small parallelism (Settings.airflow_parallelism): standalone
 otherwise pre-forks 32 workers, too many for a laptop or a 2-core CI box.
+
+The admin password: SimpleAuthManager generates one, writes it world-readable and prints it to
+standalone's output for any user missing from its passwords file. assay writes that file first
+(0600, in a 0700 ``AIRFLOW_HOME``), so Airflow finds the user and prints
+nothing; a password line an older run left in the service log is overwritten with ``*``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
+import secrets
 import subprocess
 import sys
 import time
@@ -20,14 +28,19 @@ from assay.config import Settings, environ_snapshot
 from assay.errors import AssayError
 from assay.ops import proc
 
+log = logging.getLogger(__name__)
 SERVICE = "airflow"
+#: SimpleAuthManager's default passwords file, under AIRFLOW_HOME.
+PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+#: Airflow's line announcing a generated password (3.x) or the login (2.x), colour codes allowed.
+_PASSWORD_LINE = re.compile(rb"(?i)(password for user '[^'\n]*':[ \t]*|login with username:?[ \t]*\S+[ \t]+password:?[ \t]*)([^\s\x1b]+)")
 
 
 @dataclass(frozen=True)
 class AirflowInfo:
     url: str
     user: str
-    password: str
+    password_file: Path
     logfile: Path
     pid: int
 
@@ -67,12 +80,74 @@ def _healthy(url: str) -> bool:
     return body.get("metadatabase", {}).get("status") == "healthy"
 
 
-def _password(settings: Settings) -> str:
-    path = settings.airflow_home / "simple_auth_manager_passwords.json.generated"
+def passwords_file(settings: Settings) -> Path:
+    """Where SimpleAuthManager keeps its passwords (``[core] simple_auth_manager_passwords_file``)."""
+    configured = child_env(settings).get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
+    return Path(configured) if configured else settings.airflow_home / PASSWORDS_FILE
+
+
+def _read_passwords(path: Path) -> dict[str, str]:
     try:
-        return str(json.loads(path.read_text())["admin"])
-    except (OSError, ValueError, KeyError):
-        return f"(see {path})"
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def ensure_admin_password(settings: Settings) -> Path:
+    """The admin's passwords file, written before Airflow would write it; returns its path.
+
+    AIRFLOW_HOME and the service folders (logs, run) are made 0700 and the file 0600. The state
+    folder itself keeps its mode: the embedded PostgreSQL may run as another user (pgserver drops
+    root) and must reach its data folder through it. An existing admin password is kept (the user
+    may have noted it); a missing or unreadable file gets a new one.
+    """
+    for folder in (settings.airflow_home, settings.state_dir / "logs", settings.state_dir / "run"):
+        proc.private_dir(folder)
+    path = passwords_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)  # a configured folder keeps the mode its owner gave it
+    passwords = _read_passwords(path)
+    if "admin" not in passwords:
+        passwords["admin"] = secrets.token_urlsafe(18)
+        # Created 0600 under a temporary name, then renamed: never readable by others, never half written.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(fd, "w") as fh:
+            fh.write(json.dumps(passwords) + "\n")
+        os.replace(tmp, path)
+    path.chmod(0o600)
+    return path
+
+
+def redact_log(path: Path) -> int:
+    """Overwrite each password Airflow printed in ``path`` with ``*``; returns how many.
+
+    In place and length for length, so a running standalone appending to the file loses nothing.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return 0
+    count = 0
+
+    def hide(m: re.Match[bytes]) -> bytes:
+        nonlocal count
+        count += bool(m.group(2).strip(b"*"))  # a line redacted earlier is not counted again
+        return m.group(1) + b"*" * len(m.group(2))
+
+    redacted = _PASSWORD_LINE.sub(hide, data)
+    if count:
+        with open(path, "r+b") as fh:
+            fh.write(redacted)
+    return count
+
+
+def _password(settings: Settings) -> str:
+    try:
+        return _read_passwords(passwords_file(settings))["admin"]
+    except KeyError:
+        raise AssayError(f"no admin password in {passwords_file(settings)}: run `assay airflow up`") from None
 
 
 def standalone_up(settings: Settings, timeout: float = 180.0) -> AirflowInfo:
@@ -91,7 +166,8 @@ def standalone_up(settings: Settings, timeout: float = 180.0) -> AirflowInfo:
                 f"port {settings.airflow_port} is taken by another program; stop it or set ASSAY_AIRFLOW_PORT"
             )
         ensure_database(settings)
-        settings.airflow_home.mkdir(parents=True, exist_ok=True)
+        ensure_admin_password(settings)
+        redact_log(service.logfile)
         log_offset = service.logfile.stat().st_size if service.logfile.exists() else 0
         pid = proc.start(service, [airflow_bin(), "standalone"], child_env(settings))
 
@@ -116,7 +192,10 @@ def standalone_up(settings: Settings, timeout: float = 180.0) -> AirflowInfo:
             f"Airflow did not answer on {url} within {timeout:.0f} s; last lines of {service.logfile}:\n"
             f"{proc.tail(service.logfile)}"
         )
-    return AirflowInfo(url=url, user="admin", password=_password(settings), logfile=service.logfile, pid=pid)
+    password_file = ensure_admin_password(settings)
+    if redact_log(service.logfile):
+        log.warning("a generated Airflow password was printed to %s; overwritten there", service.logfile)
+    return AirflowInfo(url=url, user="admin", password_file=password_file, logfile=service.logfile, pid=pid)
 
 
 def standalone_down(settings: Settings) -> bool:

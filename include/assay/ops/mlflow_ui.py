@@ -22,6 +22,23 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def server_command(settings: Settings, port: int) -> tuple[list[str], dict[str, str]]:
+    """``mlflow server``'s argv and environment.
+
+    The store URI (which may hold a password) goes in the environment, not argv: any user of
+    the machine can read a command line in ``ps``.
+    """
+    argv = [
+        str(Path(sys.executable).with_name("mlflow")),
+        "server",
+        "--default-artifact-root", settings.mlflow_artifacts.as_uri(),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--workers", "1",
+    ]
+    return argv, {**environ_snapshot(), "MLFLOW_BACKEND_STORE_URI": settings.mlflow_uri()}
+
+
 def up(settings: Settings, port: int | None = None, timeout: float = 90.0) -> str:
     """Start ``mlflow server`` on 127.0.0.1 (idempotent) and return its URL."""
     port = port or settings.mlflow_port
@@ -35,16 +52,7 @@ def up(settings: Settings, port: int | None = None, timeout: float = 90.0) -> st
 
             embedded.up(settings)
         settings.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
-        argv = [
-            str(Path(sys.executable).with_name("mlflow")),
-            "server",
-            "--backend-store-uri", settings.mlflow_uri(),
-            "--default-artifact-root", settings.mlflow_artifacts.as_uri(),
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--workers", "1",
-        ]
-        proc.start(service, argv, environ_snapshot())
+        proc.start(service, *server_command(settings, port))
 
     def ready() -> bool:
         if proc.running_pid(service) is None:

@@ -1,6 +1,8 @@
 """Background services (Airflow standalone, MLflow UI) run as their own process group.
 
-Each service gets a pid file under ``<state_dir>/run`` and a log under ``<state_dir>/logs``.
+Each service gets a pid file under ``<state_dir>/run`` and a log under ``<state_dir>/logs``, both
+private (folders 0700, log 0600: a service may print a credential), and its command line is logged
+with every URL masked.
 Stopping sends SIGTERM to the whole group, then SIGKILL to whatever is left after a grace period,
 then sweeps processes that left the group but still carry the service's marker in their
 environment — Airflow's LocalExecutor workers and task supervisors can outlive a plain TERM.
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import psutil
 
+from assay.catalog.urls import scrub
 from assay.errors import AssayError
 
 log = logging.getLogger(__name__)
@@ -69,12 +72,26 @@ def running_pid(service: Service) -> int | None:
     return None
 
 
+def private_dir(path: Path) -> Path:
+    """``path`` created if missing and made 0700 (owner only); returns it."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def open_private_log(path: Path) -> int:
+    """A file descriptor appending to ``path``, created 0600 (an older, wider file is narrowed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
 def start(service: Service, argv: list[str], env: dict[str, str]) -> int:
     """Start ``argv`` in a new session (its own process group) with output to the service log."""
-    service.pidfile.parent.mkdir(parents=True, exist_ok=True)
-    service.logfile.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(service.pidfile.parent)
+    private_dir(service.logfile.parent)
     full_env = {**env, MARKER_VAR: service.marker}
-    with open(service.logfile, "ab") as out:
+    with open(open_private_log(service.logfile), "ab") as out:
         proc = subprocess.Popen(
             argv,
             env=full_env,
@@ -84,7 +101,7 @@ def start(service: Service, argv: list[str], env: dict[str, str]) -> int:
             start_new_session=True,
         )
     service.pidfile.write_text(str(proc.pid))
-    log.info("started %s (pid %s): %s", service.name, proc.pid, " ".join(argv))
+    log.info("started %s (pid %s): %s", service.name, proc.pid, " ".join(scrub(a) for a in argv))
     return proc.pid
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from assay.catalog.urls import masked, scrub
 from assay.errors import DatabaseError, SourceError
 from assay.seed import schema
 from assay.seed.catalog import Products, make_customers, make_products
@@ -106,12 +107,6 @@ def _merge_json(path: Path, updates: dict[str, Any]) -> None:
     atomic_write(path, text.encode("utf-8"))
 
 
-def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 @dataclass(frozen=True)
 class _PreparedDay:
     day: date
@@ -191,14 +186,14 @@ def seed_shop(shop_url: str, landing_dir: Path, config: SeedConfig) -> SeedStats
     applied: dict[date, list[str]] = {}
     details: dict[str, Any] = {}
     engine = create_engine(shop_url, poolclass=NullPool)
-    where = _redacted(shop_url)
+    where = masked(shop_url)
     try:
         with engine.begin() as conn:
             schema.metadata.create_all(conn, checkfirst=True)
         raw = engine.raw_connection()
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise DatabaseError(f"cannot prepare the shop tables in {where}: {exc}") from exc
+        raise DatabaseError(f"cannot prepare the shop tables in {where}: {scrub(str(exc), shop_url)}") from exc
     # One worker: generation is CPU-bound Python/numpy, and PostgreSQL needs the other core.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assay-seed")
     try:
@@ -252,7 +247,7 @@ def seed_shop(shop_url: str, landing_dir: Path, config: SeedConfig) -> SeedStats
             raw.commit()
         except psycopg2.Error as exc:
             raw.rollback()
-            raise DatabaseError(f"seeding the shop in {where} failed at {step}: {exc}".strip()) from exc
+            raise DatabaseError(f"seeding the shop in {where} failed at {step}: {scrub(str(exc), shop_url)}".strip()) from exc
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         raw.close()

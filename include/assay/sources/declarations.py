@@ -1,7 +1,9 @@
 """Source declarations: the YAML file that says what assay inventories, validated on load.
 
 See ``config/sources.yaml`` for the format. Validation errors name the file and the offending
-entry; URLs with a password in them are refused, so none can reach the catalog or the logs.
+source; a ``url`` or ``conn_id`` carrying a secret (``user:password@`` however it is spelled, or a
+``password=``/``token=``-like parameter) is refused, so none can reach the catalog or the logs,
+and the error never quotes it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from assay.catalog.urls import has_secret, scrub
 from assay.config import Settings
 from assay.errors import ConfigError
 from assay.sources.series import series_of
@@ -53,11 +56,11 @@ class SqlSource(_Base):
     exclude: list[str] = Field(default_factory=list)
     exact_row_count_below: int = 5_000_000
 
-    @field_validator("url")
+    @field_validator("url", "conn_id")
     @classmethod
     def _no_password(cls, v: str | None) -> str | None:
-        if v and (re.search(r"://[^/@?#]*:[^/@?#]*@", v) or re.search(r"[?&]password=", v, re.I)):
-            raise ValueError("URL carries a password; use conn_id, PGPASSFILE or the environment instead")
+        if v and has_secret(v):
+            raise ValueError("carries a password or secret; use conn_id, PGPASSFILE or the environment instead")
         return v
 
     @model_validator(mode="after")
@@ -158,14 +161,26 @@ def load(path: Path) -> Declarations:
     except FileNotFoundError:
         raise ConfigError(f"source declarations not found: {path}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        # The parser quotes the offending line, which may hold a URL: masked, and not chained.
+        raise ConfigError(f"{path}: not valid YAML: {scrub(str(exc))}") from None
     try:
         return Declarations.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{path}: invalid source declarations: {problems}") from exc
+        problems = "; ".join(f"{_where(err['loc'], raw)}: {err['msg']}" for err in exc.errors())
+        # Not chained: pydantic's own message repeats the input value, which may be a secret.
+        raise ConfigError(f"{path}: invalid source declarations: {problems}") from None
+
+
+def _where(loc: tuple[int | str, ...], raw: object) -> str:
+    """``sources.1.sql.url`` as ``source 'shop' (sql.url)`` when the entry has a name."""
+    if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int) and isinstance(raw, dict):
+        entries = raw.get("sources")
+        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        label = f"source {scrub(repr(name))}" if isinstance(name, str) else f"source #{loc[1] + 1}"
+        rest = ".".join(str(p) for p in loc[2:])
+        return f"{label} ({rest})" if rest else label
+    return ".".join(str(p) for p in loc)
 
 
 def _airflow_connection_url(conn_id: str) -> str:
