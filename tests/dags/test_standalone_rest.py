@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import urllib.error
+import urllib.request
 
 import psutil
 import pytest
@@ -36,6 +38,14 @@ def test_trigger_dag_through_rest_and_stop_cleanly(af_settings):
         # Idempotent: a second `up` finds the running instance.
         assert airflow.standalone_up(s, timeout=30).pid == info.pid
         token = airflow.rest_token(s)
+        # assay's pages are behind Airflow's login, like /api/v2 (tests/reliability/test_web_security.py).
+        steward = f"http://127.0.0.1:{s.airflow_port}/assay/"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(steward, timeout=30)
+        assert refused.value.code == 401
+        signed = urllib.request.Request(steward, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(signed, timeout=30) as page:
+            assert page.status == 200 and "Signed in as admin" in page.read().decode()
         deadline = time.monotonic() + 120
         while True:  # the dag-processor parses the folder shortly after start
             dags = airflow.rest(s, "GET", "/api/v2/dags?dag_id_pattern=catalog_maintenance", token)
