@@ -20,16 +20,11 @@ from assay.errors import TrainingError
 from assay.training.config import TrainConfig
 from assay.training.request import TrainRequest
 from assay.training.run import train_candidate
-from assay.training.testing import make_tiny_model, synthetic_pairs
+from assay.training.testing import synthetic_pairs
 
 pytestmark = pytest.mark.integration
 
 END = dt.date(2026, 11, 20)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> str:
-    return str(make_tiny_model(tmp_path_factory.mktemp("tiny") / "bert"))
 
 
 def config(tiny: str, **kw) -> TrainConfig:

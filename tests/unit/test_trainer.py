@@ -16,15 +16,10 @@ from assay.training.config import TrainConfig
 from assay.training.device import select_device
 from assay.training.evaluation import evaluate
 from assay.training.model import load_model, resolve_base_model, score, weights_digest
-from assay.training.testing import make_tiny_model, synthetic_pairs
+from assay.training.testing import synthetic_pairs
 
 CPU = select_device(cuda_available=False, bf16_supported=False)
 DIGEST = "d" * 64
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> str:
-    return str(make_tiny_model(tmp_path_factory.mktemp("tiny") / "bert"))
 
 
 @pytest.fixture(scope="module")
