@@ -329,6 +329,15 @@ def test_service_log_is_private_and_its_command_line_logged_masked(tmp_path, cap
     assert _mode(service.logfile.parent) == 0o700 and _mode(service.pidfile.parent) == 0o700
 
 
+def test_service_log_tail_shown_in_errors_masks_urls(tmp_path):
+    from assay.ops import proc
+
+    log = tmp_path / "svc.log"
+    log.write_text("starting\nsqlalchemy.exc.OperationalError: postgresql://af:qs3cret-pw@db/airflow?x=1 refused\n")
+    shown = proc.tail(log)
+    assert "qs3cret-pw" not in shown and "af:***@db/airflow" in shown
+
+
 def test_mlflow_ui_passes_its_store_uri_by_environment_not_argv(tmp_path):
     from assay.ops import mlflow_ui
 

@@ -145,8 +145,9 @@ def stop(service: Service, grace: float = 20.0) -> bool:
 
 
 def tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` of a service log, URLs masked (they go into error messages)."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return scrub("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
     except OSError:
         return f"(no log at {path})"
 
