@@ -27,7 +27,7 @@ def _shop_engine(settings: Settings) -> Any:
 
     from assay.catalog.db import connect_args
 
-    url = settings.shop_database_url()
+    url = settings.source_reader_url()
     return create_engine(url, poolclass=NullPool, connect_args=connect_args(url))
 
 
