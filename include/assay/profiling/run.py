@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from assay.catalog.db import session
 from assay.catalog.models import Anomaly, ColumnMetrics, ProfileRun, RunStatus
 from assay.catalog.upsert import upsert
+from assay.classify.scrub import safe_value
 from assay.config import Settings
 from assay.errors import AssayError
 from assay.names import ALL_PARTITIONS
@@ -39,6 +40,9 @@ from assay.profiling.targets import Profile, Target, resolve
 from assay.sources.declarations import Declarations, SqlSource, default_path, load
 
 log = logging.getLogger(__name__)
+
+#: Characters of an error message kept in ``profile_runs.error``.
+MAX_ERROR_CHARS = 1000
 
 
 def run_profile(
@@ -163,6 +167,8 @@ def _profile_one(
         return AssetResult(target.asset_id, target.label, target.partition_key, "failed", run_id, error=error)
 
     with session(url) as s:
+        # Metrics first: the run's stats record how many values their screen masked.
+        scrubbed = replace_metrics(s, run_id, profile)
         upsert(
             s,
             ProfileRun,
@@ -172,13 +178,12 @@ def _profile_one(
                     "status": RunStatus.SUCCESS.value,
                     "error": None,
                     "row_count": profile.row_count,
-                    "stats": profile.stats,
+                    "stats": {**profile.stats, "scrubbed": scrubbed},
                     "finished_at": dt.datetime.now(dt.UTC),
                 }
             ],
             RUN_KEY,
         )
-        replace_metrics(s, run_id, profile)
         findings = detect_findings(s, target, day, profile, config)
         replace_anomalies(s, target, day, run_id, findings)
     log.info(
@@ -241,7 +246,10 @@ def _compute(
 
 
 def _error_text(exc: BaseException) -> str:
-    """The first line of the error (SQLAlchemy appends the statement and a documentation link)."""
+    """The first line of the error (SQLAlchemy appends the statement and a documentation link).
+
+    Scrubbed and bounded like a stored value: a driver's message may quote the value it choked on.
+    """
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip()
-    return (text.splitlines() or [type(exc).__name__])[0]
+    return str(safe_value((text.splitlines() or [type(exc).__name__])[0], limit=MAX_ERROR_CHARS))

@@ -3,11 +3,17 @@
 Each write is an upsert on the row's natural key, so rerunning a date replaces its profile:
 stale columns and anomalies no longer found are deleted, a steward's status on an anomaly and
 its review item is kept.
+
+Every text value a metric carries (min, max, top values, whatever a profiler adds) goes through
+:func:`assay.classify.scrub.safe_json` on its way in, whatever the column: PII quoted inside free
+text is masked and each text is bounded to 256 characters. Only the counts are kept
+(``metrics.scrubbed`` per column, ``profile_runs.stats.scrubbed`` per run).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from assay.catalog.models import Anomaly, ColumnMetrics, ReviewItem, ReviewKind
 from assay.catalog.upsert import upsert
+from assay.classify.scrub import safe_json
 from assay.profiling.anomalies import Finding
 from assay.profiling.targets import Profile, Target
 
@@ -27,14 +34,29 @@ _ANOMALY_KEY = ["asset_id", "partition_key", "logical_date", "column_name", "met
 _ANOMALY_UPDATE = ["profile_run_id", "observed", "lower", "upper", "method", "details"]
 
 
-def replace_metrics(s: Session, run_id: int, profile: Profile) -> None:
-    """Upsert the run's column metrics and delete those of columns the profile no longer has."""
+def safe_metrics(metrics: dict[str, Any], total: Counter[str]) -> dict[str, Any]:
+    """One column's metrics with every text value scrubbed and bounded; its counts in ``scrubbed``."""
+    counts: Counter[str] = Counter()
+    safe = safe_json({k: v for k, v in metrics.items() if k != "scrubbed"}, counts)
+    if counts:
+        safe["scrubbed"] = dict(sorted(counts.items()))
+        total.update(counts)
+    return safe
+
+
+def replace_metrics(s: Session, run_id: int, profile: Profile) -> dict[str, int]:
+    """Upsert the run's column metrics and delete those of columns the profile no longer has.
+
+    Returns:
+        ``{kind: values masked, "truncated": values cut}`` over every column (empty when none).
+    """
+    total: Counter[str] = Counter()
     rows = [
         {
             "profile_run_id": run_id,
             "column_name": name,
             "data_type": profile.data_types.get(name),
-            "metrics": m,
+            "metrics": safe_metrics(m, total),
         }
         for name, m in profile.columns.items()
     ]
@@ -45,6 +67,7 @@ def replace_metrics(s: Session, run_id: int, profile: Profile) -> None:
             ColumnMetrics.profile_run_id == run_id, ColumnMetrics.column_name.not_in(list(profile.columns))
         )
     )
+    return dict(sorted(total.items()))
 
 
 def anomaly_scope(target: Target, day: dt.date) -> list[Any]:

@@ -83,17 +83,37 @@ def validations_dir(state_dir: Path) -> Path:
 
 
 def partition_sql(schema: str, table: str, column: str | None, day: dt.date) -> str:
-    """``SELECT * FROM "schema"."table" WHERE "column" = '<day>'`` with every identifier quoted;
-    the whole table when ``column`` is ``None``."""
-    from sqlalchemy import Date, literal_column, select
-    from sqlalchemy import column as sa_column
-    from sqlalchemy import table as sa_table
-    from sqlalchemy.dialects import postgresql
+    """``SELECT * FROM "schema"."table" WHERE "column" = '<day>'`` with every identifier quoted
+    (:func:`sql_identifier`); the whole table when ``column`` is ``None``."""
+    relation = f"{sql_identifier(schema)}.{sql_identifier(table)}"
+    where = f" WHERE {sql_identifier(column)} = '{day.isoformat()}'" if column is not None else ""
+    return f"SELECT * FROM {relation}{where}"  # noqa: S608 - identifiers quoted, the day is a date
 
-    stmt: Any = select(literal_column("*")).select_from(sa_table(table, schema=schema))
-    if column is not None:
-        stmt = stmt.where(sa_column(column, Date) == day)
-    return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+def sql_identifier(name: str) -> str:
+    """A PostgreSQL identifier for the query text GX runs: double-quoted, embedded quotes doubled.
+
+    A ``%`` is written as the Unicode escape ``U&"...\\0025..."``: GX wraps the query in
+    ``text()``, which doubles every ``%`` for psycopg2, and the driver halves them again only when
+    the statement has parameters (a query asset's has none), so a plain ``%`` reached PostgreSQL
+    as ``%%``. The escape carries no ``%`` at all.
+    """
+    body = name.replace('"', '""')
+    if "%" not in body:
+        return f'"{body}"'
+    return 'U&"' + body.replace("\\", "\\\\").replace("%", "\\0025") + '"'
+
+
+def quoted(name: str) -> Any:
+    """An identifier SQLAlchemy (and GX's table asset) always quotes, whatever its characters.
+
+    GX 1.24 gives a table asset's plain string name ``quote=False`` (``My Table`` and ``a"b``
+    reached PostgreSQL unquoted) and lower-cases a plain schema name; a ``quoted_name`` with
+    ``quote=True`` is kept as it is by both.
+    """
+    from sqlalchemy import quoted_name
+
+    return quoted_name(name, quote=True)
 
 
 def result_format_config(result_format: str, row_id_columns: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -191,10 +211,10 @@ class GxSession:
         import warnings
 
         if schema == "public":
-            return ds.add_table_asset(name=asset_name, table_name=table)
+            return ds.add_table_asset(name=asset_name, table_name=quoted(table))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="`schema_name` is deprecated", category=DeprecationWarning)
-            return ds.add_table_asset(name=asset_name, table_name=table, schema_name=schema)
+            return ds.add_table_asset(name=asset_name, table_name=quoted(table), schema_name=quoted(schema))
 
     def _pandas_source(self) -> Any:
         if self._pandas is None:

@@ -8,8 +8,8 @@ every value that belongs to a PII column is replaced by :func:`assay.classify.ma
 a query that would fetch the raw values is withheld. Columns come from the catalog's
 classifications and from the suite's ``meta.pii_columns`` (masking errs towards more).
 
-:func:`scrub_text` is the net under free text (error messages, summaries): anything shaped like
-an e-mail address or an IPv4 address is masked wherever it appears.
+:func:`scrub_text` is the net under free text (error messages, summaries): the value-level screen of
+:mod:`assay.classify.scrub` masks every e-mail, phone, card number, IBAN and IP address in it.
 
 :func:`html_text` is the other half of "safe to render": a value as HTML text, escaped once, with
 bidirectional controls shown as ``[U+202E]`` (:func:`show_controls`). Results are stored as they are
@@ -32,8 +32,6 @@ INDEX_LIST_KEYS: tuple[str, ...] = ("partial_unexpected_index_list", "unexpected
 QUERY_KEYS: tuple[str, ...] = ("unexpected_index_query",)
 WITHHELD = "[withheld: PII column]"
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 #: Bidirectional controls (embeddings, overrides, isolates, marks): they reorder what a reader sees
 #: (``invoice\u202egnp.exe`` reads as ``invoiceexe.png``), so a page shows them by code point.
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -141,11 +139,11 @@ def _masked_value_counts(value_counts: Any, label: str) -> Any:
 
 
 def scrub_text(text: str | None) -> str | None:
-    """Free text with e-mail and IPv4 addresses masked (error messages may quote values)."""
-    if not text:
-        return text
-    text = _EMAIL.sub(lambda m: str(mask_text("email", m.group())), text)
-    return _IPV4.sub(lambda m: str(mask_text("ip_address", m.group())), text)
+    """Free text with every PII hit masked: :func:`assay.classify.scrub.scrub_text` (e-mails, phones,
+    cards, IBANs, IPs), the one value-level screen (error messages may quote values)."""
+    from assay.classify.scrub import scrub_text as screen
+
+    return screen(text)
 
 
 def show_controls(text: str) -> str:

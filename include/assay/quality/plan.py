@@ -117,14 +117,39 @@ def is_selected(p: Planned, wanted: set[str] | None) -> bool:
     return bool(names & wanted)
 
 
+def _relation_exists(url: str, schema: str, name: str) -> bool:
+    """Whether the source has the table or view ``schema.name`` (one catalog lookup, names as they are)."""
+    from sqlalchemy import inspect
+
+    from assay.sources.sql import source_engine
+
+    engine = source_engine(url)
+    try:
+        with engine.connect() as conn:
+            return bool(inspect(conn).has_table(name, schema=schema))
+    finally:
+        engine.dispose()
+
+
 def register_asset(s: Any, p: Planned) -> None:
-    """Find (or create) the catalog rows of the planned asset; read its PII columns."""
+    """Find (or create) the catalog rows of the planned asset; read its PII columns.
+
+    A table the catalog does not know yet is created only if the source has it: a suite naming a
+    missing table (a typo, a table never created) is an error on that suite, never a new active
+    asset that nothing can ever validate.
+
+    Raises:
+        SuiteError: the suite's table is neither in the catalog nor in the source, or the source
+            cannot be asked.
+    """
     is_sql = isinstance(p.source, SqlSource)
     source_id = store.ensure_source(
         s, p.source.name, SourceKind.SQL if is_sql else SourceKind.FILES, p.source.locator()
     )
     if is_sql:
         kind, location = AssetKind.TABLE, f"{p.namespace}.{p.name}"
+        if store.find_asset(s, source_id, p.namespace, p.name) is None:
+            _require_relation(p)
     else:
         kind, location = AssetKind.FILE, f"{p.namespace}/{p.name}"
     p.result.asset_id = store.ensure_asset(
@@ -132,3 +157,22 @@ def register_asset(s: Any, p: Planned) -> None:
     )
     # The catalog's labels first; the suite's list covers what the catalog has not classified.
     p.pii = {**dict(p.suite.pii_columns), **store.pii_columns(s, p.result.asset_id)}
+
+
+def _require_relation(p: Planned) -> None:
+    """:class:`SuiteError` unless the source has the planned table (checked before it becomes an asset)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    assert p.url is not None
+    where = f"{p.namespace}.{p.name}"
+    try:
+        exists = _relation_exists(p.url, p.namespace, p.name)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise SuiteError(p.suite.path, f"table {where}: source {p.source.name} cannot be read: {reason}") from None
+    if not exists:
+        raise SuiteError(
+            p.suite.path,
+            f"table {where} does not exist in source {p.source.name} (not in the catalog either); "
+            "nothing validated, no asset created",
+        )

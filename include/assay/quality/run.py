@@ -17,11 +17,13 @@ import datetime as dt
 import logging
 import math
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from assay.catalog.db import masked, session
 from assay.catalog.models import AssetKind, QualityStatus
+from assay.classify.scrub import safe_json
 from assay.config import Settings
 from assay.errors import ConfigError, SourceError
 from assay.names import ALL_PARTITIONS
@@ -84,7 +86,10 @@ def _outcomes(result: Any, p: Planned, waivers: dict[str, int]) -> list[Outcome]
         except KeyError:
             continue  # not one of ours (build_gx_suite names every expectation)
         raw = r.to_json_dict().get("result") or {}
-        safe = _json_safe(mask_result(raw, spec.columns, p.pii))
+        # PII columns masked by label, then every value of any column through the value-level
+        # screen and the 256-character bound: this copy is what the catalog and Data Docs get.
+        scrubbed: Counter[str] = Counter()
+        safe = safe_json(_json_safe(mask_result(raw, spec.columns, p.pii)), scrubbed)
         r.result = safe
         error = _exception_message(r.exception_info)
         if error is not None:
@@ -111,6 +116,8 @@ def _outcomes(result: Any, p: Planned, waivers: dict[str, int]) -> list[Outcome]
             details["partial_unexpected_list"] = safe["partial_unexpected_list"]
         if spec.columns and any(c in p.pii for c in spec.columns):
             details["masked"] = True
+        if scrubbed:
+            details["scrubbed"] = dict(sorted(scrubbed.items()))
         outcomes.append(
             Outcome(
                 expectation_id=spec.expectation_id,
@@ -193,6 +200,7 @@ def _validate_partition(
             log.error("quality %s on %s %s could not run: %s", p.suite.name, res.target, res.partition_key, res.error)
     res.statistics["elapsed_s"] = round(time.perf_counter() - started, 3)
     res.statistics["pii_columns"] = sorted(p.pii)
+    res.statistics["scrubbed"] = _scrubbed_total(res.outcomes)
     res.status = res.decide_status()
     with session(url) as s:
         store.finish_run(s, res, gx_run_id, dt.datetime.now(dt.UTC))
@@ -202,6 +210,14 @@ def _validate_partition(
         p.suite.name, res.target, res.partition_key, res.status, len(res.critical_failures),
         len(res.warning_failures), len(res.waived), len(res.errored),
     )
+
+
+def _scrubbed_total(outcomes: list[Outcome]) -> dict[str, int]:
+    """Values the screen masked (by kind) and cut, over a partition's expectation results."""
+    total: Counter[str] = Counter()
+    for o in outcomes:
+        total.update(o.details.get("scrubbed") or {})
+    return dict(sorted(total.items()))
 
 
 def _waivers(s: Any, p: Planned, day: dt.date) -> dict[str, int]:
@@ -342,9 +358,16 @@ def run_quality(
         raise ConfigError(f"no suites in {folder}")
 
     log.info("quality %s (%s): %d partitions to validate, catalog %s", run_key, logical_date, len(planned), masked(url))
+    registered: list[Planned] = []
     with session(url) as s:
         for p in planned:
-            register_asset(s, p)
+            try:
+                register_asset(s, p)
+            except SuiteError as exc:  # its table does not exist: recorded like a broken suite
+                loaded.errors.append(exc)
+                continue
+            registered.append(p)
+    planned = registered
 
     results: list[PartitionResult] = []
     unrecorded: list[str] = []

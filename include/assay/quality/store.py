@@ -3,11 +3,17 @@
 Every write is an upsert on the table's natural key, so re-running a partition rewrites its own
 rows: the run row is reused, its expectation results are replaced (results the suite no longer
 produces are deleted in the same transaction), and review items that no longer fail are closed.
+
+Values reach ``expectation_results`` (observed value, details) and ``quality_runs`` (error,
+statistics) only through :func:`assay.classify.scrub.safe_json`: PII quoted in the text of any
+column is masked, each text bounded to 256 characters (errors to 1,000), the counts kept in
+``details.scrubbed``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,6 +38,7 @@ from assay.catalog.models import (
     SourceKind,
 )
 from assay.catalog.upsert import upsert
+from assay.classify.scrub import safe_json, safe_value
 from assay.names import ALL_PARTITIONS
 from assay.quality.report import Outcome, PartitionResult
 
@@ -41,6 +48,8 @@ NO_LABEL = "none"
 RUN_ERROR_REF = "__run__"
 #: ``closed_by`` of review items this stage closes itself (a failure that passed on a re-run).
 CLOSED_BY = "assay-quality"
+#: Characters of an error message kept in ``quality_runs.error`` and a result's ``details.error``.
+MAX_ERROR_CHARS = 1000
 
 
 # ---- sources and assets -----------------------------------------------------------------------
@@ -72,6 +81,13 @@ def ensure_asset(
     }
     (asset_id,) = upsert(s, Asset, [row], key=["source_id", "namespace", "name"], update=[])
     return asset_id
+
+
+def find_asset(s: Session, source_id: int, namespace: str, name: str) -> int | None:
+    """The id of the asset ``namespace.name`` of a source, or ``None`` when the catalog has none."""
+    return s.execute(
+        select(Asset.id).where(Asset.source_id == source_id, Asset.namespace == namespace, Asset.name == name)
+    ).scalar()
 
 
 def find_assets(s: Session, name: str) -> list[int]:
@@ -142,9 +158,15 @@ def start_run(s: Session, p: PartitionResult, run_key: str, suite_digest: str | 
 
 
 def _result_row(run_id: int, o: Outcome) -> dict[str, Any]:
-    details = dict(o.details)
+    # The run scrubbed the result already (and counted); this pass is the net for any other path.
+    counts: Counter[str] = Counter()
+    observed = safe_json(o.observed_value, counts)
+    details = safe_json(dict(o.details), counts)
     if o.error:
-        details["error"] = o.error
+        details["error"] = safe_value(o.error, counts, MAX_ERROR_CHARS)
+    if counts:
+        counts.update(details.get("scrubbed") or {})
+        details["scrubbed"] = dict(sorted(counts.items()))
     return {
         "quality_run_id": run_id,
         "expectation_id": o.expectation_id,
@@ -153,7 +175,7 @@ def _result_row(run_id: int, o: Outcome) -> dict[str, Any]:
         "dimension": o.dimension,
         "severity": o.severity,
         "success": o.success,
-        "observed_value": o.observed_value,
+        "observed_value": observed,
         "unexpected_count": o.unexpected_count,
         "unexpected_percent": o.unexpected_percent,
         "details": details,
@@ -180,9 +202,9 @@ def finish_run(s: Session, p: PartitionResult, gx_run_id: str | None, now: dt.da
             success=None if p.error else p.status == QualityStatus.OK.value,
             critical_failures=len(p.critical_failures),
             warning_failures=len(p.warning_failures),
-            error=p.error,
+            error=safe_value(p.error, limit=MAX_ERROR_CHARS),
             gx_run_id=gx_run_id,
-            statistics=p.statistics,
+            statistics=safe_json(p.statistics),
             finished_at=now,
         )
     )

@@ -45,8 +45,8 @@ every column, single-threaded; measured on 5M rows here, one ``count(DISTINCT)``
 ``percentile_cont`` costs more than the whole ``count/min/max`` floor over 14 columns. See
 docs/profiling.md for the measurements and the error bounds.
 
-Identifiers reach SQL only through the dialect's ``quote_identifier`` (so ``a"b``, ``my col``,
-``größe`` and ``x; DROP TABLE y--`` are ordinary names) and values only as bound parameters;
+Identifiers reach SQL only through :func:`~assay.profiling.sql.plan.quote_identifier` (so ``a"b``,
+``my col``, ``größe``, ``50% off`` and ``x; DROP TABLE y--`` are ordinary names) and values only as bound parameters;
 the literals written into the statements are numbers this module computes.
 
 The package is a pipeline of small pure steps passing frozen values:

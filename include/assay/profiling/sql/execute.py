@@ -45,6 +45,7 @@ from assay.profiling.sql.plan import (
     measured_plan,
     missing_statistics,
     probe_cap,
+    quote_identifier,
     table_of,
     whole_plan,
 )
@@ -163,7 +164,7 @@ def _reflect(
         )
         for n in names
     ]
-    quote = conn.dialect.identifier_preparer.quote_identifier
+    quote = quote_identifier  # not the dialect's: it doubles "%" for psycopg2, and text() doubles it again
     qualified = ".".join(quote(p) for p in ((schema, table) if schema else (table,)))
     row = conn.execute(
         text(

@@ -1,7 +1,7 @@
 """Per-column SQL fragments: hashes, GROUP BY keys, statement 1's aggregates, the partition predicate.
 
 Pure functions of a column (and a plan): no connection. Identifiers arrive quoted (a column's
-``ref`` is ``t."name"``, built with the dialect's ``quote_identifier``); the only literals
+``ref`` is ``t."name"``, built with :func:`~assay.profiling.sql.plan.quote_identifier`); the only literals
 written here are numbers.
 """
 

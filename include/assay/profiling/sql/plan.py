@@ -145,6 +145,18 @@ class Table:
         return self.where != ""
 
 
+def quote_identifier(name: str) -> str:
+    """``name`` as a PostgreSQL identifier: always double-quoted, embedded quotes doubled.
+
+    The one quoting path of the profiler. Not the dialect's ``quote_identifier``: for pyformat
+    drivers (psycopg2) that also doubles ``%``, and SQLAlchemy's ``text()`` doubles it again when
+    the statement is compiled, so ``pct%`` reached PostgreSQL as ``pct%%``. The statements are
+    ``text()`` and the qualified name is also bound as a value (``to_regclass(:name)``), where no
+    ``%`` is ever formatted: the name is written once, as PostgreSQL reads it.
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
 def table_of(
     quote: Callable[[str], str],
     name: str,
@@ -156,7 +168,7 @@ def table_of(
     has_ctid: bool = False,
     tid_unique: bool = False,
 ) -> Table:
-    """A :class:`Table`, every identifier quoted by ``quote`` (the dialect's ``quote_identifier``)."""
+    """A :class:`Table`, every identifier quoted by ``quote`` (:func:`quote_identifier`)."""
     return Table(
         qualified=f"{quote(schema)}.{quote(name)}" if schema else quote(name),
         columns=tuple(columns),
