@@ -168,7 +168,10 @@ def _require_relation(p: Planned) -> None:
     try:
         exists = _relation_exists(p.url, p.namespace, p.name)
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        from assay.catalog.urls import scrub as without_secrets
+
+        # A driver's message may quote the URL it was given: its secrets are masked.
+        reason = without_secrets(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0], p.url)
         raise SuiteError(p.suite.path, f"table {where}: source {p.source.name} cannot be read: {reason}") from None
     if not exists:
         raise SuiteError(
