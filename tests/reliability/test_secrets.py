@@ -198,6 +198,42 @@ def test_an_unreachable_shop_url_with_secrets_is_stored_raised_and_logged_masked
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("kind", ["closed port", "raw @ and : in the password"])
+def test_a_quality_run_on_an_unreachable_shop_with_secrets_stores_and_raises_them_masked(
+    isolated_settings, tmp_path, caplog, kind
+):
+    from assay.quality import run_quality
+    from assay.sources.declarations import Declarations
+
+    url = _secret_shop_url()
+    if kind != "closed port":
+        url = url.replace("pa%2Fss%23w0rd", "pa%2Fss%23w0rd@sec:k3y-pass-1")
+    settings = isolated_settings.model_copy(update={"shop_url": url, "shop_reader_url": url})
+    suites = tmp_path / "expectations"
+    suites.mkdir()
+    (suites / "orders.json").write_text(json.dumps({
+        "name": "orders",
+        "meta": {"assay": {"source": "shop", "table": "public.orders"}, "pii_columns": []},
+        "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"},
+                          "meta": {"name": "id_not_null", "dimension": "completeness", "severity": "critical"}}],
+    }))
+    decls = Declarations.model_validate({"sources": [{"name": "shop", "kind": "sql", "url_from": "shop"}]})
+    caplog.set_level(logging.DEBUG)
+    try:
+        report = run_quality(settings, dt.date(2026, 1, 5), "secrets/quality", suites=suites, declarations=decls,
+                             raise_on_failure=False)
+        shown = str(report)
+    except Exception as exc:  # any typed failure: its whole text is what a user or a log sees
+        shown = "".join(traceback.format_exception(exc))
+    stored = _catalog_text(settings.catalog_url())
+    assert "orders.json" in shown and "source shop" in shown  # the error names the suite and its source
+    for secret in SHOP_SECRETS:
+        assert secret not in shown
+        assert secret not in stored
+        assert secret not in caplog.text
+
+
+@pytest.mark.integration
 def test_drift_on_an_unreachable_shop_reports_the_masked_url():
     from assay.gate import drift
 

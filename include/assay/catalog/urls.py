@@ -145,4 +145,14 @@ def scrub(text: str, *urls: str) -> str:
     return _mask_pairs(text) if _PAIR.search(text) else text
 
 
-__all__ = ["HIDDEN", "PLACEHOLDER", "has_secret", "masked", "scrub", "secrets_of", "without_password"]
+def urls_of(settings: object) -> list[str]:
+    """Every URL a settings object holds (a pydantic model's string fields with ``://``).
+
+    The secrets to :func:`scrub` from a message raised while one of them was parsed or used.
+    """
+    dump = getattr(settings, "model_dump", None)
+    values = dump().values() if callable(dump) else vars(settings).values()
+    return [v for v in values if isinstance(v, str) and "://" in v]
+
+
+__all__ = ["HIDDEN", "PLACEHOLDER", "has_secret", "masked", "scrub", "secrets_of", "urls_of", "without_password"]

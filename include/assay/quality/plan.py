@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.catalog.models import AssetKind, SourceKind
+from assay.catalog.urls import scrub, urls_of
 from assay.config import Settings
 from assay.db.roles import with_statement_timeout
 from assay.errors import ConfigError
@@ -69,7 +70,9 @@ def plan_suite(
             # GX runs suite SQL too: its sessions get the suite's own, shorter statement timeout.
             url = with_statement_timeout(decl.resolve_url(settings), settings.suite_statement_timeout)
         except Exception as exc:  # settings or Airflow's connection lookup; recorded like a bad suite
-            raise SuiteError(spec.path, f"source {decl.name}: cannot resolve its URL: {exc}") from exc
+            # A URL parser's message may quote a piece of a password (a raw '@' cut it): scrubbed, not chained.
+            reason = scrub(str(exc), *urls_of(settings))
+            raise SuiteError(spec.path, f"source {decl.name}: cannot resolve its URL: {reason}") from None
         return [
             Planned(
                 suite=spec,
