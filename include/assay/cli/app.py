@@ -1,13 +1,16 @@
 """``assay``: the one entry point for people and for ``make``.
 
 Each command is a few lines that call a typed function of the package; errors of type
-:class:`assay.errors.AssayError` are printed as one clear line and exit with status 2.
+:class:`assay.errors.AssayError` are printed as one clear line and exit with status 2. So is a
+database that cannot be reached or is lost mid-run (a driver's ``OperationalError`` or
+``InterfaceError``): ``assay: error: catalog database unreachable (<masked URL>): <driver message>``.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import typer
 
@@ -23,14 +26,117 @@ pipeline.register(app)
 train.register(app)
 gate.register(app)
 
+#: Attributes the ``handle_error`` listener sets on a SQLAlchemy error: the masked URL of the
+#: engine that raised it, and whether the connection was lost (or never made).
+URL_ATTR, LOST_ATTR = "assay_db_url", "assay_db_lost"
+#: SQLSTATEs that mean the server went away or refused the session (class 08, shutdowns,
+#: a database that no longer exists).
+_LOST_SQLSTATES = ("08", "57P01", "57P02", "57P03", "3D000")
+
+
+def _tag(ctx: Any) -> None:
+    """``handle_error`` listener: the error carries its engine's masked URL and whether it was lost."""
+    from assay.catalog.db import masked
+
+    exc = ctx.sqlalchemy_exception
+    if exc is None or ctx.engine is None:
+        return
+    setattr(exc, URL_ATTR, masked(ctx.engine.url.render_as_string(hide_password=False)))
+    # No connection: the connect itself failed (refused, timed out, database gone).
+    setattr(exc, LOST_ATTR, bool(ctx.is_disconnect or ctx.connection is None))
+
+
+def _tag_database_errors() -> None:
+    """Make every engine's errors carry its masked URL (the driver's exception does not name it)."""
+    from sqlalchemy import Engine, event
+
+    if not event.contains(Engine, "handle_error", _tag):
+        event.listen(Engine, "handle_error", _tag)
+
+
+def _database_error(exc: BaseException) -> BaseException | None:
+    """The driver-level database error behind ``exc`` (itself, its cause or context), if any."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    kinds: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
+    try:
+        import psycopg2
+
+        kinds += (psycopg2.OperationalError, psycopg2.InterfaceError)
+    except ImportError:  # only the SQLAlchemy types then
+        pass
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kinds):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def database_error_line(exc: BaseException, catalog_url: str | None) -> str:
+    """The one line shown for a database error: which database, its masked URL, the driver's message.
+
+    Args:
+        exc: a SQLAlchemy or psycopg2 ``OperationalError`` / ``InterfaceError``.
+        catalog_url: the catalog's URL, to tell the catalog from a source database.
+    """
+    from assay.catalog.db import masked
+
+    driver: Any = getattr(exc, "orig", None) or exc
+    text = str(driver).strip()
+    first = text.splitlines()[0].strip() if text else type(driver).__name__
+    code = str(getattr(driver, "pgcode", None) or "")
+    lost = bool(
+        getattr(exc, LOST_ATTR, False)
+        or getattr(exc, "connection_invalidated", False)
+        or type(driver).__name__ == "InterfaceError"
+        or (not code and type(driver).__name__ == "OperationalError")  # libpq's own: no server reply
+        or code.startswith(_LOST_SQLSTATES)
+    )
+    url: str | None = getattr(exc, URL_ATTR, None)
+    if url is None:
+        what, where = "a", ""
+    else:
+        what = "catalog" if catalog_url is not None and url == masked(_rendered(catalog_url)) else "source"
+        where = f" ({url})"
+    state = "unreachable" if lost else "error"
+    return f"{what} database {state}{where}: {first}"
+
+
+def _rendered(url: str) -> str:
+    """``url`` spelled as SQLAlchemy renders an engine's URL (same quoting), to compare the two."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=False)
+    except ArgumentError:
+        return url
+
+
+def _catalog_url() -> str | None:
+    try:
+        return get_settings().catalog_url()
+    except AssayError:
+        return None
+
 
 def main() -> None:
-    """Run the CLI; an :class:`AssayError` becomes one line ``assay: error: …`` and exit status 2."""
+    """Run the CLI; an :class:`AssayError` or a lost database becomes one line ``assay: error: …``, exit 2."""
     logging.basicConfig(
         level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    _tag_database_errors()
     try:
         app()
     except AssayError as exc:
         typer.echo(f"assay: error: {exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:
+        found = _database_error(exc)
+        if found is None:
+            raise
+        typer.echo(f"assay: error: {database_error_line(found, _catalog_url())}", err=True)
         sys.exit(2)

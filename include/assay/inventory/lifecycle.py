@@ -12,8 +12,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select, update
 
+from assay.catalog import runs
 from assay.catalog.models import InventoryRun, RunStatus, Source
 from assay.catalog.upsert import upsert_keyed
 
@@ -42,17 +43,21 @@ def lock_key(source_name: str) -> int:
 
 
 def start_run(conn: Connection, run_key: str, logical_date: dt.date, started_at: dt.datetime) -> int:
-    """Create (or reset, on a rerun) the ``inventory_runs`` row; return its id."""
-    row = {
-        "run_key": run_key,
-        "logical_date": logical_date,
-        "started_at": started_at,
-        "finished_at": None,
-        "status": RunStatus.RUNNING.value,
-        "error": None,
-    }
-    ids = upsert_keyed(conn, InventoryRun, [row], ["run_key"], [k for k in row if k != "run_key"])
-    return ids[(run_key,)]
+    """Begin an attempt of inventory run ``run_key``; return the row's id.
+
+    First reaps the inventory attempts whose process is gone (:func:`assay.catalog.runs.reap`),
+    then holds this attempt's owner lock until :func:`finish_run` or :func:`abandon_run`. A rerun
+    of a key keeps the previous attempt's record until its own finish replaces it.
+    """
+    with conn.engine.begin() as other:  # committed before the claim: the reaper's locks are gone
+        runs.reap(other, runs.INVENTORY, run_key, started_at)
+    runs.claim(conn.engine, runs.INVENTORY, (run_key,))
+    try:
+        row = {"run_key": run_key, "logical_date": logical_date}
+        return runs.start_attempt(conn, runs.INVENTORY, row, started_at)
+    except BaseException:
+        runs.release(conn.engine, runs.INVENTORY, (run_key,))
+        raise
 
 
 def finish_run(
@@ -64,8 +69,30 @@ def finish_run(
     finished_at: dt.datetime,
 ) -> None:
     """Record the run's final status, its figures per source and what failed."""
-    row = {"run_key": run_key, "status": status.value, "stats": stats, "error": error, "finished_at": finished_at}
-    upsert_keyed(conn, InventoryRun, [row], ["run_key"], [k for k in row if k != "run_key"])
+    values = {
+        "status": status.value,
+        "stats": stats,
+        "error": error,
+        "finished_at": finished_at,
+        **runs.finished_sql(runs.INVENTORY),
+    }
+    conn.execute(update(InventoryRun).where(InventoryRun.run_key == run_key).values(values))
+    # Released before the caller commits: a reaper that takes the lock meanwhile waits for this
+    # row and then finds the attempt finished (runs.interrupt re-checks it).
+    runs.release(conn.engine, runs.INVENTORY, (run_key,))
+
+
+def abandon_run(conn: Connection, run_key: str, reason: str, now: dt.datetime) -> None:
+    """End this process's attempt of ``run_key`` without an outcome (the catalog refused a write).
+
+    The previous attempt's record, if any, is kept; ``reason`` goes to ``attempt_error`` (or to
+    ``error`` of a run that had no record, now ``failed``).
+    """
+    try:
+        run_id = conn.execute(select(InventoryRun.id).where(InventoryRun.run_key == run_key)).scalar_one()
+        runs.interrupt(conn, runs.INVENTORY, run_id, reason, now)
+    finally:
+        runs.release(conn.engine, runs.INVENTORY, (run_key,))
 
 
 def record_source(conn: Connection, row: dict[str, Any]) -> int:

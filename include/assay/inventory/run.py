@@ -139,10 +139,14 @@ def run_inventory(
 
 
 def _record_crash(url: str, run_key: str, exc: DatabaseError) -> None:
-    """Mark the run failed when the catalog refused a write, if the catalog still answers."""
+    """End the attempt when the catalog refused a write, if the catalog still answers.
+
+    A previous successful record of the run key is kept (the reason goes to ``attempt_error``);
+    a run without one is recorded ``failed`` with the reason.
+    """
     try:
         with engine(url).begin() as conn:
-            lifecycle.finish_run(conn, run_key, RunStatus.FAILED, {}, str(exc), dt.datetime.now(dt.UTC))
+            lifecycle.abandon_run(conn, run_key, f"interrupted: {exc}", dt.datetime.now(dt.UTC))
     except SQLAlchemyError as again:
         log.error("could not record the failure of inventory run %s: %s", run_key, db_error_text(again))
 

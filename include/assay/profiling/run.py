@@ -10,7 +10,8 @@ key), its ``column_metrics`` (upserted per column, stale columns deleted) and it
 date therefore replaces its profile, and running it again with nothing changed leaves the catalog
 as it was (only the run timestamps move). A partition that fails is recorded as ``failed`` with
 its error and the others carry on; :class:`~assay.profiling.report.ProfilingError` is raised at
-the end.
+the end. A rerun keeps a partition's previous record until its own outcome is written, and a run
+first reaps the attempts whose process is gone (:mod:`assay.catalog.runs`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import SQLAlchemyError
 
-from assay.catalog.db import session
+from assay.catalog import runs
+from assay.catalog.db import engine, session
 from assay.catalog.models import Anomaly, ColumnMetrics, ProfileRun, RunStatus
 from assay.catalog.upsert import upsert
 from assay.classify.scrub import safe_value
@@ -82,6 +84,9 @@ def run_profile(
     decls = declarations or load(default_path(settings))
     config = anomaly_config or AnomalyConfig()
     with session(url) as s:
+        # Attempts left in progress by a process that is gone (killed, cut from the catalog).
+        runs.reap(s, runs.PROFILE, run_key, dt.datetime.now(dt.UTC))
+    with session(url) as s:
         targets = resolve(s, decls, logical_date, assets)
     results: list[AssetResult] = []
     with _engines() as engines:
@@ -89,9 +94,11 @@ def run_profile(
             if target.done and not force:
                 results.append(AssetResult(target.asset_id, target.label, target.partition_key, "skipped"))
                 continue
-            results.append(
-                _profile_one(url, settings, decls, engines, target, logical_date, run_key, config, tuning)
-            )
+            # The attempt's owner lock, held until its outcome is committed.
+            with runs.held(engine(url), runs.PROFILE, (target.asset_id, target.partition_key, logical_date)):
+                results.append(
+                    _profile_one(url, settings, decls, engines, target, logical_date, run_key, config, tuning)
+                )
     report = ProfileReport(run_key=run_key, logical_date=logical_date, results=tuple(results))
     log.info("%s", report.summary())
     if report.failed:
@@ -131,12 +138,8 @@ def _profile_one(
         "started_at": started,
     }
     with session(url) as s:
-        (run_id,) = upsert(
-            s,
-            ProfileRun,
-            [{**base, "status": RunStatus.RUNNING.value, "error": None, "finished_at": None}],
-            RUN_KEY,
-        )
+        # A rerun keeps the previous record (status, metrics) until this attempt's outcome replaces it.
+        run_id = runs.start_attempt(s, runs.PROFILE, base, started)
     from pyarrow import ArrowException
 
     try:
@@ -158,6 +161,7 @@ def _profile_one(
                         "row_count": None,
                         "stats": {},
                         "finished_at": dt.datetime.now(dt.UTC),
+                        **runs.finished(),
                     }
                 ],
                 RUN_KEY,
@@ -180,6 +184,7 @@ def _profile_one(
                     "row_count": profile.row_count,
                     "stats": {**profile.stats, "scrubbed": scrubbed},
                     "finished_at": dt.datetime.now(dt.UTC),
+                    **runs.finished(),
                 }
             ],
             RUN_KEY,

@@ -21,7 +21,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from assay.catalog.db import masked, session
+from assay.catalog import runs
+from assay.catalog.db import engine, masked, session
 from assay.catalog.models import AssetKind, QualityStatus
 from assay.classify.scrub import safe_json
 from assay.config import Settings
@@ -203,7 +204,7 @@ def _validate_partition(
     res.statistics["scrubbed"] = _scrubbed_total(res.outcomes)
     res.status = res.decide_status()
     with session(url) as s:
-        store.finish_run(s, res, gx_run_id, dt.datetime.now(dt.UTC))
+        store.finish_run(s, res, gx_run_id, dt.datetime.now(dt.UTC), run_key=run_key, suite_digest=p.suite.digest)
         store.sync_review_items(s, res)
     log.info(
         "quality %s on %s %s: %s (%d critical, %d warning failed, %d waived, %d could not evaluate)",
@@ -279,7 +280,7 @@ def _record_broken(
         res.status = QualityStatus.ERROR.value
         with session(url) as s:
             res.quality_run_id = store.start_run(s, res, run_key, None, dt.datetime.now(dt.UTC))
-            store.finish_run(s, res, None, dt.datetime.now(dt.UTC))
+            store.finish_run(s, res, None, dt.datetime.now(dt.UTC), run_key=run_key, suite_digest=None)
             store.sync_review_items(s, res)
         log.error("quality %s on %s %s: %s", err.suite_name, target, partition, res.error)
         results.append(res)
@@ -358,6 +359,9 @@ def run_quality(
         raise ConfigError(f"no suites in {folder}")
 
     log.info("quality %s (%s): %d partitions to validate, catalog %s", run_key, logical_date, len(planned), masked(url))
+    with session(url) as s:
+        # Attempts left in progress by a process that is gone (killed, cut from the catalog).
+        runs.reap(s, runs.QUALITY, run_key, dt.datetime.now(dt.UTC))
     registered: list[Planned] = []
     with session(url) as s:
         for p in planned:
@@ -390,7 +394,11 @@ def run_quality(
                     if p.suite is spec:
                         p.error = str(exc)
         for p in planned:
-            _validate_partition(url, gx, p, logical_date, run_key, result_format)
+            assert p.result.asset_id is not None
+            # The attempt's owner lock, held until its outcome is committed (see assay.catalog.runs).
+            owned = (p.suite.name, p.result.asset_id, p.result.partition_key, logical_date)
+            with runs.held(engine(url), runs.QUALITY, owned):
+                _validate_partition(url, gx, p, logical_date, run_key, result_format)
             results.append(p.result)
         try:
             gx.build_docs()

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from assay.catalog import runs
 from assay.catalog.db import without_password
 from assay.catalog.models import (
     Asset,
@@ -129,32 +130,21 @@ def pii_columns(s: Session, asset_id: int) -> dict[str, str]:
 
 # ---- quality runs ---------------------------------------------------------------------------
 def start_run(s: Session, p: PartitionResult, run_key: str, suite_digest: str | None, now: dt.datetime) -> int:
-    """Upsert the run row as ``running`` (evidence that the partition was attempted) and return its id."""
+    """Begin an attempt on the partition's run row (evidence that it was attempted); return its id.
+
+    A new row is ``running``; a rerun keeps the previous record (status, results) until
+    :func:`finish_run` replaces it (see :mod:`assay.catalog.runs`).
+    """
     assert p.asset_id is not None
-    (run_id,) = upsert(
-        s,
-        QualityRun,
-        [
-            {
-                "suite_name": p.suite,
-                "suite_digest": suite_digest,
-                "asset_id": p.asset_id,
-                "partition_key": p.partition_key,
-                "logical_date": p.logical_date,
-                "run_key": run_key,
-                "gx_run_id": None,
-                "success": None,
-                "critical_failures": 0,
-                "warning_failures": 0,
-                "status": QualityStatus.RUNNING.value,
-                "error": None,
-                "started_at": now,
-                "finished_at": None,
-            }
-        ],
-        key=["suite_name", "asset_id", "partition_key", "logical_date"],
-    )
-    return run_id
+    row = {
+        "suite_name": p.suite,
+        "suite_digest": suite_digest,
+        "asset_id": p.asset_id,
+        "partition_key": p.partition_key,
+        "logical_date": p.logical_date,
+        "run_key": run_key,
+    }
+    return runs.start_attempt(s, runs.QUALITY, row, now)
 
 
 def _result_row(run_id: int, o: Outcome) -> dict[str, Any]:
@@ -184,8 +174,20 @@ def _result_row(run_id: int, o: Outcome) -> dict[str, Any]:
     }
 
 
-def finish_run(s: Session, p: PartitionResult, gx_run_id: str | None, now: dt.datetime) -> None:
-    """Write the run's outcome and replace its expectation results, in the caller's transaction."""
+def finish_run(
+    s: Session,
+    p: PartitionResult,
+    gx_run_id: str | None,
+    now: dt.datetime,
+    *,
+    run_key: str,
+    suite_digest: str | None,
+) -> None:
+    """Write the attempt's outcome and replace its expectation results, in the caller's transaction.
+
+    ``run_key`` and ``suite_digest`` are the attempt's: they replace the previous record's with
+    the rest of it.
+    """
     assert p.quality_run_id is not None
     run_id = p.quality_run_id
     rows = [_result_row(run_id, o) for o in p.outcomes]
@@ -205,7 +207,10 @@ def finish_run(s: Session, p: PartitionResult, gx_run_id: str | None, now: dt.da
             error=safe_value(p.error, limit=MAX_ERROR_CHARS),
             gx_run_id=gx_run_id,
             statistics=safe_json(p.statistics),
+            suite_digest=suite_digest,
+            run_key=run_key,
             finished_at=now,
+            **runs.finished_sql(runs.QUALITY),
         )
     )
 

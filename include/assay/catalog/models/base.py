@@ -41,6 +41,10 @@ VERSION_TABLE = "alembic_version_assay"
 #: Tables whose rows are never updated or deleted once written (guarded by a trigger).
 APPEND_ONLY_TABLES: tuple[str, ...] = ("gate_decisions", "alias_events")
 
+#: Comments of the attempt columns of run tables (see :mod:`assay.catalog.runs`).
+ATTEMPT_STARTED_AT = "Set while an attempt to replace this record runs; the record stays until it finishes"
+ATTEMPT_ERROR = "Why the last attempt ended without replacing this record (interrupted)"
+
 
 def one_of(column: str, values: type[StrEnum]) -> CheckConstraint:
     """CHECK (column IN (...)) named ``ck_<table>_<column>``."""

@@ -10,7 +10,18 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, UniqueCon
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from assay.catalog.models.base import PK, Base, JsonList, JsonObject, Now, fk, one_of, sha256_check
+from assay.catalog.models.base import (
+    ATTEMPT_ERROR,
+    ATTEMPT_STARTED_AT,
+    PK,
+    Base,
+    JsonList,
+    JsonObject,
+    Now,
+    fk,
+    one_of,
+    sha256_check,
+)
 from assay.catalog.models.enums import (
     AssetKind,
     AssetStatus,
@@ -229,3 +240,5 @@ class InventoryRun(Base):
     status: Mapped[str] = mapped_column(server_default=text("'running'"))
     stats: Mapped[JsonObject]
     error: Mapped[str | None]
+    attempt_started_at: Mapped[dt.datetime | None] = mapped_column(comment=ATTEMPT_STARTED_AT)
+    attempt_error: Mapped[str | None] = mapped_column(comment=ATTEMPT_ERROR)

@@ -7,7 +7,16 @@ import datetime as dt
 from sqlalchemy import BigInteger, Index, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from assay.catalog.models.base import PK, Base, JsonObject, Now, fk, one_of
+from assay.catalog.models.base import (
+    ATTEMPT_ERROR,
+    ATTEMPT_STARTED_AT,
+    PK,
+    Base,
+    JsonObject,
+    Now,
+    fk,
+    one_of,
+)
 from assay.catalog.models.enums import AnomalyStatus, RunStatus
 
 
@@ -30,6 +39,8 @@ class ProfileRun(Base):
     error: Mapped[str | None]
     started_at: Mapped[Now]
     finished_at: Mapped[dt.datetime | None]
+    attempt_started_at: Mapped[dt.datetime | None] = mapped_column(comment=ATTEMPT_STARTED_AT)
+    attempt_error: Mapped[str | None] = mapped_column(comment=ATTEMPT_ERROR)
 
 
 class ColumnMetrics(Base):

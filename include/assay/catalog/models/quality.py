@@ -10,7 +10,16 @@ from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint, tex
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from assay.catalog.models.base import PK, Base, JsonObject, Now, fk, one_of
+from assay.catalog.models.base import (
+    ATTEMPT_ERROR,
+    ATTEMPT_STARTED_AT,
+    PK,
+    Base,
+    JsonObject,
+    Now,
+    fk,
+    one_of,
+)
 from assay.catalog.models.enums import Dimension, QualityStatus, ReviewKind, ReviewStatus, Severity
 
 
@@ -43,6 +52,8 @@ class QualityRun(Base):
     data_docs_url: Mapped[str | None]
     started_at: Mapped[Now]
     finished_at: Mapped[dt.datetime | None]
+    attempt_started_at: Mapped[dt.datetime | None] = mapped_column(comment=ATTEMPT_STARTED_AT)
+    attempt_error: Mapped[str | None] = mapped_column(comment=ATTEMPT_ERROR)
 
 
 class Waiver(Base):

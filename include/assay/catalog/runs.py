@@ -1,0 +1,225 @@
+"""The lifecycle of run rows (``inventory_runs``, ``profile_runs``, ``quality_runs``): attempts,
+their owners, and reaping the attempts whose process is gone.
+
+A run row is the *record* of the last finished attempt of its key (a run key; an asset partition
+and date; a suite, asset partition and date): its ``status``, ``error``, ``started_at``,
+``finished_at`` and figures. A new attempt never touches that record while it runs:
+
+* :func:`start_attempt` inserts a new key as ``running``, and on an existing key only sets
+  ``attempt_started_at`` (the record of the previous attempt stays as it was);
+* the attempt's finish writes its outcome, its own ``started_at`` and ``attempt_started_at = NULL``
+  in one transaction (:func:`finished`, :func:`finished_sql`);
+* while it runs, its process holds a *shared* advisory lock on the row's key (:func:`held`) on a
+  connection of its own. A process killed (``kill -9``, OOM) or cut from the database loses that
+  connection, and with it the lock;
+* at the start of every run, :func:`reap` takes each row with an attempt in progress whose lock it
+  can take exclusively (nobody owns it any more) and ends that attempt: a new key becomes
+  ``failed`` / ``error`` with the reason in ``error``; an existing record is kept and the reason
+  goes to ``attempt_error``. A live attempt of another process holds its lock and is left alone.
+
+No clock decides whether an owner is alive, so a slow attempt is never reaped and a dead one is
+reaped by the very next run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from assay.catalog.models import Base, InventoryRun, ProfileRun, QualityRun, QualityStatus, RunStatus
+
+log = logging.getLogger(__name__)
+
+Bind = Connection | Session
+
+#: The status every stage writes for a run row while its first attempt runs.
+RUNNING = RunStatus.RUNNING.value
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """A table of run rows: its model, natural key and the status of an interrupted first attempt."""
+
+    model: type[Base]
+    key: tuple[str, ...]
+    interrupted_status: str
+
+    @property
+    def name(self) -> str:
+        """The table's name."""
+        return str(self.model.__tablename__)
+
+    def column(self, name: str) -> Any:
+        """A column of the table, for SQL expressions."""
+        return getattr(self.model, name)
+
+
+INVENTORY = RunTable(InventoryRun, ("run_key",), RunStatus.FAILED.value)
+PROFILE = RunTable(ProfileRun, ("asset_id", "partition_key", "logical_date"), RunStatus.FAILED.value)
+QUALITY = RunTable(
+    QualityRun, ("suite_name", "asset_id", "partition_key", "logical_date"), QualityStatus.ERROR.value
+)
+
+
+def owner_key(table: RunTable, key: Sequence[Any]) -> int:
+    """The signed 64-bit advisory-lock key of one run row's natural key (stable across processes)."""
+    text = "\x1f".join(["assay.run", table.name, *(str(v) for v in key)])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+
+
+# ---- owning an attempt ------------------------------------------------------------------------
+@contextmanager
+def held(bind: Engine, table: RunTable, key: Sequence[Any]) -> Iterator[None]:
+    """Hold the shared lock that says "a live process owns this attempt" for the ``with`` block.
+
+    Take it before :func:`start_attempt` and leave the block after the finish committed. Shared,
+    so two processes running the same key concurrently never wait for each other; only
+    :func:`reap` asks for it exclusively.
+    """
+    lock = owner_key(table, key)
+    conn = bind.connect()
+    try:
+        conn.execute(select(func.pg_advisory_lock_shared(lock)))
+        conn.commit()  # session-level lock: kept after the commit, until unlocked or disconnected
+        yield
+        conn.execute(select(func.pg_advisory_unlock_shared(lock)))
+        conn.commit()
+    except BaseException:
+        # The lock must not go back to the pool with the connection: a connection that may still
+        # hold it is discarded (closing it ends its session and releases the lock).
+        conn.invalidate()
+        raise
+    finally:
+        conn.close()
+
+
+#: Attempts held past one ``with`` block (:func:`claim`), per (engine URL, lock key).
+_CLAIMS: dict[tuple[str, int], list[ExitStack]] = {}
+
+
+def _claim_id(bind: Engine, table: RunTable, key: Sequence[Any]) -> tuple[str, int]:
+    return bind.url.render_as_string(hide_password=False), owner_key(table, key)
+
+
+def claim(bind: Engine, table: RunTable, key: Sequence[Any]) -> None:
+    """:func:`held` for an attempt whose start and finish are separate calls: held until :func:`release`.
+
+    A process that ends without releasing still releases (its connection closes).
+    """
+    stack = ExitStack()
+    stack.enter_context(held(bind, table, key))
+    _CLAIMS.setdefault(_claim_id(bind, table, key), []).append(stack)
+
+
+def release(bind: Engine, table: RunTable, key: Sequence[Any]) -> None:
+    """Release the lock :func:`claim` took for this key (nothing if none is held)."""
+    stacks = _CLAIMS.get(_claim_id(bind, table, key))
+    if stacks:
+        stacks.pop().close()
+
+
+def start_attempt(bind: Bind, table: RunTable, row: dict[str, Any], now: dt.datetime) -> int:
+    """Begin an attempt on the row of ``row``'s key and return the row id.
+
+    A new key is inserted from ``row`` as ``running``. An existing row keeps its record (status,
+    error, times, figures): only ``attempt_started_at`` is set. ``attempt_error`` (why an earlier
+    attempt did not finish) stays until this attempt finishes.
+    """
+    model_table: Any = table.model.__table__
+    values = {
+        **row,
+        "status": RUNNING,
+        "error": None,
+        "started_at": now,
+        "finished_at": None,
+        "attempt_started_at": now,
+        "attempt_error": None,
+    }
+    ins = insert(model_table).values(values)
+    stmt = ins.on_conflict_do_update(
+        index_elements=list(table.key), set_={"attempt_started_at": ins.excluded.attempt_started_at}
+    ).returning(model_table.c.id)
+    return int(bind.execute(stmt).scalar_one())
+
+
+def finished() -> dict[str, Any]:
+    """Columns an attempt's finish writes beside its outcome (in an upsert of the whole row)."""
+    return {"attempt_started_at": None, "attempt_error": None}
+
+
+def finished_sql(table: RunTable) -> dict[str, Any]:
+    """:func:`finished` for an ``UPDATE``: also stamps the record with the attempt's own start."""
+    return {
+        "started_at": func.coalesce(table.column("attempt_started_at"), table.column("started_at")),
+        **finished(),
+    }
+
+
+# ---- ending an attempt that did not finish ---------------------------------------------------------
+def _in_progress(table: RunTable) -> ColumnElement[bool]:
+    return or_(table.column("attempt_started_at").is_not(None), table.column("status") == RUNNING)
+
+
+def interrupt(bind: Bind, table: RunTable, row_id: int, reason: str, now: dt.datetime) -> bool:
+    """End the attempt in progress on row ``row_id`` without an outcome; True if there was one.
+
+    A row whose first attempt this was becomes ``table.interrupted_status`` with ``reason`` as
+    its error; a row holding an earlier attempt's record keeps it, with ``reason`` in
+    ``attempt_error``. Guarded by "an attempt is still in progress", so an attempt that finished
+    meanwhile is left as its finish wrote it.
+    """
+    first = table.column("status") == RUNNING
+    stmt = (
+        update(table.model)
+        .where(and_(table.column("id") == row_id, _in_progress(table)))
+        .values(
+            status=case((first, table.interrupted_status), else_=table.column("status")),
+            error=case((first, reason), else_=table.column("error")),
+            finished_at=case((first, now), else_=table.column("finished_at")),
+            attempt_error=case((first, None), else_=reason),
+            attempt_started_at=None,
+        )
+    )
+    return bool(bind.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def reap(bind: Bind, table: RunTable, reaper: str, now: dt.datetime) -> int:
+    """End every attempt in progress in ``table`` whose owner is gone; return how many.
+
+    Run it in a transaction of its own at the start of a run (the exclusive locks it takes are
+    released at commit). An attempt whose owner still holds its shared lock is left alone.
+
+    Args:
+        bind: a connection or session inside a transaction.
+        table: the run table.
+        reaper: the run key of the run that reaps (recorded in the reason).
+        now: the time recorded as the end of a reaped first attempt.
+    """
+    columns = [table.column(k) for k in table.key]
+    found = bind.execute(
+        select(table.column("id"), table.column("attempt_started_at"), table.column("started_at"), *columns)
+        .where(_in_progress(table))
+        .order_by(table.column("id"))
+    ).all()
+    reaped = 0
+    for row_id, attempt_started, started, *key in found:
+        if not bind.execute(select(func.pg_try_advisory_xact_lock(owner_key(table, key)))).scalar_one():
+            continue  # a live process owns the attempt
+        since = attempt_started or started
+        reason = (
+            f"interrupted: the attempt started at {since.isoformat(timespec='seconds')} did not finish "
+            f"(its process ended or lost the database); reaped by run {reaper}"
+        )
+        if interrupt(bind, table, row_id, reason, now):
+            reaped += 1
+            log.warning("%s row %d %s: %s", table.name, row_id, dict(zip(table.key, key, strict=True)), reason)
+    return reaped
