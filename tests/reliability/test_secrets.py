@@ -245,6 +245,26 @@ def test_drift_on_an_unreachable_shop_reports_the_masked_url():
     assert all(s not in text for s in SHOP_SECRETS)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg2://svc:p@ssw0rd-x@127.0.0.1:1/x",  # SQLAlchemy takes 'ssw0rd-x@127.0.0.1' for the host
+        "postgresql+psycopg2://svc:pa:ssw0rd-x@127.0.0.1:1/x?password=qs3cret-pw",
+        "postgresql+psycopg2://svc:ssw0rd-x@127.0.0.1:notaport/x",  # a port that is no number
+    ],
+)
+def test_an_unreachable_catalog_names_its_masked_url_and_no_piece_of_the_password(url):
+    from assay.catalog import migrate
+    from assay.errors import DatabaseError
+
+    with pytest.raises(DatabaseError) as info:
+        migrate.check_reachable(url)
+    shown = "".join(traceback.format_exception(info.value))
+    assert "svc:***@" in str(info.value)
+    for secret in ("ssw0rd-x", "qs3cret-pw"):
+        assert secret not in shown
+
+
 def test_masked_mlflow_uri_hides_query_secrets(settings):
     from assay.gate.registry import masked_uri
 

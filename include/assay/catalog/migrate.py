@@ -23,11 +23,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
-from assay.catalog.db import connect_args, engine, masked, session
+from assay.catalog.db import connect_args, engine, masked, scrub, session
 from assay.catalog.models import VERSION_TABLE
 from assay.errors import DatabaseError
 
@@ -68,24 +67,22 @@ def _config(url: str) -> Config:
 
 
 def _reason(exc: BaseException, url: str) -> str:
-    """The driver's message on one line, with the password scrubbed in case a driver echoes it."""
+    """The driver's message on one line, scrubbed of the URL's secrets (a driver may quote a piece)."""
     orig = getattr(exc, "orig", None) or exc
-    reason = " ".join(str(orig).split()) or type(orig).__name__
-    try:
-        password = make_url(url).password
-    except ArgumentError:
-        password = None
-    if password:
-        reason = reason.replace(str(password), "***")
-    return reason
+    return scrub(" ".join(str(orig).split()) or type(orig).__name__, url)
+
+
+def _cause(exc: BaseException, url: str) -> BaseException | None:
+    """``exc`` to chain, or None when its text quotes a secret of ``url`` (a traceback would show it)."""
+    return exc if scrub(str(exc), url) == str(exc) else None
 
 
 def _throwaway_engine(url: str) -> Engine:
     """An engine without a pool: migrations and probes must not leave connections behind."""
     try:
         return create_engine(url, poolclass=NullPool, connect_args=connect_args(url))
-    except (ArgumentError, NoSuchModuleError) as exc:
-        raise DatabaseError(f"catalog database URL {masked(url)} is not valid: {_reason(exc, url)}") from exc
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:  # ValueError: a port that is no number
+        raise DatabaseError(f"catalog database URL {masked(url)} is not valid: {_reason(exc, url)}") from _cause(exc, url)
 
 
 def _with_connection(url: str, action: str, fn: Callable[[Connection], None]) -> None:
@@ -95,7 +92,7 @@ def _with_connection(url: str, action: str, fn: Callable[[Connection], None]) ->
         with _ALEMBIC_LOCK, eng.begin() as conn:
             fn(conn)
     except DBAPIError as exc:
-        raise DatabaseError(f"{action} on catalog {masked(url)} failed: {_reason(exc, url)}") from exc
+        raise DatabaseError(f"{action} on catalog {masked(url)} failed: {_reason(exc, url)}") from _cause(exc, url)
     except CommandError as exc:
         raise DatabaseError(f"{action} on catalog {masked(url)} failed: {exc}") from exc
     finally:
@@ -180,6 +177,8 @@ def check_reachable(url: str) -> None:
         with eng.connect() as conn:
             conn.execute(text("SELECT 1"))
     except DBAPIError as exc:
-        raise DatabaseError(f"catalog database {masked(url)} is not reachable: {_reason(exc, url)}") from exc
+        raise DatabaseError(f"catalog database {masked(url)} is not reachable: {_reason(exc, url)}") from _cause(
+            exc, url
+        )
     finally:
         eng.dispose()
