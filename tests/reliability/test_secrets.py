@@ -234,6 +234,36 @@ def test_a_quality_run_on_an_unreachable_shop_with_secrets_stores_and_raises_the
 
 
 @pytest.mark.integration
+def test_profiling_a_source_whose_url_turned_unparsable_records_it_masked(isolated_settings, fresh_db, caplog):
+    """Inventoried through a good URL; then the shop URL is mistyped with a raw '@' in its password."""
+    from support.db import execute
+
+    from assay.inventory import run_inventory
+    from assay.profiling.run import run_profile
+    from assay.sources.declarations import Declarations
+
+    day = dt.date(2026, 1, 5)
+    source = fresh_db("src")
+    execute(source, "CREATE TABLE orders (id int, note text)")
+    execute(source, "INSERT INTO orders VALUES (1, 'a'), (2, 'b')")
+    good = Declarations.model_validate({"sources": [{"name": "shop", "kind": "sql", "url": source}]})
+    run_inventory(isolated_settings, day, "secrets/inv", declarations=good, use_embeddings=False)
+    bad_url = _secret_shop_url().replace("pa%2Fss%23w0rd", "pa%2Fss%23w0rd@sec:k3y-pass-1")
+    settings = isolated_settings.model_copy(update={"shop_url": bad_url, "shop_reader_url": bad_url})
+    bad = Declarations.model_validate({"sources": [{"name": "shop", "kind": "sql", "url_from": "shop"}]})
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(Exception) as info:  # the run fails at its end, after recording the asset's error
+        run_profile(settings, day, "secrets/profile", declarations=bad)
+    shown = "".join(traceback.format_exception(info.value))
+    stored = _catalog_text(settings.catalog_url())
+    assert "unusable URL" in stored and "svc:***@" in stored  # recorded against the asset, masked
+    for secret in SHOP_SECRETS:
+        assert secret not in shown
+        assert secret not in stored
+        assert secret not in caplog.text
+
+
+@pytest.mark.integration
 def test_drift_on_an_unreachable_shop_reports_the_masked_url():
     from assay.gate import drift
 
@@ -282,6 +312,15 @@ SECRET_ENV = {
     "MLFLOW_TRACKING_URI": "postgresql+psycopg2://svc:qs3cret-pw@db.example/mlflow",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://svc:qs3cret-pw@db.example/airflow",
 }
+
+
+@pytest.mark.parametrize("command", [["profile"], ["inventory"], ["catalog", "migrate"]])
+def test_cli_error_lines_carry_no_piece_of_a_password(command):
+    """SQLAlchemy cuts this password at its raw '@' and hands the tail to libpq as the host name."""
+    res = _cli(*command, env={"ASSAY_DATABASE_URL": "postgresql+psycopg2://svc:p@ssw0rd-x@127.0.0.1:1/assay"})
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "assay: error:" in res.stderr and "svc:***@127.0.0.1" in res.stderr
+    assert "ssw0rd-x" not in res.stdout + res.stderr
 
 
 def test_cli_db_url_and_env_print_no_secret():

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from assay.catalog.urls import scrub, urls_of
 from assay.cli import gate, pipeline, platform, train
 from assay.config import get_settings
 from assay.errors import AssayError
@@ -132,11 +133,13 @@ def main() -> None:
     try:
         app()
     except AssayError as exc:
-        typer.echo(f"assay: error: {exc}", err=True)
+        typer.echo(f"assay: error: {scrub(str(exc), *urls_of(get_settings()))}", err=True)
         sys.exit(2)
     except Exception as exc:
         found = _database_error(exc)
         if found is None:
             raise
-        typer.echo(f"assay: error: {database_error_line(found, _catalog_url())}", err=True)
+        # A driver may quote a piece of a password (a raw '@' in it makes the rest a host name).
+        line = scrub(database_error_line(found, _catalog_url()), *urls_of(get_settings()))
+        typer.echo(f"assay: error: {line}", err=True)
         sys.exit(2)

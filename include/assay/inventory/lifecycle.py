@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select, update
 from assay.catalog import runs
 from assay.catalog.models import InventoryRun, RunStatus, Source
 from assay.catalog.upsert import upsert_keyed
+from assay.catalog.urls import scrub
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,15 @@ def finish_run(
     error: str | None,
     finished_at: dt.datetime,
 ) -> None:
-    """Record the run's final status, its figures per source and what failed."""
+    """Record the run's final status, its figures per source and what failed.
+
+    Every text stored passes :func:`assay.catalog.urls.scrub` (a URL in a message is masked),
+    the last net before the catalog under the callers' own scrubbing.
+    """
     values = {
         "status": status.value,
-        "stats": stats,
-        "error": error,
+        "stats": _scrubbed(stats),
+        "error": scrub(error) if error else error,
         "finished_at": finished_at,
         **runs.finished_sql(runs.INVENTORY),
     }
@@ -90,9 +95,20 @@ def abandon_run(conn: Connection, run_key: str, reason: str, now: dt.datetime) -
     """
     try:
         run_id = conn.execute(select(InventoryRun.id).where(InventoryRun.run_key == run_key)).scalar_one()
-        runs.interrupt(conn, runs.INVENTORY, run_id, reason, now)
+        runs.interrupt(conn, runs.INVENTORY, run_id, scrub(reason), now)
     finally:
         runs.release(conn.engine, runs.INVENTORY, (run_key,))
+
+
+def _scrubbed(value: Any) -> Any:
+    """A JSON-like value with every string scrubbed of URL secrets."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(v) for v in value]
+    return value
 
 
 def record_source(conn: Connection, row: dict[str, Any]) -> int:

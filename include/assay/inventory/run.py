@@ -20,8 +20,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from assay.catalog.db import engine, masked, without_password
+from assay.catalog.db import engine, masked, scrub, without_password
 from assay.catalog.models import AssetStatus, RunStatus, SourceKind
+from assay.catalog.urls import urls_of
 from assay.config import Settings
 from assay.errors import ConfigError, DatabaseError, SourceError
 from assay.inventory import lifecycle, record
@@ -89,7 +90,9 @@ def run_inventory(
         with engine(url).begin() as conn:
             run_id = lifecycle.start_run(conn, run_key, logical_date, dt.datetime.now(dt.UTC))
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"catalog {masked(url)}: cannot start inventory run {run_key}: {db_error_text(exc)}") from exc
+        raise DatabaseError(
+            f"catalog {masked(url)}: cannot start inventory run {run_key}: {scrub(db_error_text(exc), url)}"
+        ) from exc
 
     classifier = _Classifier(use_embeddings, reclassify)
     try:
@@ -99,7 +102,7 @@ def run_inventory(
                 for decl in chosen
             ]
     except DatabaseError as exc:
-        _record_crash(url, run_key, exc)
+        _record_crash(url, run_key, exc, settings)
         raise
     log.info(
         "classification: %d columns classified in %.1f s (main thread), %d kept their stored labels",
@@ -138,7 +141,7 @@ def run_inventory(
     return report
 
 
-def _record_crash(url: str, run_key: str, exc: DatabaseError) -> None:
+def _record_crash(url: str, run_key: str, exc: DatabaseError, settings: Settings) -> None:
     """End the attempt when the catalog refused a write, if the catalog still answers.
 
     A previous successful record of the run key is kept (the reason goes to ``attempt_error``);
@@ -146,7 +149,8 @@ def _record_crash(url: str, run_key: str, exc: DatabaseError) -> None:
     """
     try:
         with engine(url).begin() as conn:
-            lifecycle.abandon_run(conn, run_key, f"interrupted: {exc}", dt.datetime.now(dt.UTC))
+            error = scrub(str(exc), *urls_of(settings))
+            lifecycle.abandon_run(conn, run_key, f"interrupted: {error}", dt.datetime.now(dt.UTC))
     except SQLAlchemyError as again:
         log.error("could not record the failure of inventory run %s: %s", run_key, db_error_text(again))
 
@@ -215,7 +219,9 @@ def _inventory_source(
         with engine(url).begin() as conn:
             source_id = lifecycle.record_source(conn, _source_row(decl))
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"catalog {masked(url)}: cannot record source {decl.name}: {db_error_text(exc)}") from exc
+        raise DatabaseError(
+            f"catalog {masked(url)}: cannot record source {decl.name}: {scrub(db_error_text(exc), url)}"
+        ) from exc
     ctx = lifecycle.RunContext(
         run_id=run_id,
         run_key=run_key,
@@ -240,7 +246,8 @@ def _inventory_source(
                 seen.update(asset.key for asset in chunk)
                 writers.submit(_write_chunk, shown_url, ctx, items)
         except SourceError as exc:
-            failure = str(exc)
+            # The message is stored and raised: a driver may have quoted the source URL's secret.
+            failure = scrub(str(exc), *urls_of(settings))
             log.error("%s", failure)
         writers.drain()
         if isinstance(decl, FileSource) and decl.partition_regex:
@@ -253,7 +260,7 @@ def _inventory_source(
                     with writers.engine.begin() as conn:
                         record.mark_deleted(conn, ctx, st)
     if listing.failed:
-        failure = "; ".join(filter(None, [failure, *listing.failed.values()]))
+        failure = scrub("; ".join(filter(None, [failure, *listing.failed.values()])), *urls_of(settings))
     with engine(url).begin() as conn:
         figures = source_figures(conn, source_id, run_id, run_key)
     if failure:

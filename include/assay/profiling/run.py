@@ -26,12 +26,12 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import SQLAlchemyError
 
 from assay.catalog import runs
-from assay.catalog.db import engine, session
+from assay.catalog.db import engine, masked, scrub, session
 from assay.catalog.models import Anomaly, ColumnMetrics, ProfileRun, RunStatus
 from assay.catalog.upsert import upsert
 from assay.classify.scrub import safe_value
 from assay.config import Settings
-from assay.errors import AssayError
+from assay.errors import AssayError, SourceError
 from assay.names import ALL_PARTITIONS
 from assay.profiling.anomalies import AnomalyConfig
 from assay.profiling.history import detect_findings
@@ -225,7 +225,12 @@ def _compute(
 
         source_url = decl.resolve_url(settings)
         if source_url not in engines:
-            engines[source_url] = source_engine(source_url)
+            try:
+                engines[source_url] = source_engine(source_url)
+            except (SQLAlchemyError, ValueError) as exc:  # unparsable (a port that is no number): this asset's error
+                # Not chained: the parser's message may quote a piece of a password it cut in the wrong place.
+                reason = scrub(str(exc), source_url)
+                raise SourceError(f"source {decl.name}: unusable URL {masked(source_url)}: {reason}") from None
         part = target.partition_key != ALL_PARTITIONS
         prof = profile_sql(
             engines[source_url],
