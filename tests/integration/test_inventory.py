@@ -701,13 +701,14 @@ def test_source_by_airflow_connection_id(env, monkeypatch):
 
 def test_a_write_the_catalog_refuses_is_recorded_as_the_assets_error(env):
     # PostgreSQL cannot store U+0000 in text or jsonb: the asset's full write is rolled back.
-    (env.landing / "nul.csv").write_bytes(b"sku,ti\x00tle\nA-1,Sofa\n")
+    # (Delimited text with a NUL is refused by the reader, naming its line; Parquet names are not.)
+    pq.write_table(pa.table({"sku": ["A-1"], "ti\x00tle": ["Sofa"]}), env.landing / "nul.parquet")
     (env.landing / "fine.csv").write_text("sku\nA-1\n")
     report = run(env.settings(env.file_source()))
     assert (report.source("feeds").status, report.source("feeds").errors) == ("partial", 1)
-    nul = asset(env.catalog, "nul.csv")
+    nul = asset(env.catalog, "nul.parquet")
     assert nul["status"] == "error"
-    assert nul["error"].startswith("nul.csv: catalog write failed:")
+    assert nul["error"].startswith("nul.parquet: catalog write failed:")
     assert nul["current_schema_version_id"] is None
     assert rows(env.catalog, "SELECT count(*) AS n FROM asset_columns WHERE asset_id = :a", a=nul["id"]) == [{"n": 0}]
     assert asset(env.catalog, "fine.csv")["status"] == "active"

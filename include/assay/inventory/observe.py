@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: Values per column handed to classification.
 SAMPLE_ROWS = 200
+#: What a driver or pyarrow raises for one value it cannot hand to Python (a date of year 10000,
+#: a number out of range, text in a broken encoding): recorded against the asset, never the run.
+VALUE_ERRORS: tuple[type[Exception], ...] = (ValueError, ArithmeticError)
 
 
 @dataclass
@@ -226,28 +229,70 @@ def _observe_relation(
     if event_time and event_time not in names:
         asset.notes.append(f"declared event_time_column {event_time!r} is not a column of {asset.location}")
         event_time = None
+    problems: list[str] = []
     try:
         estimate = stats.row_estimate if stats else None
         if estimate is None and rel.kind == "view":
             estimate = sql.planner_estimate(conn, rel.schema, rel.name)
+        newest = None
         if estimate is not None and estimate >= decl.exact_row_count_below:
             asset.row_count, asset.row_count_is_estimate = estimate, True
-            newest = sql.max_of(conn, rel.schema, rel.name, event_time) if event_time else None
+            if event_time:
+                try:
+                    newest = sql.max_of(conn, rel.schema, rel.name, event_time)
+                except VALUE_ERRORS as exc:
+                    problems.append(_unreadable(event_time, exc))
         else:
-            asset.row_count, newest = sql.count_and_max(conn, rel.schema, rel.name, event_time)
+            try:
+                asset.row_count, newest = sql.count_and_max(conn, rel.schema, rel.name, event_time)
+            except VALUE_ERRORS as exc:
+                if not event_time:
+                    raise
+                problems.append(_unreadable(event_time, exc))
+                asset.row_count, newest = sql.count_and_max(conn, rel.schema, rel.name, None)
         try:
             asset.freshness_at = as_utc(newest)
         except TypeError as exc:
             asset.notes.append(f"event_time_column {event_time!r}: {exc}; freshness not recorded")
         if with_samples and names:
-            asset.samples = sql.sample_columns(
-                conn, rel.schema, rel.name, names, order_by=rel.primary_key, limit=SAMPLE_ROWS
-            )
+            asset.samples = _sample(conn, rel, names, problems)
     except SQLAlchemyError as exc:
         # Typically the table was dropped (or its permissions changed) after it was listed.
         asset.error = f"{asset.location}: cannot be read: {db_error_text(exc)}"
         log.warning("%s", asset.error)
+    except VALUE_ERRORS as exc:  # a value of no particular column (a row count the driver refuses)
+        problems.append(f"a value cannot be read: {type(exc).__name__}: {exc}")
+    if problems and asset.error is None:
+        asset.error = f"{asset.location}: " + "; ".join(problems)
+        log.warning("%s", asset.error)
     return asset
+
+
+def _unreadable(column: str, exc: BaseException) -> str:
+    return f"column {column!r} holds a value that cannot be read ({type(exc).__name__}: {exc})"
+
+
+def _sample(conn: Connection, rel: RelationInfo, names: list[str], problems: list[str]) -> dict[str, list[str | None]]:
+    """The sample of every column in one statement; when a value cannot be read, column by column.
+
+    The driver converts a whole row at once, so one unreadable value fails the statement without
+    saying where; the fallback (only then) finds the columns at fault and samples the others.
+    """
+    from assay.sources import sql
+
+    try:
+        return sql.sample_columns(conn, rel.schema, rel.name, names, order_by=rel.primary_key, limit=SAMPLE_ROWS)
+    except VALUE_ERRORS:
+        pass
+    samples: dict[str, list[str | None]] = {}
+    for name in names:
+        try:
+            samples.update(
+                sql.sample_columns(conn, rel.schema, rel.name, [name], order_by=rel.primary_key, limit=SAMPLE_ROWS)
+            )
+        except VALUE_ERRORS as exc:
+            problems.append(_unreadable(name, exc))
+    return samples
 
 
 # ---- files ------------------------------------------------------------------------------------
@@ -264,6 +309,8 @@ def _file_decl(decl: FileSource, relpath: str, name: str) -> AssetDecl:
 def list_files(decl: FileSource, root: Path) -> list[Path]:
     """The files under ``root`` matching any declared pattern, sorted, each once.
 
+    Symbolic links are listed too: :func:`observe_files` reads those that stay inside the root.
+
     Raises:
         SourceError: the root folder does not exist or cannot be listed.
     """
@@ -276,17 +323,57 @@ def list_files(decl: FileSource, root: Path) -> list[Path]:
     return sorted(found)
 
 
+def inside(root: Path, path: Path) -> bool:
+    """Whether ``path``, every symbolic link along it resolved, is still under ``root`` (resolved)."""
+    try:
+        return path.resolve(strict=True).is_relative_to(root.resolve(strict=True))
+    except (OSError, RuntimeError):  # vanished, or a symlink loop
+        return False
+
+
 def observe_files(
     decl: FileSource, settings: Settings, listing: Listing, *, with_samples: bool = True
 ) -> Iterator[ObservedAsset]:
     """Every file matching the declared patterns: format, columns, rows, size and freshness.
+
+    A file reached through a symbolic link that leads outside the root (a link to a file, or to a
+    folder, anywhere outside) is not read: it is recorded as an error of its own, so a landing
+    folder cannot expose other files of the machine to profiling and the catalog.
 
     Raises:
         SourceError: the landing folder is missing (nothing was listed).
     """
     root = decl.resolve_root(settings)
     for path in list_files(decl, root):
-        yield observe_file(decl, root, path, with_samples=with_samples)
+        relpath = path.relative_to(root).as_posix()
+        if printable(relpath) != relpath:
+            yield _refused(decl, root, path, "the file name is not valid UTF-8: not read (rename the file)")
+        elif not inside(root, path):
+            yield _refused(decl, root, path, "a symbolic link to a path outside the source root: not followed")
+        else:
+            yield observe_file(decl, root, path, with_samples=with_samples)
+
+
+def printable(name: str) -> str:
+    """A file name as text the catalog can hold: bytes that were not UTF-8 spelled ``\\xe9``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _refused(decl: FileSource, root: Path, path: Path, reason: str) -> ObservedAsset:
+    """A listed file that is not opened (nothing of it is read), recorded as an error of its own."""
+    relpath = printable(path.relative_to(root).as_posix())
+    parent = printable(path.parent.relative_to(root).as_posix())
+    name = printable(path.name)
+    asset = ObservedAsset(
+        namespace="" if parent == "." else parent,
+        name=name,
+        kind=AssetKind.FILE,
+        location=relpath,
+        decl=_file_decl(decl, relpath, name),
+        error=f"{relpath}: {reason}",
+    )
+    log.warning("source %s: %s", decl.name, asset.error)
+    return asset
 
 
 def observe_file(decl: FileSource, root: Path, path: Path, *, with_samples: bool = True) -> ObservedAsset:
@@ -308,7 +395,10 @@ def observe_file(decl: FileSource, root: Path, path: Path, *, with_samples: bool
     try:
         stat = path.stat()
         asset.size_bytes = stat.st_size
-        asset.freshness_at = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
+        try:
+            asset.freshness_at = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
+        except (ValueError, ArithmeticError, OSError):  # a modification time beyond year 9999 (or before 1)
+            asset.notes.append(f"{relpath}: modification time {stat.st_mtime:.0f} is out of range; freshness not recorded")
         fmt = files.sniff(path)
         asset.extra_tags.append(f"format:{fmt.kind}")
         if fmt.has_bom:
@@ -324,7 +414,12 @@ def observe_file(decl: FileSource, root: Path, path: Path, *, with_samples: bool
         asset.error = f"{path}: cannot be read: {exc.strerror or exc}"
         log.warning("%s", asset.error)
         return asset
+    except VALUE_ERRORS as exc:  # a value the reader could not convert, whatever the reader
+        asset.error = f"{path}: a value cannot be read ({type(exc).__name__}: {exc})"
+        log.warning("%s", asset.error)
+        return asset
 
+    problems: list[str] = []
     asset.row_count = table.num_rows
     asset.columns = tuple(
         ColumnInfo(name=f.name, data_type=files.arrow_type_name(f.type), nullable=f.nullable, ordinal=i)
@@ -339,6 +434,9 @@ def observe_file(decl: FileSource, root: Path, path: Path, *, with_samples: bool
         asset.notes.append(f"{relpath}: named {path.suffix} but the content is {fmt.kind.upper()}: read as {fmt.kind.upper()}")
     if fmt.kind in ("csv", "tsv") and not fmt.has_header and table.num_columns:
         asset.notes.append(f"{relpath}: no header line; columns named column_1..column_{table.num_columns}")
+    if fmt.kind in ("csv", "tsv") and fmt.has_header:
+        for position, name in files.placeholder_columns(path, fmt).items():
+            asset.notes.append(f"{relpath}: header cell {position} is empty: named {name}")
 
     event_time = adecl.event_time_column
     if event_time:
@@ -351,10 +449,28 @@ def observe_file(decl: FileSource, root: Path, path: Path, *, with_samples: bool
                     asset.freshness_at = newest
             except (TypeError, NotImplementedError) as exc:
                 asset.notes.append(f"event_time_column {event_time!r}: {exc}; file mtime used")
+            except VALUE_ERRORS as exc:
+                problems.append(_unreadable(event_time, exc))
     if with_samples and table.num_columns:
         head = table.slice(0, SAMPLE_ROWS)
-        asset.samples = {
-            name: [None if v is None else str(v)[:1000] for v in head.column(i).to_pylist()]
-            for i, name in enumerate(table.column_names)
-        }
+        for i, name in enumerate(table.column_names):
+            try:
+                values = head.column(i).to_pylist()
+            except VALUE_ERRORS as exc:
+                problems.append(f"{_unreadable(name, exc)} at row {_first_bad_row(head.column(i))}")
+                continue
+            asset.samples[name] = [None if v is None else str(v)[:1000] for v in values]
+    if problems:
+        asset.error = f"{relpath}: " + "; ".join(problems)
+        log.warning("%s", asset.error)
     return asset
+
+
+def _first_bad_row(values: Any) -> int:
+    """The row (counted from 1) of the first value pyarrow cannot hand to Python."""
+    for row in range(len(values)):
+        try:
+            values[row].as_py()
+        except VALUE_ERRORS:
+            return row + 1
+    return 0

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, func, update
+from sqlalchemy.exc import StatementError
 
 from assay.catalog.models import Asset, AssetStatus, SchemaEventType
 from assay.catalog.upsert import cached, json_records, records_param, upsert_keyed
@@ -44,6 +45,26 @@ def _tags(*groups: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(t for g in groups for t in g))
 
 
+def storable(message: str | None) -> str | None:
+    """An error message PostgreSQL can store: a NUL or undecodable byte quoted from bad input is
+    spelled ``\\x00`` / ``\\udce9``.
+
+    Without it the catalog would refuse the very row that records the bad input.
+    """
+    if not message:
+        return message
+    return message.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _refused(exc: Exception) -> StatementError:
+    """A value the driver refused before sending it (a ``ValueError``, not a database error).
+
+    Raised as a SQLAlchemy error so the caller's per-asset fallback records it as that asset's
+    error (the transaction is rolled back as for any refused write) instead of ending the run.
+    """
+    return StatementError(f"the driver refused a value: {exc}", None, None, exc)
+
+
 def _asset_row(ctx: RunContext, asset: ObservedAsset) -> dict[str, Any]:
     decl = asset.decl
     messages = ([asset.error] if asset.error else []) + asset.notes
@@ -58,7 +79,7 @@ def _asset_row(ctx: RunContext, asset: ObservedAsset) -> dict[str, Any]:
         "event_time_column": decl.event_time_column,
         "partition_column": decl.partition_column,
         "status": (AssetStatus.ERROR if asset.error else AssetStatus.ACTIVE).value,
-        "error": "; ".join(messages) or None,
+        "error": storable("; ".join(messages)) or None,
         "deleted_at": None,
         "first_seen_at": ctx.observed_at,
         "last_seen_at": ctx.observed_at,
@@ -98,6 +119,10 @@ def _restored(state: AssetState | None, status: str) -> list[Change]:
     return []
 
 
+#: What a driver raises for a value it cannot send (text with a NUL or a lone surrogate).
+_VALUE_ERRORS = (ValueError, ArithmeticError)
+
+
 def record_asset(
     conn: Connection,
     ctx: RunContext,
@@ -115,7 +140,23 @@ def record_asset(
         labels: ``{column name: (classifications, sample digest)}`` for the columns classified
             this run (:class:`assay.classify.Classification` values); ``None`` or a missing
             column keeps the stored labels.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the catalog (or the driver) refused a value of the asset.
     """
+    try:
+        _record_asset(conn, ctx, state, asset, labels)
+    except _VALUE_ERRORS as exc:
+        raise _refused(exc) from exc
+
+
+def _record_asset(
+    conn: Connection,
+    ctx: RunContext,
+    state: AssetState | None,
+    asset: ObservedAsset,
+    labels: Labels | None,
+) -> None:
     row = _asset_row(ctx, asset)
     version_id = state.current_version_id if state else None
     changes: list[Change] = []
@@ -159,6 +200,17 @@ def record_assets(
         items: ``(state, asset, labels)`` per asset, as for :func:`record_asset`; the assets
             must be distinct.
     """
+    try:
+        _record_assets(conn, ctx, items)
+    except _VALUE_ERRORS as exc:
+        raise _refused(exc) from exc
+
+
+def _record_assets(
+    conn: Connection,
+    ctx: RunContext,
+    items: Sequence[tuple[AssetState | None, ObservedAsset, Labels | None]],
+) -> None:
     if not items:
         return
     rows = [_asset_row(ctx, asset) for _, asset, _ in items]
@@ -239,7 +291,7 @@ def record_asset_failure(conn: Connection, ctx: RunContext, asset: ObservedAsset
         "kind": asset.kind.value,
         "location": asset.location,
         "status": AssetStatus.ERROR.value,
-        "error": reason,
+        "error": storable(reason),
         "first_seen_at": ctx.observed_at,
         "last_seen_at": ctx.observed_at,
         "last_inventory_run_id": ctx.run_id,

@@ -3,17 +3,24 @@
 Inventory, profiling and quality all read supplier files through this module, so every stage
 agrees on what a file contains:
 
-* :func:`sniff` looks at the bytes (not the file name) and returns a :class:`FileFormat`: the kind,
-  the delimiter of delimited text, the encoding (UTF-8, with or without a byte-order mark) and
-  whether the first line is a header. A tab-separated file named ``.csv`` comes back as
-  ``kind="tsv"``; a semicolon-separated one as ``kind="csv", delimiter=";"``.
+* :func:`sniff` (in :mod:`assay.sources.sniff`, re-exported here) looks at the bytes (not the
+  file name) and returns a :class:`FileFormat`: the kind, the delimiter of delimited text, the
+  encoding (UTF-8, with or without a byte-order mark) and whether the first line is a header. A
+  tab-separated file named ``.csv`` comes back as ``kind="tsv"``; a semicolon-separated one as
+  ``kind="csv", delimiter=";"``. Compressed or binary content behind a text name is refused by name.
 * :func:`read_table` reads the file with pyarrow's readers (which infer the column types).
 
-Nothing is guessed silently. Text that is not UTF-8 is refused with the byte offset and line of
-the first invalid byte (pyarrow would otherwise hand back a ``binary`` column), ragged rows are
-refused with the line number, and duplicate or empty column names are refused too. Every such
-failure is a :class:`~assay.errors.SourceError` whose message starts with the file's path. An
-empty file is not an error: it reads as a table with no columns and no rows.
+Nothing is guessed silently. Text that is not UTF-8 is refused with the byte offset, line and
+column of the first invalid byte (pyarrow would otherwise hand back a ``binary`` column), so is
+a NUL character, ragged rows are refused with the line number, and repeated column names are
+refused too. Every such failure is a :class:`~assay.errors.SourceError` whose message starts with
+the file's path. An empty file is not an error: it reads as a table with no columns and no rows.
+
+Values stay what they are: an integer beyond 64 bits is an exact ``decimal128(38, 0)`` (text
+beyond 38 digits), never a double, and a numeric column with a leading zero (``01234``, a zip
+code) stays text. A header cell that is empty (the index column pandas writes) is named
+``column_<position>`` (:func:`placeholder_columns`). A row longer than pyarrow's block is read
+with a larger block, up to :data:`MAX_BLOCK_BYTES`.
 """
 
 from __future__ import annotations
@@ -21,130 +28,97 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 
 from assay.errors import SourceError
+from assay.sources.sniff import (
+    DELIMITERS,
+    SNIFF_BYTES,
+    SNIFF_LINES,
+    FileFormat,
+    FileKind,
+    column_at,
+    column_names,
+    csv_reader,
+    invalid_utf8,
+    kind_for_name,
+    placeholders,
+    read_head,
+    sniff,
+)
 
-FileKind = Literal["csv", "tsv", "parquet", "jsonl"]
+__all__ = [
+    "DELIMITERS",
+    "MAX_BLOCK_BYTES",
+    "SNIFF_BYTES",
+    "SNIFF_LINES",
+    "FileFormat",
+    "FileKind",
+    "arrow_type_name",
+    "check_utf8",
+    "kind_for_name",
+    "placeholder_columns",
+    "read_table",
+    "sniff",
+]
 
-#: Bytes :func:`sniff` looks at: enough for a few hundred lines of a typical feed.
-SNIFF_BYTES = 64 * 1024
-#: Lines the delimiter and header heuristics look at.
-SNIFF_LINES = 50
-#: Delimiters tried by :func:`sniff`, in order of preference when the evidence ties.
-DELIMITERS: tuple[str, ...] = (",", "\t", ";", "|")
 #: Bytes per chunk when scanning a whole file (encoding check, line search).
 _CHUNK = 1 << 20
-
-_PARQUET_MAGIC = b"PAR1"
-_UTF16_32_BOMS = (
-    (codecs.BOM_UTF32_LE, "UTF-32"),
-    (codecs.BOM_UTF32_BE, "UTF-32"),
-    (codecs.BOM_UTF16_LE, "UTF-16"),
-    (codecs.BOM_UTF16_BE, "UTF-16"),
-)
-_BY_SUFFIX: dict[str, FileKind] = {
-    ".csv": "csv",
-    ".txt": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-}
-#: A cell that is a value rather than a column name: a number, a boolean, a date or a timestamp.
-_TYPED_CELL = re.compile(
-    r"""^\s*(
-        [+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?      # number
-      | (?i:true|false|null|nan|inf)                 # literal
-      | \d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?  # ISO date/time
-    )\s*$""",
-    re.VERBOSE,
-)
+#: pyarrow parses a file in blocks and needs each row within one block. The first block is
+#: pyarrow's default; a row that straddles it is read again with blocks 8 times larger, up to
+#: this limit (a 64 MiB cell is read). Only a row longer than this is refused, naming its line.
+MAX_BLOCK_BYTES = 64 << 20
+_FIRST_BLOCK = 1 << 20
+#: A numeric value written with a leading zero (a zip code, an article number): kept as text.
+_LEADING_ZERO = r"^[+-]?0[0-9]"
+_INTEGER = r"^[+-]?[0-9]+$"
+#: Digits of the widest exact integer type (``decimal128(38, 0)``); wider integers stay text.
+_MAX_DIGITS = 38
 
 
-@dataclass(frozen=True)
-class FileFormat:
-    """How a file is laid out, as found by :func:`sniff`.
-
-    Attributes:
-        kind: ``csv``, ``tsv``, ``parquet`` or ``jsonl``. Delimited text with a tab delimiter is
-            ``tsv`` whatever the file is called.
-        delimiter: the field separator of delimited text; ``None`` for Parquet and JSON Lines.
-        encoding: ``utf-8``, or ``utf-8-sig`` when the file starts with a UTF-8 byte-order mark;
-            ``None`` for Parquet (binary).
-        has_bom: whether the file starts with a UTF-8 byte-order mark.
-        has_header: whether the first line of delimited text holds column names. Parquet and JSON
-            Lines carry their names in the data and report ``True``; an empty file reports ``False``.
-        quote: the quote character of delimited text; ``None`` otherwise.
-    """
-
-    kind: FileKind
-    delimiter: str | None = None
-    encoding: str | None = "utf-8"
-    has_bom: bool = False
-    has_header: bool = True
-    quote: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The format as a JSON-ready dict (for the catalog and logs)."""
-        return asdict(self)
-
-
-# ---- sniffing ----------------------------------------------------------------------------------
-def kind_for_name(path: str | Path) -> FileKind | None:
-    """The kind a file's name suggests (``products.csv`` -> ``csv``); ``None`` for other names."""
-    return _BY_SUFFIX.get(Path(path).suffix.lower())
-
-
-def _read_head(path: Path, size: int = SNIFF_BYTES) -> tuple[bytes, bool]:
-    """The first ``size`` bytes and whether they are the whole file."""
+def _header(path: Path, fmt: FileFormat) -> list[str] | None:
+    """The header's cells, or ``None`` (no header, or it cannot be read)."""
+    if not fmt.has_header or fmt.delimiter is None:
+        return None
     try:
-        with path.open("rb") as fh:
-            head = fh.read(size + 1)
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot open: {exc.strerror or exc}") from exc
-    return head[:size], len(head) <= size
+        return _first_record(path, fmt)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
 
 
-def _line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+def _where(path: Path, fmt: FileFormat | None, line_start: int, offset: int, line: int) -> str:
+    """``, column 'x'`` for the byte at ``offset`` of delimited text, or ``""``."""
+    if fmt is None or fmt.delimiter is None or offset - line_start > MAX_BLOCK_BYTES:
+        return ""
+    with path.open("rb") as fh:
+        fh.seek(line_start)
+        prefix = fh.read(offset - line_start)
+    if line == 1 and fmt.has_bom:
+        prefix = prefix[len(codecs.BOM_UTF8) :]
+    return column_at(prefix, fmt, _header(path, fmt), line)
 
 
-def _invalid_utf8(path: Path, offset: int, byte: int, line: int) -> SourceError:
-    return SourceError(
-        f"{path}: not valid UTF-8: byte 0x{byte:02X} at offset {offset} (line {line}); "
-        "only UTF-8 (with or without a byte-order mark) is read - re-export the file as UTF-8"
-    )
+def check_utf8(path: str | Path, fmt: FileFormat | None = None) -> None:
+    """Check that the whole file is UTF-8 text (a leading byte-order mark is allowed, NUL is not).
 
-
-def _check_utf8_bytes(path: Path, data: bytes, *, final: bool) -> None:
-    """Raise if ``data`` (the start of the file) holds bytes that are not UTF-8."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        decoder.decode(data, final=final)
-    except UnicodeDecodeError as exc:
-        raise _invalid_utf8(path, exc.start, data[exc.start], _line_of(data, exc.start)) from None
-
-
-def check_utf8(path: str | Path) -> None:
-    """Check that the whole file is UTF-8 (a leading byte-order mark is allowed).
+    Args:
+        path: the file.
+        fmt: its format; when given, the error also names the column of delimited text.
 
     Raises:
-        SourceError: naming the file, the byte offset and the line of the first invalid byte.
+        SourceError: naming the file, the byte offset, the line (and column) of the first invalid
+            byte or NUL character.
     """
     path = Path(path)
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0  # bytes handed to the decoder so far
     lines = 1
+    line_start = 0  # offset of the first byte of the current line
     try:
         with path.open("rb") as fh:
             while chunk := fh.read(_CHUNK):
@@ -156,7 +130,24 @@ def check_utf8(path: str | Path) -> None:
                 except UnicodeDecodeError as exc:
                     data = exc.object
                     line = lines + data.count(b"\n", 0, exc.start)
-                    raise _invalid_utf8(path, offset - pending + exc.start, data[exc.start], line) from None
+                    at = offset - pending + exc.start
+                    newline = data.rfind(b"\n", 0, exc.start)
+                    start = line_start if newline < 0 else offset - pending + newline + 1
+                    where = _where(path, fmt, start, at, line)
+                    raise invalid_utf8(path, at, data[exc.start], line, where) from None
+                nul = chunk.find(b"\x00")
+                if nul >= 0:
+                    line = lines + chunk.count(b"\n", 0, nul)
+                    newline = chunk.rfind(b"\n", 0, nul)
+                    start = line_start if newline < 0 else offset + newline + 1
+                    where = _where(path, fmt, start, offset + nul, line)
+                    raise SourceError(
+                        f"{path}: NUL character (byte 0x00) at offset {offset + nul} (line {line}){where}; "
+                        "text holds none: the file is corrupt or not text"
+                    )
+                newline = chunk.rfind(b"\n")
+                if newline >= 0:
+                    line_start = offset + newline + 1
                 offset += len(chunk)
                 lines += chunk.count(b"\n")
             pending = len(decoder.getstate()[0])
@@ -169,120 +160,22 @@ def check_utf8(path: str | Path) -> None:
         raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
-def _complete_lines(text: str, whole: bool) -> list[str]:
-    lines = text.splitlines()
-    if not whole and lines:
-        lines = lines[:-1]  # the last line of a truncated sample may be cut
-    return [line for line in lines if line.strip()][:SNIFF_LINES]
+def placeholder_columns(path: str | Path, fmt: FileFormat | None = None) -> dict[int, str]:
+    """The header cells that were empty and the names :func:`read_table` gave them.
 
-
-def _records(lines: list[str], delimiter: str) -> list[list[str]]:
-    try:
-        return list(csv.reader(lines, delimiter=delimiter, quotechar='"', strict=False))
-    except csv.Error:
-        return []
-
-
-def _pick_delimiter(lines: list[str], preferred: str) -> str:
-    """The candidate that splits every sampled line into the same number (>1) of fields.
-
-    Ties go to the delimiter the file name suggests, then to the order of :data:`DELIMITERS`.
-    When no candidate is consistent, the one whose most common field count (>1) covers the most
-    lines wins, so a few ragged rows do not hide the delimiter (they are reported when read).
-    """
-    best: tuple[int, int, int, int] | None = None
-    choice = preferred
-    for rank, delim in enumerate(DELIMITERS):
-        records = _records(lines, delim)
-        if not records:
-            continue
-        counts = Counter(len(r) for r in records)
-        fields, support = counts.most_common(1)[0]
-        if fields < 2:
-            continue
-        consistent = int(support == len(records))
-        score = (consistent, support, fields, int(delim == preferred) * 10 - rank)
-        if best is None or score > best:
-            best, choice = score, delim
-    return choice
-
-
-def _looks_like_header(records: list[list[str]]) -> bool:
-    """Whether the first record names columns rather than holding values.
-
-    A header has no empty cell and no typed cell (a number, a date, a boolean). When every sampled
-    line is plain text the first line is taken as the header, the usual case for feeds. Repeated
-    names still make a header: :func:`read_table` then refuses it with a clear message.
-    """
-    if not records:
-        return False
-    first = records[0]
-    return all(cell.strip() and not _TYPED_CELL.match(cell) for cell in first)
-
-
-def sniff(path: str | Path) -> FileFormat:
-    """Find how ``path`` is laid out by looking at its first bytes.
-
-    The content decides, the file name only breaks ties: Parquet is recognised by its magic
-    bytes, JSON Lines by a first line that is a JSON object, anything else is delimited text whose
-    delimiter (``,``, tab, ``;`` or ``|``) splits the sampled lines most consistently.
-
-    Raises:
-        SourceError: the file cannot be opened, is UTF-16/32, or its first bytes are not UTF-8.
+    Returns:
+        ``{position counted from 1: name}``, e.g. ``{1: "column_1"}`` for pandas' index column;
+        ``{}`` when the header has no empty cell or the file has no header.
     """
     path = Path(path)
-    head, whole = _read_head(path)
-    by_name = kind_for_name(path)
-    if head.startswith(_PARQUET_MAGIC):
-        return FileFormat(kind="parquet", encoding=None, has_header=True)
-    if by_name == "parquet" and head:
-        raise SourceError(f"{path}: named {path.suffix} but not a Parquet file (no PAR1 magic bytes)")
-    for bom, name in _UTF16_32_BOMS:
-        if head.startswith(bom):
-            raise SourceError(f"{path}: the file is {name} encoded; only UTF-8 is read - re-export it as UTF-8")
-    has_bom = head.startswith(codecs.BOM_UTF8)
-    encoding = "utf-8-sig" if has_bom else "utf-8"
-    body = head[len(codecs.BOM_UTF8) :] if has_bom else head
-    _check_utf8_bytes(path, body, final=whole)
-    text = body.decode("utf-8", errors="ignore")  # a cut trailing character is all that can go
-    lines = _complete_lines(text, whole)
-    if not lines and text.strip():
-        lines = [text.strip()[:SNIFF_BYTES]]  # one line longer than the sample
-    if not lines:
-        kind: FileKind = by_name if by_name in ("csv", "tsv", "jsonl") else "csv"
-        if kind == "jsonl":
-            return FileFormat(kind="jsonl", encoding=encoding, has_bom=has_bom, has_header=False)
-        return FileFormat(
-            kind=kind,
-            delimiter="\t" if kind == "tsv" else ",",
-            encoding=encoding,
-            has_bom=has_bom,
-            has_header=False,
-            quote='"',
-        )
-    if lines[0].lstrip().startswith("{"):
-        try:
-            is_object = isinstance(json.loads(lines[0]), dict)
-        except ValueError:
-            is_object = False
-        if is_object or by_name == "jsonl":
-            return FileFormat(kind="jsonl", encoding=encoding, has_bom=has_bom, has_header=True)
-    delimiter = _pick_delimiter(lines, "\t" if by_name == "tsv" else ",")
-    records = _records(lines, delimiter)
-    return FileFormat(
-        kind="tsv" if delimiter == "\t" else "csv",
-        delimiter=delimiter,
-        encoding=encoding,
-        has_bom=has_bom,
-        has_header=_looks_like_header(records),
-        quote='"',
-    )
+    header = _header(path, fmt or sniff(path))
+    return placeholders(header) if header else {}
 
 
 # ---- reading ---------------------------------------------------------------------------------
 def _is_blank(path: Path, fmt: FileFormat) -> bool:
     """True for a file with no content: 0 bytes, or only a byte-order mark and white space."""
-    head, whole = _read_head(path, 4096)
+    head, whole = read_head(path, 4096)
     if not whole:
         return False
     if fmt.has_bom:
@@ -294,7 +187,7 @@ def _ragged_row_error(path: Path, fmt: FileFormat, cause: Exception) -> SourceEr
     """Find the first line whose field count differs from the first record's and name it."""
     assert fmt.delimiter is not None
     with path.open(encoding=fmt.encoding or "utf-8", newline="") as fh:
-        reader = csv.reader(fh, delimiter=fmt.delimiter, quotechar=fmt.quote or '"')
+        reader = csv_reader(fh, fmt.delimiter, fmt.quote, strict=False)
         expected: int | None = None
         try:
             for record in reader:
@@ -332,7 +225,7 @@ def _json_line_error(path: Path, fmt: FileFormat, cause: Exception) -> SourceErr
 def _first_record(path: Path, fmt: FileFormat) -> list[str]:
     assert fmt.delimiter is not None
     with path.open(encoding=fmt.encoding or "utf-8", newline="") as fh:
-        for record in csv.reader(fh, delimiter=fmt.delimiter, quotechar=fmt.quote or '"'):
+        for record in csv_reader(fh, fmt.delimiter, fmt.quote, strict=False):
             if record and not (len(record) == 1 and not record[0].strip()):
                 return record
     return []
@@ -347,11 +240,105 @@ def _check_names(path: Path, names: list[str]) -> None:
         raise SourceError(f"{path}: repeated column names in the header: {', '.join(map(repr, repeated))}")
 
 
-def _check_no_binary(path: Path, table: pa.Table) -> None:
+def _check_no_binary(path: Path, table: pa.Table, fmt: FileFormat) -> None:
     """pyarrow reads non-UTF-8 text as ``binary``; find and name the first bad byte instead."""
     if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
-        check_utf8(path)
+        check_utf8(path, fmt)
         raise SourceError(f"{path}: a text column holds bytes that are not UTF-8")
+
+
+def _too_long(path: Path) -> SourceError:
+    """The error for a row longer than :data:`MAX_BLOCK_BYTES`, naming the first such line."""
+    limit = f"{MAX_BLOCK_BYTES / (1 << 20):g} MiB"
+    line, length = 1, 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            start = 0
+            while (newline := chunk.find(b"\n", start)) >= 0:
+                if length + newline - start > MAX_BLOCK_BYTES:
+                    break
+                line, length, start = line + 1, 0, newline + 1
+            else:
+                length += len(chunk) - start
+                if length <= MAX_BLOCK_BYTES:
+                    continue
+            return SourceError(
+                f"{path}: line {line} is longer than the reader's limit of {limit} "
+                "(assay.sources.files.MAX_BLOCK_BYTES): split the value or raise the limit"
+            )
+    return SourceError(f"{path}: a row (spanning lines) is longer than the reader's limit of {limit}")
+
+
+def _with_blocks(path: Path, read: Callable[[int], pa.Table]) -> pa.Table:
+    """``read(block_size)``, again with larger blocks while a row straddles two blocks."""
+    block = min(_FIRST_BLOCK, MAX_BLOCK_BYTES)
+    while True:
+        try:
+            return read(block)
+        except pa.ArrowInvalid as exc:
+            if "straddl" not in str(exc):
+                raise
+            if block >= MAX_BLOCK_BYTES:
+                raise _too_long(path) from exc
+            block = min(block * 8, MAX_BLOCK_BYTES)
+
+
+def _collect(reader: Any, max_rows: int) -> pa.Table:
+    """The first ``max_rows`` rows of a streaming reader."""
+    batches: list[pa.RecordBatch] = []
+    rows = 0
+    with reader:
+        schema = reader.schema
+        for batch in reader:
+            batches.append(batch)
+            rows += batch.num_rows
+            if rows >= max_rows:
+                break
+    return pa.Table.from_batches(batches, schema=schema).slice(0, max_rows)
+
+
+def _exact_numbers(path: Path, fmt: FileFormat, table: pa.Table, max_rows: int | None) -> pa.Table:
+    """Numeric columns whose text a double or an int64 would change: exact decimals or text.
+
+    pyarrow types ``01234`` as the integer 1234 and a 27-digit integer as a double; only the
+    text tells, so the numeric columns (only them) are read again as text and checked: a value
+    with a leading zero keeps its column text, integers beyond 64 bits become
+    ``decimal128(38, 0)`` (text beyond 38 digits).
+    """
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    numeric = [f.name for f in table.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+    if not numeric or table.num_rows == 0:
+        return table
+    assert fmt.delimiter is not None
+    parse_options = pcsv.ParseOptions(delimiter=fmt.delimiter, quote_char=fmt.quote or False, newlines_in_values=True)
+    convert_options = pcsv.ConvertOptions(
+        strings_can_be_null=True, include_columns=numeric, column_types=dict.fromkeys(numeric, pa.string())
+    )
+
+    def read(block: int) -> pa.Table:
+        options = pcsv.ReadOptions(
+            encoding="utf8", column_names=table.column_names, skip_rows=int(fmt.has_header), block_size=block
+        )
+        if max_rows is None:
+            return pcsv.read_csv(path, options, parse_options, convert_options)
+        return _collect(pcsv.open_csv(path, options, parse_options, convert_options), table.num_rows)
+
+    text = _with_blocks(path, read)
+    for name in numeric:
+        values = text.column(name)
+        index = table.column_names.index(name)
+        if pc.any(pc.match_substring_regex(values, _LEADING_ZERO)).as_py():
+            table = table.set_column(index, name, values)
+        elif pa.types.is_floating(table.schema.field(name).type) and pc.all(
+            pc.match_substring_regex(values, _INTEGER)
+        ).as_py():
+            # Only integers, yet typed double: at least one did not fit in 64 bits.
+            digits = pc.max(pc.utf8_length(pc.replace_substring_regex(values, "^[+-]", ""))).as_py()
+            exact = values if digits > _MAX_DIGITS else pc.cast(values, pa.decimal128(_MAX_DIGITS, 0))
+            table = table.set_column(index, name, exact)
+    return table
 
 
 def _read_delimited(path: Path, fmt: FileFormat, max_rows: int | None) -> pa.Table:
@@ -359,63 +346,58 @@ def _read_delimited(path: Path, fmt: FileFormat, max_rows: int | None) -> pa.Tab
 
     assert fmt.delimiter is not None
     # pyarrow skips a UTF-8 byte-order mark itself.
-    read_options = pcsv.ReadOptions(encoding="utf8")
-    if not fmt.has_header:
-        width = len(_first_record(path, fmt))
-        read_options = pcsv.ReadOptions(encoding="utf8", column_names=[f"column_{i + 1}" for i in range(width)])
+    names = None if fmt.has_header else column_names(None, len(_first_record(path, fmt)))
     parse_options = pcsv.ParseOptions(
         delimiter=fmt.delimiter, quote_char=fmt.quote or False, newlines_in_values=True
     )
     convert_options = pcsv.ConvertOptions(strings_can_be_null=True)
+
+    def read(block: int) -> pa.Table:
+        options = pcsv.ReadOptions(encoding="utf8", column_names=names, block_size=block)
+        try:
+            if max_rows is None:
+                return pcsv.read_csv(path, options, parse_options, convert_options)
+            return _collect(pcsv.open_csv(path, options, parse_options, convert_options), max_rows)
+        except pa.ArrowInvalid as exc:
+            # pyarrow wants a line end after a lone header ("Empty CSV file or block"): its columns, no rows.
+            header = _first_record(path, fmt) if names is None and "Empty CSV" in str(exc) else []
+            if not header:
+                raise
+            return pa.Table.from_arrays([pa.nulls(0)] * len(header), names=header)
+
     try:
-        if max_rows is None:
-            table = pcsv.read_csv(path, read_options, parse_options, convert_options)
-        else:
-            batches: list[pa.RecordBatch] = []
-            rows = 0
-            with pcsv.open_csv(path, read_options, parse_options, convert_options) as reader:
-                schema = reader.schema
-                for batch in reader:
-                    batches.append(batch)
-                    rows += batch.num_rows
-                    if rows >= max_rows:
-                        break
-            table = pa.Table.from_batches(batches, schema=schema).slice(0, max_rows)
+        table = _with_blocks(path, read)
+        if any(not n.strip() for n in table.column_names):
+            table = table.rename_columns(column_names(table.column_names, table.num_columns))
+        _check_names(path, table.column_names)
+        table = _exact_numbers(path, fmt, table, max_rows)
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if "Expected" in message and "columns" in message:
             raise _ragged_row_error(path, fmt, exc) from exc
         if "UTF8" in message or "UTF-8" in message:
-            check_utf8(path)
+            check_utf8(path, fmt)
         raise SourceError(f"{path}: cannot parse as {fmt.kind.upper()}: {message}") from exc
     except pa.ArrowException as exc:
         raise SourceError(f"{path}: cannot read as {fmt.kind.upper()}: {exc}") from exc
-    _check_names(path, table.column_names)
     return table
 
 
 def _read_jsonl(path: Path, fmt: FileFormat, max_rows: int | None) -> pa.Table:
     import pyarrow.json as pjson
 
-    try:
+    def read(block: int) -> pa.Table:
+        options = pjson.ReadOptions(block_size=block)
         if max_rows is None:
-            table = pjson.read_json(path)
-        else:
-            batches: list[pa.RecordBatch] = []
-            rows = 0
-            with pjson.open_json(path) as reader:
-                schema = reader.schema
-                for batch in reader:
-                    batches.append(batch)
-                    rows += batch.num_rows
-                    if rows >= max_rows:
-                        break
-            table = pa.Table.from_batches(batches, schema=schema).slice(0, max_rows)
+            return pjson.read_json(path, options)
+        return _collect(pjson.open_json(path, options), max_rows)
+
+    try:
+        return _with_blocks(path, read)
     except pa.ArrowInvalid as exc:
         raise _json_line_error(path, fmt, exc) from exc
     except pa.ArrowException as exc:
         raise SourceError(f"{path}: cannot read as JSON Lines: {exc}") from exc
-    return table
 
 
 def _read_parquet(path: Path, max_rows: int | None) -> pa.Table:
@@ -462,9 +444,9 @@ def read_table(path: str | Path, fmt: FileFormat | None = None, max_rows: int | 
     if _is_blank(path, fmt):
         return pa.table({})
     if max_rows is None:
-        check_utf8(path)
+        check_utf8(path, fmt)
     table = _read_jsonl(path, fmt, max_rows) if fmt.kind == "jsonl" else _read_delimited(path, fmt, max_rows)
-    _check_no_binary(path, table)
+    _check_no_binary(path, table, fmt)
     return table
 
 

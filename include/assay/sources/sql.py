@@ -38,12 +38,15 @@ from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.reflection import ObjectKind
-from sqlalchemy.exc import CompileError, SAWarning
+from sqlalchemy.exc import SAWarning
 from sqlalchemy.sql.elements import quoted_name
 from sqlalchemy.sql.expression import TableClause
-from sqlalchemy.types import NullType, TypeEngine
 
 from assay.catalog.db import connect_args
+from assay.sources.sql_types import NamedType as NamedType
+from assay.sources.sql_types import normal_type as normal_type
+from assay.sources.sql_types import reflect_columns as reflect_columns
+from assay.sources.sql_types import type_name as type_name  # type spelling lives there, imported from here
 
 log = logging.getLogger(__name__)
 
@@ -127,78 +130,6 @@ def display_name(conn: Connection | Engine, schema: str | None, name: str) -> st
         return part if prep.quote(part) == part else '"' + part.replace('"', '""') + '"'
 
     return f"{shown(schema)}.{shown(name)}" if schema else shown(name)
-
-
-#: Other spellings of a type -> PostgreSQL's ``format_type`` spelling (the catalog's).
-_TYPE_ALIASES: dict[str, str] = {
-    "int": "integer",
-    "int4": "integer",
-    "int2": "smallint",
-    "int8": "bigint",
-    "bool": "boolean",
-    "float": "double precision",
-    "float8": "double precision",
-    "double": "double precision",
-    "float4": "real",
-    "decimal": "numeric",
-    "varchar": "character varying",
-    "char": "character",
-    "bpchar": "character",
-    "timestamp": "timestamp without time zone",
-    "timestamptz": "timestamp with time zone",
-    "time": "time without time zone",
-    "timetz": "time with time zone",
-    "datetime": "timestamp without time zone",
-}
-_ZONE_SUFFIXES = (" with time zone", " without time zone")
-
-
-def normal_type(spelling: str) -> str:
-    """One spelling for a SQL type in the catalog: PostgreSQL's ``format_type`` spelling.
-
-    Inventory (``asset_columns.data_type``, schema versions) and profiling
-    (``column_metrics.data_type``) both store types through this function, so the two always
-    agree: PostgreSQL's own spelling (``numeric(12,2)``, ``character varying(20)``,
-    ``timestamp with time zone``, ``integer[]``) is kept as it is, and SQLAlchemy's
-    (``NUMERIC(12, 2)``, ``VARCHAR(20)``, ``TIMESTAMP WITH TIME ZONE``, ``INTEGER[]``) or the
-    short aliases (``int4``, ``timestamptz``) are rewritten to it. Arrow type names of files are
-    not SQL types and do not go through here.
-    """
-    if '"' in spelling:
-        return " ".join(spelling.split())  # a quoted (user-defined) type name: its case is its identity
-    t = " ".join(spelling.strip().lower().split())
-    t = t.replace(", ", ",").replace(" (", "(")
-    dims = ""
-    while t.endswith("[]"):
-        t, dims = t[:-2].rstrip(), dims + "[]"
-    zone = next((z for z in _ZONE_SUFFIXES if t.endswith(z)), "")
-    if zone:
-        t = t[: -len(zone)]
-    base, paren, rest = t.partition("(")
-    base = base.strip()
-    args = paren + rest
-    if base in ("timestamp", "time") and not zone:
-        zone = " without time zone"
-    elif base in ("timestamptz", "timetz"):
-        base, zone = base[:-2], " with time zone"
-    base = _TYPE_ALIASES.get(base, base)
-    if zone and base.endswith(_ZONE_SUFFIXES):  # an alias that already carries its zone
-        base = base.rsplit(" with", 1)[0]
-    return f"{base}{args}{zone}{dims}"
-
-
-def type_name(conn: Connection | Engine, data_type: TypeEngine[Any]) -> str:
-    """The column type, spelled by :func:`normal_type` (e.g. ``numeric(10,2)``).
-
-    A type SQLAlchemy does not know reflects as ``NullType``; it is recorded as ``unknown``.
-    """
-    if isinstance(data_type, NullType):
-        return "unknown"
-    try:
-        compiled = str(data_type.compile(dialect=conn.dialect))
-    except CompileError:
-        compiled = type(data_type).__name__
-    return normal_type(compiled)
 
 
 # ---- reflection ---------------------------------------------------------------------------------
