@@ -5,15 +5,17 @@ a note, an error message) is not PII as a column, yet one of its values may quot
 address or a card number. :func:`scrub` finds, **inside any string**, the kinds below and masks
 each hit with :func:`assay.classify.mask_value` of its kind:
 
-=============  ==================================================================================
-``email``      the e-mail rule of :mod:`assay.classify.pii_values` (dotted domain, alphabetic TLD)
-``iban``       2 letters, 2 check digits, 11-30 letters or digits (spaces allowed), ISO 7064
-               mod 97 = 1
-``card_number`` 13-19 digits, issuer digit 2-6, Luhn-valid (:func:`~assay.classify.pii_values.match_card`)
-``ip_address`` IPv4 and IPv6 as :mod:`ipaddress` parses them (:func:`~assay.classify.pii_values.match_ip`)
-``phone``      E.164, NANP and national trunk-0 formats (:func:`~assay.classify.pii_values.match_phone`,
-               without a column-name hint: a bare run of digits is not a phone)
-=============  ==================================================================================
+===============  ================================================================================
+``email``        the e-mail rule of :mod:`assay.classify.pii_values` (dotted domain, alphabetic TLD)
+``iban``         2 letters, 2 check digits, 11-30 letters or digits (spaces allowed), ISO 7064
+                 mod 97 = 1; the one rule of its own (no column label has it), masked generically
+                 (``D***``)
+``card_number``  13-19 digits, issuer digit 2-6, Luhn-valid
+                 (:func:`~assay.classify.pii_values.match_card`)
+``ip_address``   IPv4 and IPv6 as :mod:`ipaddress` parses them (:func:`~assay.classify.pii_values.match_ip`)
+``phone``        E.164, NANP and national trunk-0 formats (:func:`~assay.classify.pii_values.match_phone`
+                 without a column-name hint: a bare run of digits is not a phone)
+===============  ================================================================================
 
 Candidates are found by unanchored forms of the same format rules and each one is validated by
 the column matcher of its kind, so a value and a column are judged alike. Digit runs (cards and
