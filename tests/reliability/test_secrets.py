@@ -174,7 +174,7 @@ def _catalog_text(url: str) -> str:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("kind", ["closed port"])
+@pytest.mark.parametrize("kind", ["closed port", "raw @ and : in the password"])
 def test_an_unreachable_shop_url_with_secrets_is_stored_raised_and_logged_masked(isolated_settings, caplog, kind):
     from assay.inventory import run_inventory
     from assay.sources.declarations import Declarations

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from assay.catalog.db import masked
+from assay.catalog.db import masked, scrub
 from assay.catalog.models import AssetKind
 from assay.config import Settings
 from assay.errors import SourceError
@@ -125,14 +125,15 @@ def observe_sql(
 
     try:
         engine = sql.source_engine(url)
-    except SQLAlchemyError as exc:  # an unknown dialect or a malformed URL
-        raise SourceError(f"source {decl.name}: unusable URL {masked(url)}: {exc}") from exc
+    except (SQLAlchemyError, ValueError) as exc:  # an unknown dialect or a malformed URL (a port that is no number)
+        # Not chained: the parser's message may quote a piece of a password it cut in the wrong place.
+        raise SourceError(f"source {decl.name}: unusable URL {masked(url)}: {scrub(str(exc), url)}") from None
     try:
         try:
             conn = engine.connect()
         except SQLAlchemyError as exc:
             raise SourceError(
-                f"source {decl.name}: cannot connect to {masked(url)}: {db_error_text(exc)}"
+                f"source {decl.name}: cannot connect to {masked(url)}: {scrub(db_error_text(exc), url)}"
             ) from exc
         with conn:
             try:
