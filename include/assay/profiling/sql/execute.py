@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, TextClause, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import NoSuchTableError
 
@@ -51,6 +52,14 @@ from assay.profiling.sql.plan import (
 )
 
 log = logging.getLogger(__name__)
+
+#: A double-quoted identifier of a generated statement (embedded quotes doubled).
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+
+
+def _text(statement: str) -> TextClause:
+    """``text()`` of a generated statement: a ``:`` inside a quoted name (``":name"``) is no bind parameter."""
+    return text(_QUOTED.sub(lambda m: m.group(0).replace(":", r"\:"), statement))
 
 TOO_WIDE = "too many result columns for one statement"
 
@@ -143,11 +152,11 @@ def _reflect(
     partition_value: Any,
 ) -> Table:
     """The relation as the statements name it: its columns, the partition predicate, its kind."""
-    from assay.sources.sql import type_name
+    from assay.sources.sql import reflect_columns, type_name
 
     where = f"{schema}.{table}" if schema else table
     try:
-        reflected = inspect(conn).get_columns(table, schema=schema)
+        reflected = reflect_columns(conn, table, schema)
     except NoSuchTableError:
         raise SourceError(f"{where}: table not found (dropped or renamed since the inventory?)") from None
     by_name = {c["name"]: c for c in reflected}
@@ -230,7 +239,7 @@ def _run(conn: Connection, table: Table, tuning: SqlTuning) -> PartitionProfile:
         outcome = _two_statements(conn, table, tuning, None, {}, spent=0)
     else:
         cap = probe_cap(table.columns, tuning)
-        probe = int(conn.execute(text(generate.probe_sql(table, cap)), dict(table.params)).scalar_one())
+        probe = int(conn.execute(_text(generate.probe_sql(table, cap)), dict(table.params)).scalar_one())
         info: dict[str, Any] = {"probe_rows": probe}
         if probe == 0:
             attempt: _Outcome | _Fallback = _Outcome(
@@ -288,7 +297,7 @@ def _from_statistics(
     if not plan.split:
         return _Outcome(plan, shape, {"statements": 2, "plan": plan.shape, **plan.figures, **info})
     counts = dict(
-        conn.execute(text(generate.group_counts_sql(table, plan)), dict(table.params)).mappings().one()
+        conn.execute(_text(generate.group_counts_sql(table, plan)), dict(table.params)).mappings().one()
     )
     plan = decode.group_counts(plan, counts)
     shape = {**shape, "grouped": counts["grouped"]}
@@ -298,7 +307,7 @@ def _from_statistics(
 def _one_statement(conn: Connection, table: Table, plan: Plan) -> tuple[Plan, dict[str, Any]]:
     """Run the one statement; the plan with the row count and each column's statement-1 figures."""
     sql = generate.one_statement_sql(table, plan)
-    shape = dict(conn.execute(text(sql), dict(table.params)).mappings().one())
+    shape = dict(conn.execute(_text(sql), dict(table.params)).mappings().one())
     return decode.one_statement(plan, shape), shape
 
 
@@ -316,7 +325,7 @@ def _two_statements(
     ``spent``: statements already run for this partition (the probe, a discarded statement).
     """
     first = dict(
-        conn.execute(text(generate.stats_sql(table, initial(table))), dict(table.params)).mappings().one()
+        conn.execute(_text(generate.stats_sql(table, initial(table))), dict(table.params)).mappings().one()
     )
     n, columns = decode.statement1(initial(table), first)
     plan = measured_plan(columns, n, tuning, fallback)
@@ -325,7 +334,7 @@ def _two_statements(
     shape: Mapping[str, Any] = {}
     if n and any(c.path != "none" for c in plan.columns):
         sql, params = generate.shape_sql(table, plan)
-        shape = dict(conn.execute(text(sql), {**table.params, **params}).mappings().one())
+        shape = dict(conn.execute(_text(sql), {**table.params, **params}).mappings().one())
         statements += 1
         plan = decode.pending_lengths(plan, shape)
     head: dict[str, Any] = {"statements": statements + spent, "plan": plan.shape}
@@ -350,7 +359,7 @@ def _explained_rows(conn: Connection, table: Table, cap: int) -> int:
     probe only says "more than cap", and a plan for about cap rows would collect every row
     of a partition that may be far larger.
     """
-    explained = conn.execute(text(generate.explain_sql(table)), dict(table.params)).scalar_one()
+    explained = conn.execute(_text(generate.explain_sql(table)), dict(table.params)).scalar_one()
     if isinstance(explained, str):
         explained = json.loads(explained)
     return round(max(float(explained[0]["Plan"]["Plan Rows"]), 2.0 * cap))
