@@ -379,9 +379,7 @@ def _refused(decl: FileSource, root: Path, path: Path, reason: str) -> ObservedA
 
 def observe_file(decl: FileSource, root: Path, path: Path, *, with_samples: bool = True) -> ObservedAsset:
     """Read one file completely (to count its rows and prove it readable) and describe it."""
-    import pyarrow.compute as pc
-
-    from assay.sources import files
+    from assay.sources.files import arrow_type_name
 
     relpath = path.relative_to(root).as_posix()
     parent = path.parent.relative_to(root).as_posix()
@@ -393,6 +391,30 @@ def observe_file(decl: FileSource, root: Path, path: Path, *, with_samples: bool
         location=relpath,
         decl=adecl,
     )
+    if (read := _read_file(asset, path, relpath)) is None:
+        return asset
+    fmt, table, size = read
+    problems: list[str] = []
+    asset.row_count = table.num_rows
+    asset.columns = tuple(
+        ColumnInfo(name=f.name, data_type=arrow_type_name(f.type), nullable=f.nullable, ordinal=i)
+        for i, f in enumerate(table.schema, start=1)
+    )
+    asset.notes.extend(_shape_notes(path, relpath, fmt, table, size))
+    if adecl.event_time_column:
+        _event_time(asset, table, adecl.event_time_column, relpath, problems)
+    if with_samples and table.num_columns:
+        _file_samples(asset, table, problems)
+    if problems:
+        asset.error = f"{relpath}: " + "; ".join(problems)
+        log.warning("%s", asset.error)
+    return asset
+
+
+def _read_file(asset: ObservedAsset, path: Path, relpath: str) -> tuple[Any, Any, int] | None:
+    """Stat, sniff and read ``path`` into ``asset``; ``None`` (with ``asset.error`` set) when it cannot be read."""
+    from assay.sources import files
+
     try:
         stat = path.stat()
         asset.size_bytes = stat.st_size
@@ -409,62 +431,63 @@ def observe_file(decl: FileSource, root: Path, path: Path, *, with_samples: bool
         table = files.read_table(path, fmt)
     except SourceError as exc:
         asset.error = str(exc)
-        log.warning("%s", asset.error)
-        return asset
     except OSError as exc:  # vanished or unreadable between listing and reading
         asset.error = f"{path}: cannot be read: {exc.strerror or exc}"
-        log.warning("%s", asset.error)
-        return asset
     except VALUE_ERRORS as exc:  # a value the reader could not convert, whatever the reader
         asset.error = f"{path}: a value cannot be read ({type(exc).__name__}: {exc})"
-        log.warning("%s", asset.error)
-        return asset
+    else:
+        return fmt, table, stat.st_size
+    log.warning("%s", asset.error)
+    return None
 
-    problems: list[str] = []
-    asset.row_count = table.num_rows
-    asset.columns = tuple(
-        ColumnInfo(name=f.name, data_type=files.arrow_type_name(f.type), nullable=f.nullable, ordinal=i)
-        for i, f in enumerate(table.schema, start=1)
-    )
+
+def _shape_notes(path: Path, relpath: str, fmt: Any, table: Any, size: int) -> list[str]:
+    """What a steward should know about how the file was read: empty, header-only, renamed columns."""
+    from assay.sources import files
+
+    notes: list[str] = []
     suffix_kind = files.kind_for_name(path)
     if table.num_columns == 0:
-        asset.notes.append(f"{relpath}: empty file ({stat.st_size} bytes): no header and no rows")
+        notes.append(f"{relpath}: empty file ({size} bytes): no header and no rows")
     elif table.num_rows == 0:
-        asset.notes.append(f"{relpath}: header only, no rows")
+        notes.append(f"{relpath}: header only, no rows")
     if suffix_kind is not None and suffix_kind != fmt.kind and table.num_columns:
-        asset.notes.append(f"{relpath}: named {path.suffix} but the content is {fmt.kind.upper()}: read as {fmt.kind.upper()}")
+        notes.append(f"{relpath}: named {path.suffix} but the content is {fmt.kind.upper()}: read as {fmt.kind.upper()}")
     if fmt.kind in ("csv", "tsv") and not fmt.has_header and table.num_columns:
-        asset.notes.append(f"{relpath}: no header line; columns named column_1..column_{table.num_columns}")
+        notes.append(f"{relpath}: no header line; columns named column_1..column_{table.num_columns}")
     if fmt.kind in ("csv", "tsv") and fmt.has_header:
         for position, name in files.placeholder_columns(path, fmt).items():
-            asset.notes.append(f"{relpath}: header cell {position} is empty: named {name}")
+            notes.append(f"{relpath}: header cell {position} is empty: named {name}")
+    return notes
 
-    event_time = adecl.event_time_column
-    if event_time:
-        if event_time not in table.column_names:
-            asset.notes.append(f"declared event_time_column {event_time!r} is not a column of {relpath}")
-        else:
-            try:
-                newest = as_utc(pc.max(table[event_time]).as_py())
-                if newest is not None:
-                    asset.freshness_at = newest
-            except (TypeError, NotImplementedError) as exc:
-                asset.notes.append(f"event_time_column {event_time!r}: {exc}; file mtime used")
-            except VALUE_ERRORS as exc:
-                problems.append(_unreadable(event_time, exc))
-    if with_samples and table.num_columns:
-        head = table.slice(0, SAMPLE_ROWS)
-        for i, name in enumerate(table.column_names):
-            try:
-                values = head.column(i).to_pylist()
-            except VALUE_ERRORS as exc:
-                problems.append(f"{_unreadable(name, exc)} at row {_first_bad_row(head.column(i))}")
-                continue
-            asset.samples[name] = [None if v is None else str(v)[:1000] for v in values]
-    if problems:
-        asset.error = f"{relpath}: " + "; ".join(problems)
-        log.warning("%s", asset.error)
-    return asset
+
+def _event_time(asset: ObservedAsset, table: Any, event_time: str, relpath: str, problems: list[str]) -> None:
+    """Freshness from the declared event-time column (the newest value), else the file's mtime stays."""
+    import pyarrow.compute as pc
+
+    if event_time not in table.column_names:
+        asset.notes.append(f"declared event_time_column {event_time!r} is not a column of {relpath}")
+        return
+    try:
+        newest = as_utc(pc.max(table[event_time]).as_py())
+        if newest is not None:
+            asset.freshness_at = newest
+    except (TypeError, NotImplementedError) as exc:
+        asset.notes.append(f"event_time_column {event_time!r}: {exc}; file mtime used")
+    except VALUE_ERRORS as exc:
+        problems.append(_unreadable(event_time, exc))
+
+
+def _file_samples(asset: ObservedAsset, table: Any, problems: list[str]) -> None:
+    """The first SAMPLE_ROWS values of each column as text (for classification); unreadable ones named."""
+    head = table.slice(0, SAMPLE_ROWS)
+    for i, name in enumerate(table.column_names):
+        try:
+            values = head.column(i).to_pylist()
+        except VALUE_ERRORS as exc:
+            problems.append(f"{_unreadable(name, exc)} at row {_first_bad_row(head.column(i))}")
+            continue
+        asset.samples[name] = [None if v is None else str(v)[:1000] for v in values]
 
 
 def _first_bad_row(values: Any) -> int:
