@@ -130,6 +130,8 @@ def main() -> None:
         level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     _tag_database_errors()
+    # Read now: the embedded server's state file (its socket folder) is gone once it has stopped.
+    catalog_url = _catalog_url()
     try:
         app()
     except AssayError as exc:
@@ -140,6 +142,6 @@ def main() -> None:
         if found is None:
             raise
         # A driver may quote a piece of a password (a raw '@' in it makes the rest a host name).
-        line = scrub(database_error_line(found, _catalog_url()), *urls_of(get_settings()))
+        line = scrub(database_error_line(found, catalog_url or _catalog_url()), *urls_of(get_settings()))
         typer.echo(f"assay: error: {line}", err=True)
         sys.exit(2)

@@ -41,6 +41,7 @@ from assay.training.batching import TEACHER_COLUMN, check_trainable
 from assay.training.model import resolve_base_model
 from assay.training.records import fail_stale_attempts, finished_outcome, now, record_candidate, record_run
 from assay.training.request import TrainOutcome, TrainRequest
+from assay.training.tracking import check_reachable
 from assay.training.trainer import TrainResult
 
 if TYPE_CHECKING:
@@ -53,6 +54,33 @@ log = logging.getLogger(__name__)
 
 #: Share of the test rows of the split (the training-set builder's default).
 TEST_FRACTION = 0.2
+
+
+#: ``training_runs.mlflow_run_id`` prefix of an attempt that failed before MLflow could start a run
+#: (its store unreachable): one row per run key, rewritten by each such retry.
+UNSTARTED = "unstarted:"
+
+
+def _record_unstarted(settings: Settings, request: TrainRequest, error: str) -> None:
+    """The catalog row of an attempt that never reached MLflow (nothing trained, nothing written)."""
+    from assay.catalog.models import RunStatus
+
+    params = {**request.config.as_params(), "window_end": request.window_end.isoformat(), "days": request.days}
+    row = {
+        "mlflow_run_id": f"{UNSTARTED}{request.run_key}",
+        "dataset_id": None,
+        "run_key": request.run_key,
+        "params": json.loads(json.dumps(params, default=str)),
+        "metrics": {},
+        "status": RunStatus.FAILED,
+        "model_uri": None,
+        "finished_at": now(),
+        "error": error[:4000],
+    }
+    try:
+        record_run(settings, row)
+    except AssayError as record_error:  # the catalog may be down too
+        log.warning("training %s: could not record the failure: %s", request.run_key, record_error)
 
 
 def checkpoint_root(settings: Settings) -> Path:
@@ -130,6 +158,11 @@ def train_candidate(
     request = dataclasses.replace(request, config=config)
     window_end, days, run_key = request.window_end, request.days, request.run_key
     nproc, max_queries, allow_unvalidated = request.nproc, request.max_queries, request.allow_unvalidated
+    try:
+        check_reachable(settings)
+    except TrainingError as exc:
+        _record_unstarted(settings, request, str(exc))
+        raise
     previous = finished_outcome(settings, run_key)
     if previous is not None:
         return previous

@@ -35,6 +35,45 @@ TAG_ERROR = "assay.error"
 DATASET_DIGEST_CHARS = 32
 #: Metrics per ``log_batch`` call (MLflow's limit is 1000).
 BATCH = 500
+#: Seconds the store's database has to answer :func:`check_reachable`. MLflow itself retries
+#: creating its engine ten times with back-off (about 100 s), then raises a bare driver error.
+CONNECT_TIMEOUT_S = 10
+#: Store URIs :func:`check_reachable` connects to (others report their own errors).
+_DATABASE_BACKENDS = ("postgresql", "mysql", "mssql")
+
+
+def check_reachable(settings: Settings) -> None:
+    """Fail fast when the tracking store's database does not answer, naming MLflow and the masked URI.
+
+    Raises:
+        TrainingError: the database refused the connection or did not answer in time.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    from assay.catalog.urls import masked, scrub
+    from assay.errors import TrainingError
+
+    uri = settings.mlflow_uri()
+    try:
+        url = make_url(uri)
+    except ArgumentError:
+        return  # a file or http store
+    if url.get_backend_name() not in _DATABASE_BACKENDS:
+        return
+    args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.get_backend_name() == "postgresql" else {}
+    engine = create_engine(url, poolclass=NullPool, connect_args=args)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        reason = scrub(lines[0], uri) if lines else type(exc).__name__
+        raise TrainingError(f"MLflow tracking store unreachable ({masked(uri)}): {reason}") from None
+    finally:
+        engine.dispose()
 
 
 def client(settings: Settings) -> MlflowClient:
