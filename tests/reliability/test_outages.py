@@ -290,3 +290,37 @@ def test_postgresql_stopped_mid_profile_is_one_line_and_a_rerun_after_restart_co
     run_profile(settings, NEXT, f"cli/{NEXT}")
     assert _profile_records(catalog) == after
     print(f"rows marked in progress after the restart, before the rerun: {left[0][0]}")
+
+
+def test_mlflow_lost_mid_run_still_records_the_failed_attempt(
+    isolated_settings, tiny, tmp_path, pg_server
+) -> None:
+    """The MLflow store goes away after the run started: the failure is recorded, nothing registered."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    from assay.errors import TrainingError
+    from assay.training.config import TrainConfig
+    from assay.training.request import TrainRequest
+    from assay.training.run import checkpoint_root, train_candidate
+
+    settings = isolated_settings.model_copy(update={"home": tmp_path / "state"})
+    store = make_url(settings.mlflow_uri()).database
+
+    def build(*_a: Any, **_k: Any) -> Any:
+        admin = psycopg2.connect(dbname="postgres", user="postgres", host=pg_server.socket_dir)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE "{store}" WITH (FORCE)')
+        admin.close()
+        raise TrainingError("the training set could not be built: MLflow's store is gone")
+
+    config = TrainConfig(base_model=tiny, epochs=1, batch_size=8, progress=False)
+    request = TrainRequest(window_end=DAY, days=14, run_key="test/mlflow-lost", config=config)
+    with pytest.raises(TrainingError, match="MLflow's store is gone"):
+        train_candidate(settings, request, build=build)
+    runs = rows(settings.catalog_url(), "SELECT run_key, status, error, model_uri FROM training_runs")
+    assert len(runs) == 1 and runs[0][:2] == ("test/mlflow-lost", "failed") and runs[0][3] is None, runs
+    assert "MLflow's store is gone" in runs[0][2]
+    assert rows(settings.catalog_url(), "SELECT count(*) FROM model_candidates") == [(0,)]
+    assert _files_under(checkpoint_root(settings)) == []

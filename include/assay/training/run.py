@@ -296,7 +296,13 @@ def train_candidate(
         return outcome
     except BaseException as exc:
         message = f"{type(exc).__name__}: {exc}"
-        tracker.finish("FAILED", message)
+        from mlflow.exceptions import MlflowException
+
+        try:
+            tracker.finish("FAILED", message)
+        except (MlflowException, OSError) as mlflow_error:  # MLflow lost mid-run: record the attempt, raise the cause
+            log.warning("training run %s: MLflow could not mark it failed: %s", tracker.run_id, mlflow_error)
+            message = f"{message} (MLflow unreachable: the run is not marked failed there)"
         if run_pk is not None:
             record_run(
                 settings,
