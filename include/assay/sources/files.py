@@ -318,8 +318,12 @@ def _exact_numbers(path: Path, fmt: FileFormat, table: pa.Table, max_rows: int |
     )
 
     def read(block: int) -> pa.Table:
+        # skip_rows counts physical lines; the header (a quoted name may hold a line break) is a record.
         options = pcsv.ReadOptions(
-            encoding="utf8", column_names=table.column_names, skip_rows=int(fmt.has_header), block_size=block
+            encoding="utf8",
+            column_names=table.column_names,
+            skip_rows_after_names=int(fmt.has_header),
+            block_size=block,
         )
         if max_rows is None:
             return pcsv.read_csv(path, options, parse_options, convert_options)
