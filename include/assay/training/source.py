@@ -3,6 +3,12 @@
 One example per (raw query, product) shown on the given days, labelled with the best event of any
 of its sessions: purchase 3, add to cart 2, click 1, impression without a click 0. Duplicated events
 cannot inflate a label (max, not count).
+
+Queries and product texts are free text that people type or suppliers send, and a training set is
+stored (parquet under the state folder, then read by the trainer): both go through the value-level
+PII screen (:func:`assay.classify.scrub.scrub_text`) as they are read, so an e-mail, phone, card
+number, IBAN or IP address quoted in a search query is kept masked, never raw. Queries that become
+equal once masked are merged (labels max, sessions summed).
 """
 
 from __future__ import annotations
@@ -83,7 +89,24 @@ def read_rows(settings: Settings, days: list[dt.date]) -> tuple[pd.DataFrame, pd
             null_queries = int(conn.execute(nulls).scalar_one())
     finally:
         engine.dispose()
-    return rows, freq, null_queries
+    return _screened(rows, ["query", "product_id"]), _screened(freq, ["query"]), null_queries
+
+
+def _screened(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``frame`` with its ``query`` column PII-screened; rows whose keys became equal are merged.
+
+    A frame without any hit is returned as it is (same rows, same order), so a shop without PII in
+    its queries keeps its dataset digests.
+    """
+    from assay.classify.scrub import scrub_text
+
+    unique = frame["query"].unique()
+    masked = {q: scrub_text(q) for q in unique}
+    if all(masked[q] == q for q in unique):
+        return frame
+    out = frame.assign(query=frame["query"].map(masked))
+    merge = {c: ("max" if c == "label" else "sum") for c in out.columns if c not in keys}
+    return out.groupby(keys, as_index=False, sort=False).agg(merge)[list(frame.columns)]
 
 
 def read_products(settings: Settings) -> pd.DataFrame:
@@ -91,6 +114,7 @@ def read_products(settings: Settings) -> pd.DataFrame:
     import pandas as pd
     from sqlalchemy import select
 
+    from assay.classify.scrub import scrub_text
     from assay.seed.schema import products
 
     c = products.c
@@ -105,7 +129,7 @@ def read_products(settings: Settings) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "product_id": [r["product_id"] for r in raw],
-            "product_text": [txt.product_text(r) for r in raw],
+            "product_text": [scrub_text(txt.product_text(r)) for r in raw],
             "slice_category": [txt.category_slug(r["category_path"]) for r in raw],
             "price": [float(r["price"]) if r["price"] is not None else None for r in raw],
             "currency": [r["currency"] for r in raw],
