@@ -32,7 +32,7 @@ from support.db import execute, rows
 from assay.errors import SourceError
 
 BOUNDED = settings(
-    max_examples=500,
+    max_examples=300,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
