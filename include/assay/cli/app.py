@@ -16,6 +16,7 @@ import typer
 
 from assay.catalog.urls import scrub, urls_of
 from assay.cli import gate, pipeline, platform, train
+from assay.cli.output import echo
 from assay.config import get_settings
 from assay.errors import AssayError
 
@@ -135,7 +136,7 @@ def main() -> None:
     try:
         app()
     except AssayError as exc:
-        typer.echo(f"assay: error: {scrub(str(exc), *urls_of(get_settings()))}", err=True)
+        echo(f"assay: error: {scrub(str(exc), *urls_of(get_settings()))}", err=True)
         sys.exit(2)
     except Exception as exc:
         found = _database_error(exc)
@@ -143,5 +144,5 @@ def main() -> None:
             raise
         # A driver may quote a piece of a password (a raw '@' in it makes the rest a host name).
         line = scrub(database_error_line(found, catalog_url or _catalog_url()), *urls_of(get_settings()))
-        typer.echo(f"assay: error: {line}", err=True)
+        echo(f"assay: error: {line}", err=True)
         sys.exit(2)

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from assay import names
+from assay.cli.output import echo
 from assay.cli.render import render_decision, render_history
 
 EXIT_CODES = {"pass": 0, "fail": 1, "error": 2}
@@ -39,7 +40,7 @@ def promote(
         get_settings(), model, version, actor=actor, run_key=f"cli/{when.isoformat()}", now=when,
         dry_run=dry_run, policy_path=policy,
     )
-    typer.echo(render_decision(d))
+    echo(render_decision(d))
     raise typer.Exit(EXIT_CODES[d.decision])
 
 
@@ -52,7 +53,7 @@ def history_cmd(
     from assay.config import get_settings
     from assay.gate.history import history
 
-    typer.echo(render_history(history(get_settings(), model, alias)))
+    echo(render_history(history(get_settings(), model, alias)))
 
 
 @registry_app.command("rollback")
@@ -68,7 +69,7 @@ def rollback_cmd(
 
     d = rollback(get_settings(), model, to, actor=actor, reason=reason,
                  run_key=f"cli/rollback/{dt.datetime.now(dt.UTC).isoformat()}")
-    typer.echo(f"{model}: {names.CHAMPION} -> v{to} (decision #{d.decision_id}: {d.reason})")
+    echo(f"{model}: {names.CHAMPION} -> v{to} (decision #{d.decision_id}: {d.reason})")
 
 
 def register(app: typer.Typer) -> None:

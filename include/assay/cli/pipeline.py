@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from assay.cli.output import echo
 from assay.config import get_settings
 from assay.errors import AssayError
 
@@ -31,9 +32,9 @@ def seed(
     from assay.seed.runner import seed_window
 
     summary = seed_window(get_settings(), _date(date), days, scale, defects, seed)
-    typer.echo(f"seeded {summary['start']}..{summary['end']}: {summary['rows']} + {summary['dimension_rows']}")
+    echo(f"seeded {summary['start']}..{summary['end']}: {summary['rows']} + {summary['dimension_rows']}")
     for day, names in summary["defects"].items():
-        typer.echo(f"  defect {day}: {', '.join(names)}")
+        echo(f"  defect {day}: {', '.join(names)}")
 
 
 def inventory(
@@ -45,7 +46,7 @@ def inventory(
 
     day = _date(date)
     report = run_inventory(get_settings(), day, f"cli/{day.isoformat()}", sources=source or None)
-    typer.echo(str(report.summary()))
+    echo(str(report.summary()))
 
 
 def profile(
@@ -58,7 +59,7 @@ def profile(
 
     day = _date(date)
     report = run_profile(get_settings(), day, f"cli/{day.isoformat()}", assets=asset or None, force=force)
-    typer.echo(str(report.summary()))
+    echo(str(report.summary()))
 
 
 def demo(date: Annotated[str | None, typer.Option(help="logical date, YYYY-MM-DD")] = None) -> None:
@@ -68,8 +69,8 @@ def demo(date: Annotated[str | None, typer.Option(help="logical date, YYYY-MM-DD
     from assay.ops.status import demo_status
 
     settings = get_settings()
-    report = run_demo(settings, date, progress=lambda event: typer.echo(render.progress_line(event)))
-    typer.echo(render.demo_summary(settings, report, demo_status(settings, report.logical_date)))
+    report = run_demo(settings, date, progress=lambda event: echo(render.progress_line(event)))
+    echo(render.demo_summary(settings, report, demo_status(settings, report.logical_date)))
 
 
 def register(app: typer.Typer) -> None:

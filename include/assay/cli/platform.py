@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from assay.cli.output import echo
 from assay.config import get_settings
 from assay.errors import AssayError
 
@@ -22,8 +23,8 @@ def db_up() -> None:
 
     settings = get_settings()
     state = embedded.up(settings)
-    typer.echo(f"PostgreSQL up: pid {state.pid}, socket {state.socket_dir}")
-    typer.echo(f"databases: {', '.join(state.databases)}")
+    echo(f"PostgreSQL up: pid {state.pid}, socket {state.socket_dir}")
+    echo(f"databases: {', '.join(state.databases)}")
 
 
 @db_app.command("down")
@@ -32,7 +33,7 @@ def db_down() -> None:
     from assay.db import embedded
 
     stopped = embedded.down(get_settings())
-    typer.echo("PostgreSQL stopped" if stopped else "PostgreSQL was not running")
+    echo("PostgreSQL stopped" if stopped else "PostgreSQL was not running")
 
 
 @db_app.command("status")
@@ -42,7 +43,7 @@ def db_status() -> None:
 
     st = embedded.status(get_settings())
     for key, value in st.items():
-        typer.echo(f"{key:12} {value}")
+        echo(f"{key:12} {value}")
     raise typer.Exit(0 if st["running"] else 1)
 
 
@@ -63,7 +64,7 @@ def db_url(database: Annotated[str, typer.Argument(help="airflow | assay | mlflo
     }
     if database not in urls:
         raise AssayError(f"unknown database {database!r}; choose one of {', '.join(urls)}")
-    typer.echo(masked(urls[database]()))
+    echo(masked(urls[database]()))
 
 
 def env() -> None:
@@ -78,9 +79,9 @@ def env() -> None:
 
     for key, value in get_settings().airflow_env().items():
         if has_secret(value):
-            typer.echo(f"# {key} kept from your environment (it carries a secret): {masked(value)}")
+            echo(f"# {key} kept from your environment (it carries a secret): {masked(value)}")
         else:
-            typer.echo(f"export {key}={shlex.quote(value)}")
+            echo(f"export {key}={shlex.quote(value)}")
 
 
 # ---- catalog ----------------------------------------------------------------------------------
@@ -92,7 +93,7 @@ def catalog_migrate(revision: str = "head") -> None:
     url = get_settings().catalog_url()
     migrate.check_reachable(url)
     migrate.upgrade(url, revision)
-    typer.echo(f"catalog at revision {migrate.current(url)}")
+    echo(f"catalog at revision {migrate.current(url)}")
 
 
 @catalog_app.command("downgrade")
@@ -102,7 +103,7 @@ def catalog_downgrade(revision: str) -> None:
 
     url = get_settings().catalog_url()
     migrate.downgrade(url, revision)
-    typer.echo(f"catalog at revision {migrate.current(url)}")
+    echo(f"catalog at revision {migrate.current(url)}")
 
 
 @catalog_app.command("current")
@@ -110,7 +111,7 @@ def catalog_current() -> None:
     """Print the catalog's current Alembic revision."""
     from assay.catalog import migrate
 
-    typer.echo(str(migrate.current(get_settings().catalog_url())))
+    echo(str(migrate.current(get_settings().catalog_url())))
 
 
 # ---- airflow ----------------------------------------------------------------------------------
@@ -124,9 +125,9 @@ def airflow_up(timeout: float = 180.0) -> None:
     settings = get_settings()
     info = airflow.standalone_up(settings, timeout=timeout)
     ensure_gpu_pool(settings)  # without the pool a scheduler never queues the train task
-    typer.echo(f"Airflow UI: {info.url}  (user {info.user}, password in {info.password_file})")
-    typer.echo(f"pool {GPU_POOL!r} ready for the train DAG")
-    typer.echo(f"logs: {info.logfile}; stop with `make stop`")
+    echo(f"Airflow UI: {info.url}  (user {info.user}, password in {info.password_file})")
+    echo(f"pool {GPU_POOL!r} ready for the train DAG")
+    echo(f"logs: {info.logfile}; stop with `make stop`")
 
 
 @airflow_app.command("down")
@@ -135,7 +136,7 @@ def airflow_down() -> None:
     from assay.ops import airflow
 
     stopped = airflow.standalone_down(get_settings())
-    typer.echo("Airflow stopped" if stopped else "Airflow was not running")
+    echo("Airflow stopped" if stopped else "Airflow was not running")
 
 
 @airflow_app.command(
@@ -157,9 +158,9 @@ def mlflow_ui(
     from assay.ops import mlflow_ui as ui
 
     if stop:
-        typer.echo("MLflow UI stopped" if ui.down(get_settings()) else "MLflow UI was not running")
+        echo("MLflow UI stopped" if ui.down(get_settings()) else "MLflow UI was not running")
         return
-    typer.echo(f"MLflow UI: {ui.up(get_settings(), port)}; stop with `make stop`")
+    echo(f"MLflow UI: {ui.up(get_settings(), port)}; stop with `make stop`")
 
 
 def register(app: typer.Typer) -> None:

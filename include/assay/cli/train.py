@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from assay.cli.output import echo
+
 
 def register(app: typer.Typer) -> None:
     """Add the training commands to ``app`` (imports stay lazy inside each command)."""
@@ -95,4 +97,4 @@ def register(app: typer.Typer) -> None:
         outcome = train_candidate(get_settings(), request)
         if result_file is not None:
             write_result(result_file, outcome.ids())
-        typer.echo(json.dumps(outcome.ids()))
+        echo(json.dumps(outcome.ids()))
