@@ -231,3 +231,28 @@ def get_settings() -> Settings:
 def environ_snapshot() -> dict[str, str]:
     """A copy of the process environment, for starting child processes."""
     return dict(os.environ)
+
+
+def with_session_options(url: str, **settings: str) -> str:
+    """``url`` whose sessions start with each ``name = value`` of ``settings`` (libpq ``options``, merged)."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    query = dict(u.query)
+    flags = " ".join(f"-c {name}={value.replace(' ', '')}" for name, value in settings.items())
+    existing = query.get("options")
+    query["options"] = f"{existing} {flags}" if isinstance(existing, str) and existing else flags
+    return u.set(query=query).render_as_string(hide_password=False)
+
+
+def read_only_url(url: str) -> str:
+    """A PostgreSQL ``url`` whose sessions start read-only; any other URL unchanged.
+
+    Whatever role a source URL names (the catalog's owner, an operator's), reading it does not
+    write. A session may lift the default; the reader role's missing grants stop a determined one.
+    """
+    from sqlalchemy.engine import make_url
+
+    if make_url(url).get_backend_name() != "postgresql":
+        return url
+    return with_session_options(url, default_transaction_read_only="on")

@@ -25,6 +25,13 @@ from assay.db import roles
 DAY = date(2026, 11, 1)
 
 
+def as_role(url: str, role: str) -> str:
+    """``url`` with ``role`` as its user and no password (the test server trusts the socket)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url)._replace(username=role, password=None).render_as_string(hide_password=False)
+
+
 # ---- settings (no database) ---------------------------------------------------------------------
 def test_embedded_urls_name_the_reader_and_the_writer(tmp_path: Path) -> None:
     (tmp_path / "pg.json").write_text(json.dumps({"socket_dir": "/s/pg"}))
@@ -62,7 +69,7 @@ def source(pg_server, fresh_db: Callable[[str], str]) -> tuple[str, str]:
     roles.grant_reader(pg_server.url("postgres"), _database(url))
     # created after the grant: default privileges make it readable too
     execute(url, "CREATE SCHEMA late; CREATE TABLE late.things AS SELECT 1 AS x")
-    return url, roles.as_role(url, READER_ROLE)
+    return url, as_role(url, READER_ROLE)
 
 
 def _database(url: str) -> str:
@@ -142,7 +149,7 @@ def test_reader_has_a_statement_timeout_and_read_only_default(source, settings) 
 @pytest.mark.integration
 def test_writer_cannot_read_a_source(source, pg_server) -> None:
     owner, _ = source
-    writer = roles.as_role(owner, WRITER_ROLE)
+    writer = as_role(owner, WRITER_ROLE)
     _fails(writer, "SELECT * FROM items")
     _fails(writer, "INSERT INTO items VALUES (3, 'c')")
     _fails(writer, "SELECT * FROM late.things")
@@ -161,7 +168,7 @@ def test_catalog_migrated_by_the_superuser_is_handed_to_the_writer(pg_server, ca
     assert rows(catalog_url, owners) == [("postgres",)]
     roles.grant_writer(pg_server.url("postgres"), database)
     assert rows(catalog_url, owners) == [(WRITER_ROLE,)]
-    writer = roles.as_role(catalog_url, WRITER_ROLE)
+    writer = as_role(catalog_url, WRITER_ROLE)
     # Alembic as the writer: every migration down and up again (drops and creates tables)
     migrate.downgrade(writer, "base")
     migrate.upgrade(writer, "head")
@@ -194,7 +201,7 @@ def hostile_world(pg_server, fresh_db, catalog_url, tmp_path: Path) -> tuple[Set
         ],
     }))
     settings = Settings(home=tmp_path / "state", database_url=catalog_url, shop_url=src,
-                        shop_reader_url=roles.as_role(src, READER_ROLE), landing_dir=tmp_path / "landing")
+                        shop_reader_url=as_role(src, READER_ROLE), landing_dir=tmp_path / "landing")
     yield settings, suites, secret
     target.unlink(missing_ok=True)
 
@@ -270,3 +277,83 @@ def test_db_up_twice_sets_the_roles_up_and_changes_nothing_the_second_time(setti
     reader = settings.source_reader_url()
     assert rows(reader, "SELECT current_user, current_setting('transaction_read_only')") == [(READER_ROLE, "on")]
     assert rows(settings.catalog_url(), "SELECT current_user") == [(WRITER_ROLE,)]
+
+
+# ---- review findings: the writer takes only the catalog's objects; sources read read-only ---------
+@pytest.mark.integration
+def test_grant_writer_leaves_other_applications_objects_in_a_shared_database_alone(
+    pg_server, catalog_url, caplog
+) -> None:
+    other = f"other_app_{uuid.uuid4().hex[:8]}"
+    admin = pg_server.url("postgres")
+    execute(admin, f"CREATE ROLE {other} NOLOGIN")
+    try:
+        execute(catalog_url, f"""
+            GRANT CREATE ON SCHEMA public TO {other};
+            CREATE SCHEMA billing AUTHORIZATION {other};
+            SET ROLE {other};
+            CREATE TABLE public.invoices (id serial PRIMARY KEY);
+            CREATE TABLE billing.payments (id int);
+            CREATE TYPE billing.state AS ENUM ('open', 'paid');
+            CREATE FUNCTION public.other_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';
+            RESET ROLE""")
+        with caplog.at_level("WARNING", logger="assay.db.roles"):
+            roles.grant_writer(admin, _database(catalog_url))
+        owner = "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(:t)"
+        for table in ("public.invoices", "public.invoices_id_seq", "billing.payments"):
+            assert rows(catalog_url, owner, t=table) == [(other,)], table
+        assert rows(catalog_url, "SELECT pg_get_userbyid(typowner) FROM pg_type WHERE typname = 'state'") == [(other,)]
+        assert rows(catalog_url, "SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'other_fn'") == [(other,)]
+        assert rows(catalog_url, "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'billing'") \
+            == [(other,)]
+        # assay's own objects did move: its tables, the Alembic table, the append-only guard function
+        for table in ("public.assets", "public.alembic_version_assay", "public.gate_decisions"):
+            assert rows(catalog_url, owner, t=table) == [(WRITER_ROLE,)], table
+        assert rows(catalog_url, "SELECT pg_get_userbyid(proowner) FROM pg_proc "
+                                 "WHERE proname = 'assay_refuse_append_only_change'") == [(WRITER_ROLE,)]
+        assert "public.invoices" in caplog.text and "billing.payments" in caplog.text
+        # the writer can still migrate its catalog in the shared schema
+        from assay.catalog import migrate
+
+        migrate.downgrade(as_role(catalog_url, WRITER_ROLE), "base")
+        migrate.upgrade(as_role(catalog_url, WRITER_ROLE), "head")
+    finally:
+        execute(catalog_url, f"DROP OWNED BY {other}")
+        execute(admin, f"DROP ROLE {other}")
+
+
+def test_the_guard_function_name_matches_the_migration() -> None:
+    text = (Path(roles.__file__).parents[1] / "catalog/migrations/versions/0001_catalog_schema.py").read_text()
+    for name in roles.CATALOG_FUNCTIONS:
+        assert f'"{name}"' in text
+
+
+def test_every_postgresql_source_url_is_read_only_and_others_are_unchanged(tmp_path: Path) -> None:
+    from assay.sources.declarations import SqlSource
+
+    s = Settings(home=tmp_path, database_url="postgresql+psycopg2://w@h/assay?options=-c%20work_mem%3D4MB",
+                 shop_url="postgresql://o@h/shop")
+    for how in ({"url_from": "catalog"}, {"url_from": "shop"}, {"url": "postgresql+psycopg2://x@h/db"}):
+        url = SqlSource.model_validate({"name": "s", "kind": "sql", **how}).resolve_url(s)
+        assert "default_transaction_read_only%3Don" in url.replace("=", "%3D"), how
+    merged = SqlSource.model_validate({"name": "s", "kind": "sql", "url_from": "catalog"}).resolve_url(s)
+    assert "work_mem" in merged
+    assert "statement_timeout" in roles.with_statement_timeout(merged, "1s") and "read_only" in merged
+    sqlite = SqlSource.model_validate({"name": "s", "kind": "sql", "url": "sqlite:////tmp/x.db"}).resolve_url(s)
+    assert sqlite == "sqlite:////tmp/x.db"
+
+
+@pytest.mark.integration
+def test_a_source_declared_on_the_catalog_cannot_write_through_its_url(pg_server, catalog_url, tmp_path) -> None:
+    from assay.sources.declarations import SqlSource
+
+    roles.grant_writer(pg_server.url("postgres"), _database(catalog_url))
+    s = Settings(home=tmp_path, database_url=as_role(catalog_url, WRITER_ROLE))
+    for how in ({"url_from": "catalog"}, {"url": catalog_url}):  # the writer; the superuser
+        url = SqlSource.model_validate({"name": "s", "kind": "sql", **how}).resolve_url(s)
+        assert rows(url, "SELECT count(*) FROM assets") == [(0,)]
+        with pytest.raises(Exception, match="read-only transaction"):
+            execute(url, "INSERT INTO sources (name, kind, url_or_conn_id) VALUES ('x', 'sql', 'x')")
+        with pytest.raises(Exception, match="read-only transaction"):
+            execute(url, "CREATE TABLE evil (x int)")
+    assert rows(catalog_url, "SELECT count(*) FROM sources") == [(0,)]

@@ -4,8 +4,10 @@
   the built-in roles that reach the server's files, programs or all data, starts every transaction
   read-only and has a ``statement_timeout``. It may CONNECT to a source database, use its schemas
   and SELECT its tables, including tables the owner creates later (default privileges).
-* The writer owns the catalog database's schemas and everything in them (Alembic runs as it), and
-  is granted nothing on a source.
+* The writer owns the catalog's own objects (its tables, their sequences and indexes, the
+  functions and types its migrations create; Alembic runs as it), may create in the catalog's
+  schema, and is granted nothing on a source. Other objects in a shared catalog database are left
+  to their owners.
 
 Everything here is idempotent: attributes are altered only when they differ, GRANT and ALTER
 DEFAULT PRIVILEGES do not duplicate, and the set-up runs under an advisory lock so two
@@ -20,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from assay.config import READER_ROLE, WRITER_ROLE, Settings
+from assay.config import READER_ROLE, WRITER_ROLE, Settings, with_session_options
 from assay.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -61,23 +63,9 @@ def _connect(url: str, database: str | None = None) -> Iterator[Any]:
         conn.close()
 
 
-def as_role(url: str, role: str) -> str:
-    """``url`` with ``role`` as its user and no password (for servers that trust the socket)."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url)._replace(username=role, password=None).render_as_string(hide_password=False)
-
-
 def with_statement_timeout(url: str, timeout: str) -> str:
     """``url`` whose sessions start with ``statement_timeout = timeout`` (libpq ``options``)."""
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    query = dict(u.query)
-    flag = f"-c statement_timeout={timeout.replace(' ', '')}"
-    existing = query.get("options")
-    query["options"] = f"{existing} {flag}" if isinstance(existing, str) and existing else flag
-    return u.set(query=query).render_as_string(hide_password=False)
+    return with_session_options(url, statement_timeout=timeout)
 
 
 # ---- roles --------------------------------------------------------------------------------------
@@ -164,61 +152,106 @@ def grant_reader(admin_url: str, database: str, reader: str = READER_ROLE) -> No
                     sql.Identifier(owner), who))
 
 
-def _owned_by_others(cur: Any, owner: str) -> list[tuple[str, str]]:
-    """(ALTER keyword, qualified name) of every user object in this database not owned by ``owner``."""
+#: Functions assay's migrations create (``GUARD_FUNCTION`` in migrations/versions/0001_catalog_schema.py).
+CATALOG_FUNCTIONS: tuple[str, ...] = ("assay_refuse_append_only_change",)
+
+
+def _catalog_names() -> tuple[list[str], list[str]]:
+    """(tables, enum types) assay's migrations create: the models' tables and Alembic's, unqualified or qualified."""
+    from sqlalchemy import Enum
+
+    from assay.catalog.models import VERSION_TABLE, Base
+
+    tables = [t.fullname for t in Base.metadata.sorted_tables] + [VERSION_TABLE]
+    types = sorted({
+        f"{c.type.schema}.{c.type.name}" if c.type.schema else c.type.name
+        for t in Base.metadata.sorted_tables for c in t.columns
+        if isinstance(c.type, Enum) and c.type.native_enum and c.type.name
+    })
+    return tables, types
+
+
+def _not_owned_by(cur: Any, owner: str) -> list[tuple[str, str, str, bool, bool]]:
+    """(ALTER keyword, qualified name, schema, assay's?, owner is a superuser?) of each user object ``owner`` lacks.
+
+    Assay's objects are its catalog's tables (their indexes, owned sequences and row types follow
+    them), the enum types and the functions its migrations create; the rest belongs to whoever
+    shares the database.
+    """
+    tables, types = _catalog_names()
     cur.execute(
         f"""
         WITH ns AS (SELECT oid, nspname FROM pg_namespace WHERE {_USER_SCHEMAS}),
-        ext AS (SELECT objid FROM pg_depend WHERE deptype = 'e')
+        ext AS (SELECT objid FROM pg_depend WHERE deptype = 'e'),
+        mine_rel AS (SELECT to_regclass(t) AS oid FROM unnest(%(tables)s::text[]) t),
+        mine_typ AS (SELECT to_regtype(t) AS oid FROM unnest(%(types)s::text[]) t),
+        mine_ns AS (SELECT DISTINCT c.relnamespace AS oid FROM pg_class c JOIN mine_rel m ON m.oid = c.oid
+                    UNION SELECT oid FROM pg_namespace WHERE nspname = current_schema()),
+        objs AS (
         SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
-                              WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
-               format('%%I.%%I', ns.nspname, c.relname)
+                              WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
+               format('%%I.%%I', ns.nspname, c.relname) AS name, ns.nspname, c.relowner AS owner,
+               c.oid IN (SELECT oid FROM mine_rel) AS mine
           FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
-         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND pg_get_userbyid(c.relowner) <> %(o)s
-           AND c.oid NOT IN (SELECT objid FROM ext)
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.oid NOT IN (SELECT objid FROM ext)
            -- a sequence owned by a column follows its table
            AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid
                                                  AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')))
         UNION ALL
-        SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, format('%%I.%%I', ns.nspname, t.typname)
+        SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, format('%%I.%%I', ns.nspname, t.typname),
+               ns.nspname, t.typowner, t.oid IN (SELECT oid FROM mine_typ)
           FROM pg_type t JOIN ns ON ns.oid = t.typnamespace
-         WHERE t.typtype IN ('e', 'd', 'r') AND pg_get_userbyid(t.typowner) <> %(o)s
-           AND t.oid NOT IN (SELECT objid FROM ext)
+         WHERE t.typtype IN ('e', 'd', 'r') AND t.oid NOT IN (SELECT objid FROM ext)
         UNION ALL
-        SELECT 'ROUTINE', p.oid::regprocedure::text
+        SELECT 'ROUTINE', p.oid::regprocedure::text, ns.nspname, p.proowner,
+               p.proname = ANY(%(functions)s) AND p.pronamespace IN (SELECT oid FROM mine_ns)
           FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
-         WHERE p.prokind IN ('f', 'p') AND pg_get_userbyid(p.proowner) <> %(o)s
-           AND p.oid NOT IN (SELECT objid FROM ext)
-        ORDER BY 1, 2
+         WHERE p.prokind IN ('f', 'p') AND p.oid NOT IN (SELECT objid FROM ext))
+        SELECT kind, name, nspname, mine, r.rolsuper FROM objs JOIN pg_roles r ON r.oid = objs.owner
+         WHERE r.rolname <> %(o)s ORDER BY 1, 2
         """,  # noqa: S608
-        {"o": owner},
+        {"o": owner, "tables": tables, "types": types, "functions": list(CATALOG_FUNCTIONS)},
     )
-    return [(kind, name) for kind, name in cur.fetchall()]
+    return [tuple(row) for row in cur.fetchall()]
 
 
 def grant_writer(admin_url: str, database: str, writer: str = WRITER_ROLE) -> None:
-    """Make ``writer`` the owner of ``database``'s schemas and every object in them.
+    """Make ``writer`` the owner of the catalog's objects in ``database``, and leave the rest alone.
 
     A catalog migrated as the superuser before the roles existed is handed over here, so Alembic
-    (running as the writer) can alter the tables it did not create.
+    (running as the writer) can alter the tables it did not create. The database may be shared
+    (an external server): only assay's own objects move. The writer may create in the catalog's
+    schema and owns it only when nothing of anyone else's lives there.
     """
     from psycopg2 import sql
 
     who = sql.Identifier(writer)
     with _connect(admin_url, database) as conn, conn.cursor() as cur:
         cur.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(sql.Identifier(database), who))
-        cur.execute(
-            f"SELECT nspname FROM pg_namespace WHERE {_USER_SCHEMAS} AND pg_get_userbyid(nspowner) <> %s ORDER BY 1",  # noqa: S608
-            (writer,),
-        )
-        for (schema,) in cur.fetchall():
-            cur.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(schema), who))
-        moved = _owned_by_others(cur, writer)
+        found = _not_owned_by(cur, writer)
+        moved = [(kind, name) for kind, name, _, mine, _ in found if mine]
         for kind, name in moved:
             # ``name`` comes from format('%I.%I') / regprocedure: already quoted by the server.
             cur.execute(sql.SQL("ALTER " + kind + " " + name + " OWNER TO {}").format(who))
+        others = {schema for _, _, schema, mine, _ in found if not mine}
+        foreign = [name for _, name, _, mine, superuser in found if not mine and not superuser]
+        tables, _ = _catalog_names()
+        cur.execute(
+            """SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE oid IN (
+                   SELECT relnamespace FROM pg_class WHERE oid IN (SELECT to_regclass(t) FROM unnest(%s::text[]) t))
+                OR nspname = current_schema() ORDER BY 1""",
+            (tables,),
+        )
+        for schema, schema_owner in cur.fetchall():
+            name = sql.Identifier(schema)
+            cur.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(name, who))
+            if schema not in others and schema_owner != writer:
+                cur.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(name, who))
         if moved:
-            log.info("database %s: %d objects now owned by %s", database, len(moved), writer)
+            log.info("database %s: %d catalog objects now owned by %s", database, len(moved), writer)
+        if foreign:
+            log.warning("database %s: left %d objects of other roles alone (not assay's): %s",
+                        database, len(foreign), ", ".join(foreign))
 
 
 # ---- the whole set-up ---------------------------------------------------------------------------

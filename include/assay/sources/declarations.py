@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from assay.catalog.urls import has_secret, scrub
-from assay.config import Settings
+from assay.config import Settings, read_only_url
 from assay.errors import ConfigError
 from assay.sources.series import series_of
 
@@ -81,15 +81,21 @@ class SqlSource(_Base):
         return self.conn_id or self.url or f"settings:{self.url_from}"
 
     def resolve_url(self, settings: Settings) -> str:
-        """The SQLAlchemy URL to connect with (secrets come from settings or Airflow, not the file)."""
+        """The SQLAlchemy URL to connect with (secrets come from settings or Airflow, not the file).
+
+        A source is never written: every PostgreSQL URL starts its sessions read-only, whatever its
+        role (``url_from: catalog`` is the catalog's owner; an explicit ``url`` is the operator's).
+        """
         if self.url:
-            return self.url
-        if self.url_from == "shop":
-            return settings.source_reader_url()  # read-only role: a source is never written
-        if self.url_from == "catalog":
-            return settings.catalog_url()
-        assert self.conn_id is not None
-        return _airflow_connection_url(self.conn_id)
+            url = self.url
+        elif self.url_from == "shop":
+            url = settings.source_reader_url()  # the read-only role
+        elif self.url_from == "catalog":
+            url = settings.catalog_url()
+        else:
+            assert self.conn_id is not None
+            url = _airflow_connection_url(self.conn_id)
+        return read_only_url(url)
 
 
 class FileSource(_Base):
