@@ -324,14 +324,6 @@ def list_files(decl: FileSource, root: Path) -> list[Path]:
     return sorted(found)
 
 
-def inside(root: Path, path: Path) -> bool:
-    """Whether ``path``, every symbolic link along it resolved, is still under ``root`` (resolved)."""
-    try:
-        return path.resolve(strict=True).is_relative_to(root.resolve(strict=True))
-    except (OSError, RuntimeError):  # vanished, or a symlink loop
-        return False
-
-
 def observe_files(
     decl: FileSource, settings: Settings, listing: Listing, *, with_samples: bool = True
 ) -> Iterator[ObservedAsset]:
@@ -344,13 +336,16 @@ def observe_files(
     Raises:
         SourceError: the landing folder is missing (nothing was listed).
     """
+    # Imported here: pyarrow (behind sources.files) loads only when a file source is observed.
+    from assay.sources.files import OUTSIDE_ROOT, inside
+
     root = decl.resolve_root(settings)
     for path in list_files(decl, root):
         relpath = path.relative_to(root).as_posix()
         if printable(relpath) != relpath:
             yield _refused(decl, root, path, "the file name is not valid UTF-8: not read (rename the file)")
         elif not inside(root, path):
-            yield _refused(decl, root, path, "a symbolic link to a path outside the source root: not followed")
+            yield _refused(decl, root, path, OUTSIDE_ROOT)
         else:
             yield observe_file(decl, root, path, with_samples=with_samples)
 

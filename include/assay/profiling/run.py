@@ -245,10 +245,12 @@ def _compute(
     from assay.profiling.arrow import profile_arrow
     from assay.sources import files
 
+    root = decl.resolve_root(settings)
     path = Path(target.location or target.name)
     if not path.is_absolute():
-        path = decl.resolve_root(settings) / path
-    table = files.read_table(path)
+        path = root / path
+    # Re-checked at read time: a link inventoried inside the root may have been re-pointed since.
+    table = files.read_table(path, root=root)
     columns = profile_arrow(table, pii=target.pii)
     data_types = {f.name: files.arrow_type_name(f.type) for f in table.schema}
     stats = {"engine": "arrow", "statements": 0, "row_count": table.num_rows, "exact": True}

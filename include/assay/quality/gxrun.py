@@ -132,6 +132,11 @@ def day_parameters(day: dt.date) -> dict[str, Any]:
     return {"day": day.isoformat(), "day_start": start, "day_end": start + dt.timedelta(days=1)}
 
 
+def docs_lock_path(docs_dir: Path) -> Path:
+    """The lock file serialising Data Docs builds: beside the site folder, so it is never served."""
+    return docs_dir.with_name(docs_dir.name + ".lock")
+
+
 class GxSession:
     """One ephemeral GX context for a quality run: datasources, suites, validation, Data Docs."""
 
@@ -290,11 +295,20 @@ class GxSession:
         return found[0].get("site_url") if found else None
 
     def build_docs(self) -> None:
-        """Rebuild the site index, every suite page and this run's validation pages."""
+        """Rebuild the site index, every suite page and this run's validation pages, one process at a time.
+
+        Several quality runs (backfilled days, parallel Airflow tasks) share one site, GX writes its
+        files in place and every build rewrites ``index.html``: the build holds an exclusive
+        ``flock`` on :func:`docs_lock_path` (Linux and other POSIX systems), only while it runs.
+        """
+        import fcntl
+
         from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
         suites = [ExpectationSuiteIdentifier(name=n) for n in sorted(self._suites)]
-        self.context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*suites, *self.built])
+        with docs_lock_path(self.docs_dir).open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if this process dies
+            self.context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*suites, *self.built])
 
     def index_url(self) -> str:
         return (self.docs_dir / "index.html").as_uri()

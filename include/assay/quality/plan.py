@@ -9,6 +9,7 @@ creates the catalog rows of each planned asset and reads its PII columns.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from assay.quality import store
 from assay.quality.report import PartitionResult
 from assay.quality.suites import DAY, SuiteError, SuiteSpec
 from assay.sources.declarations import Declarations, FileSource, SqlSource
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,15 +45,44 @@ class Planned:
 
 
 def _file_groups(root: Path, pattern: str) -> tuple[list[Path], str]:
-    """The folders matching the part of ``pattern`` before ``/{day}``, and the part after it."""
+    """The folders matching the part of ``pattern`` before ``/{day}``, and the part after it.
+
+    A folder reached through a symbolic link out of ``root`` is listed too (it is reported, never read).
+    """
     prefix, rest = pattern.split("/" + DAY, 1)
     return sorted(p for p in root.glob(prefix) if p.is_dir()), rest.lstrip("/")
 
 
-def _usual_name(group: Path, rest: str) -> str:
+def _usual_name(root: Path, group: Path, rest: str) -> str:
     """The file name a group's partitions usually have (for recording a missing partition)."""
-    names = sorted(p.name for p in group.glob(f"*/{rest}") if p.is_file())
+    from assay.sources.files import inside
+
+    names = sorted(p.name for p in group.glob(f"*/{rest}") if p.is_file() and inside(root, p))
     return max(set(names), key=names.count) if names else rest.replace("*", "")
+
+
+def _day_files(root: Path, group: Path, day: dt.date, rest: str) -> tuple[list[Path], list[Path]]:
+    """The group's files of ``day``: those inside ``root``, and those a symbolic link leads out of it."""
+    from assay.sources.files import inside
+
+    found = {p: inside(root, p) for p in sorted((group / day.isoformat()).glob(rest)) if p.is_file()}
+    return [p for p, ok in found.items() if ok], [p for p, ok in found.items() if not ok]
+
+
+def _outside(spec: SuiteSpec, decl: FileSource, relpath: str, group_rel: str, name: str, label: str,
+             day: dt.date) -> Planned:
+    """A file (or supplier folder) linked from outside the root: planned as an error, nothing of it read."""
+    from assay.sources.files import OUTSIDE_ROOT
+
+    log.warning("source %s: %s: %s", decl.name, relpath, OUTSIDE_ROOT)
+    return Planned(
+        suite=spec,
+        result=PartitionResult(spec.name, label, day.isoformat(), day),
+        source=decl,
+        namespace=f"{group_rel}/{day.isoformat()}",
+        name=name,
+        error=f"{relpath}: {OUTSIDE_ROOT}",
+    )
 
 
 def plan_suite(
@@ -91,14 +123,25 @@ def plan_suite(
     if not groups:
         # Not one folder (supplier) matches: the landing zone is gone or moved, not "nothing to check".
         raise SuiteError(spec.path, f"no folder under {root} matches {target.files.split('/' + DAY)[0]}")
+    from assay.sources.files import inside
+
     planned = []
     for group in groups:
         group_rel = group.relative_to(root).as_posix()
-        found = sorted(p for p in (group / day.isoformat()).glob(rest) if p.is_file())
-        paths: list[Path | None] = list(found) or [None]
+        if not inside(root, group):
+            # A supplier folder linked from elsewhere on the machine: reported, not globbed further.
+            planned.append(_outside(spec, decl, group_rel, group_rel, rest.replace("*", ""), group_rel, day))
+            continue
+        found, linked_out = _day_files(root, group, day, rest)
+        several = len(found) + len(linked_out) > 1
+        for link in linked_out:
+            relpath = link.relative_to(root).as_posix()
+            label = f"{group_rel}/{link.name}" if several else group_rel
+            planned.append(_outside(spec, decl, relpath, group_rel, link.name, label, day))
+        paths: list[Path | None] = list(found) or ([] if linked_out else [None])
         for path in paths:
-            name = path.name if path is not None else _usual_name(group, rest)
-            label = group_rel if len(found) <= 1 else f"{group_rel}/{name}"
+            name = path.name if path is not None else _usual_name(root, group, rest)
+            label = group_rel if not several else f"{group_rel}/{name}"
             planned.append(
                 Planned(
                     suite=spec,

@@ -8,7 +8,9 @@ agrees on what a file contains:
   encoding (UTF-8, with or without a byte-order mark) and whether the first line is a header. A
   tab-separated file named ``.csv`` comes back as ``kind="tsv"``; a semicolon-separated one as
   ``kind="csv", delimiter=";"``. Compressed or binary content behind a text name is refused by name.
-* :func:`read_table` reads the file with pyarrow's readers (which infer the column types).
+* :func:`read_table` reads the file with pyarrow's readers (which infer the column types). Given
+  the source's ``root``, it first refuses a file whose real path (links resolved) is outside it
+  (:func:`require_inside`; :func:`inside` is the same test as a boolean, for listings).
 
 Nothing is guessed silently. Text that is not UTF-8 is refused with the byte offset, line and
 column of the first invalid byte (pyarrow would otherwise hand back a ``binary`` column), so is
@@ -55,15 +57,18 @@ from assay.sources.sniff import (
 __all__ = [
     "DELIMITERS",
     "MAX_BLOCK_BYTES",
+    "OUTSIDE_ROOT",
     "SNIFF_BYTES",
     "SNIFF_LINES",
     "FileFormat",
     "FileKind",
     "arrow_type_name",
     "check_utf8",
+    "inside",
     "kind_for_name",
     "placeholder_columns",
     "read_table",
+    "require_inside",
     "sniff",
 ]
 
@@ -170,6 +175,34 @@ def placeholder_columns(path: str | Path, fmt: FileFormat | None = None) -> dict
     path = Path(path)
     header = _header(path, fmt or sniff(path))
     return placeholders(header) if header else {}
+
+
+# ---- the source root --------------------------------------------------------------------------
+#: Why a file reached through a link out of its source's root is not read (the same words everywhere).
+OUTSIDE_ROOT = "a symbolic link to a path outside the source root: not followed"
+
+
+def inside(root: Path, path: Path) -> bool:
+    """Whether ``path``, every symbolic link along it resolved, is still under ``root`` (resolved)."""
+    try:
+        return path.resolve(strict=True).is_relative_to(root.resolve(strict=True))
+    except (OSError, RuntimeError):  # vanished, or a symlink loop
+        return False
+
+
+def require_inside(root: Path, path: Path) -> None:
+    """Refuse ``path`` unless it (links resolved) is under ``root``: a landing folder exposes nothing else.
+
+    Raises:
+        SourceError: naming the file, which leads outside the root or cannot be resolved.
+    """
+    try:
+        target = path.resolve(strict=True)
+        base = root.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # vanished, unreadable, or a symlink loop (RuntimeError)
+        raise SourceError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
+    if not target.is_relative_to(base):
+        raise SourceError(f"{path}: {OUTSIDE_ROOT}")
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -423,7 +456,9 @@ def _read_parquet(path: Path, max_rows: int | None) -> pa.Table:
         raise SourceError(f"{path}: cannot read as Parquet: {exc}") from exc
 
 
-def read_table(path: str | Path, fmt: FileFormat | None = None, max_rows: int | None = None) -> pa.Table:
+def read_table(
+    path: str | Path, fmt: FileFormat | None = None, max_rows: int | None = None, *, root: str | Path | None = None
+) -> pa.Table:
     """Read a landing file into an Arrow table, column types inferred by pyarrow.
 
     Args:
@@ -431,6 +466,8 @@ def read_table(path: str | Path, fmt: FileFormat | None = None, max_rows: int | 
         fmt: its format; :func:`sniff` finds it when not given.
         max_rows: read at most this many rows (a sample). Without it the whole file is read and
             its encoding checked from the first byte to the last.
+        root: the file source's root: a file whose real path (links resolved) is not under it is
+            refused before a byte is read (:func:`require_inside`). ``None``: not checked.
 
     Returns:
         The table. An empty file (0 bytes, or only a byte-order mark and blank lines) gives a table
@@ -438,10 +475,12 @@ def read_table(path: str | Path, fmt: FileFormat | None = None, max_rows: int | 
         rows (type ``null``).
 
     Raises:
-        SourceError: the file cannot be read; the message starts with the path and names the line
-            (ragged rows, bad JSON) or byte offset (bad encoding) at fault.
+        SourceError: the file cannot be read, or leads outside ``root``; the message starts with
+            the path and names the line (ragged rows, bad JSON) or byte offset (bad encoding) at fault.
     """
     path = Path(path)
+    if root is not None:
+        require_inside(Path(root), path)
     fmt = fmt or sniff(path)
     if fmt.kind == "parquet":
         return _read_parquet(path, max_rows)
