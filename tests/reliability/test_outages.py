@@ -114,7 +114,8 @@ def test_unreachable_source_is_recorded_against_it_and_the_others_carry_on(
     with pytest.raises(SourceError):
         run_inventory(settings, DAY, "test/outage", use_embeddings=False)
     assert _catalog_rows(catalog_url) == stored
-    assert seconds < 30, f"an unreachable source took {seconds:.1f} s"
+    # Fail fast, not after minutes of retries; loose enough for a loaded 2-core CI runner.
+    assert seconds < 60, f"an unreachable source took {seconds:.1f} s"
 
 
 # ---- MLflow unreachable during training ---------------------------------------------------------
@@ -161,7 +162,8 @@ def test_mlflow_unreachable_fails_training_clearly_and_records_the_attempt(
     assert "MLflow" in error and SECRET not in error
     assert rows(catalog, "SELECT count(*) FROM model_candidates") == [(0,)]
     assert _files_under(checkpoint_root(settings)) == [] and _files_under(settings.mlflow_artifacts) == []
-    assert seconds < 60, f"MLflow unreachable took {seconds:.1f} s to report"
+    # MLflow's own retries take ~115 s; assay checks first and fails well before (loose for a loaded CI).
+    assert seconds < 90, f"MLflow unreachable took {seconds:.1f} s to report"
     # a retry of the same key while MLflow is still down: one attempt row, not two
     with pytest.raises(TrainingError):
         train_candidate(settings, request, build=build)

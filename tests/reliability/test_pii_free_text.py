@@ -82,12 +82,25 @@ def test_a_card_after_other_digits_and_an_iban_before_a_word_are_found():
     assert "4111 1111" not in out.text and "3704" not in out.text and out.text.endswith(" OK")
 
 
+def _best_seconds(cell: str) -> float:
+    """The shortest of three timings of ``safe_value(cell)``."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        safe_value(cell, Counter())
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def test_safe_value_bounds_a_10_mb_cell_with_a_marker():
     counts: Counter[str] = Counter()
     cell = "x" * 100 + f" {RAW['email']} " + "y" * (10 * 1024 * 1024)
-    started = time.perf_counter()
     out = safe_value(cell, counts)
-    assert time.perf_counter() - started < 0.5
+    # Bounded work, measured against a 5 kB cell in the same process rather than a wall-clock limit
+    # (a loaded 2-core CI runner stretches both alike). Best of 3 each; seen ~1x (15 ms both).
+    # A scan of the whole value would cost ~2000x the short cell; 100x leaves room for noise.
+    short = cell[: 100 + len(RAW["email"]) + 2 + 5 * 1024]
+    assert _best_seconds(cell) < 100 * _best_seconds(short)
     body, marker = out.split("…[truncated ")
     assert (
         len(body) <= MAX_VALUE_CHARS and RAW["email"] not in out and mask_value("email", RAW["email"]) in out

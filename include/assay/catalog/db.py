@@ -34,7 +34,7 @@ def connect_args(url: str) -> dict[str, object]:
 @lru_cache(maxsize=8)
 def engine(url: str) -> Engine:
     """The process-wide engine for ``url`` (cached per URL)."""
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args(url))
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args(url), hide_parameters=True)
 
 
 @contextmanager

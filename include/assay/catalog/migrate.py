@@ -80,7 +80,7 @@ def _cause(exc: BaseException, url: str) -> BaseException | None:
 def _throwaway_engine(url: str) -> Engine:
     """An engine without a pool: migrations and probes must not leave connections behind."""
     try:
-        return create_engine(url, poolclass=NullPool, connect_args=connect_args(url))
+        return create_engine(url, poolclass=NullPool, connect_args=connect_args(url), hide_parameters=True)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:  # ValueError: a port that is no number
         raise DatabaseError(f"catalog database URL {masked(url)} is not valid: {_reason(exc, url)}") from _cause(exc, url)
 

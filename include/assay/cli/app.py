@@ -4,6 +4,9 @@ Each command is a few lines that call a typed function of the package; errors of
 :class:`assay.errors.AssayError` are printed as one clear line and exit with status 2. So is a
 database that cannot be reached or is lost mid-run (a driver's ``OperationalError`` or
 ``InterfaceError``): ``assay: error: catalog database unreachable (<masked URL>): <driver message>``.
+Only the error itself and its ``__cause__`` chain count: a bug raised while handling a database error
+(its ``__context__``) stays a traceback, exit 1. A setting the environment gets wrong is one line
+naming the variable, exit 2.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from assay.catalog.urls import scrub, urls_of
 from assay.cli import gate, pipeline, platform, train
 from assay.cli.output import echo
 from assay.config import get_settings
-from assay.errors import AssayError
+from assay.errors import AssayError, ConfigError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -57,7 +60,11 @@ def _tag_database_errors() -> None:
 
 
 def _database_error(exc: BaseException) -> BaseException | None:
-    """The driver-level database error behind ``exc`` (itself, its cause or context), if any."""
+    """The driver-level database error behind ``exc`` (itself or its ``__cause__`` chain), if any.
+
+    Not ``__context__``: an error raised inside an ``except OperationalError:`` block or a cleanup
+    is a bug of its own, and must not be reported as "database unreachable".
+    """
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     kinds: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
@@ -73,7 +80,7 @@ def _database_error(exc: BaseException) -> BaseException | None:
         if isinstance(current, kinds):
             return current
         seen.add(id(current))
-        current = current.__cause__ or current.__context__
+        current = current.__cause__
     return None
 
 
@@ -125,14 +132,47 @@ def _catalog_url() -> str | None:
         return None
 
 
-def main() -> None:
-    """Run the CLI; an :class:`AssayError` or a lost database becomes one line ``assay: error: …``, exit 2."""
+def settings_error_line(exc: Any) -> str:
+    """One line for a pydantic ``ValidationError`` of :class:`~assay.config.Settings`, naming each variable.
+
+    The input is not quoted (it may be a password); a validator's own message may quote it.
+    """
+    from assay.config import Settings
+
+    model_config: Any = Settings.model_config
+    prefix = str(model_config.get("env_prefix", ""))
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = str(err["loc"][0]) if err.get("loc") else "?"
+        field = Settings.model_fields.get(loc)
+        alias = field.validation_alias if field is not None else None
+        variable = alias if isinstance(alias, str) else (prefix + loc if field is not None else loc)
+        parts.append(f"{variable.upper()}: {err['msg']}")
+    return "invalid setting " + "; ".join(parts)
+
+
+def _start() -> str | None:
+    """Load the settings, set up logging and error tagging; the catalog URL if one is known."""
     logging.basicConfig(
         level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     _tag_database_errors()
     # Read now: the embedded server's state file (its socket folder) is gone once it has stopped.
-    catalog_url = _catalog_url()
+    return _catalog_url()
+
+
+def main() -> None:
+    """Run the CLI; an :class:`AssayError`, a bad setting or a lost database is one line ``assay: error: …``, exit 2."""
+    from pydantic import ValidationError
+
+    try:
+        catalog_url = _start()
+    except ConfigError as exc:  # no settings, so no URLs to scrub: the message is assay's own
+        echo(f"assay: error: {exc}", err=True)
+        sys.exit(2)
+    except ValidationError as exc:
+        echo(f"assay: error: {settings_error_line(exc)}", err=True)
+        sys.exit(2)
     try:
         app()
     except AssayError as exc:

@@ -168,7 +168,9 @@ def measure(
         return DriftResult(name, None, None, n_train, n_serving, tw, sw, msg)
 
     try:
-        engine = create_engine(shop_url, poolclass=NullPool, connect_args=connect_args(shop_url))
+        engine = create_engine(
+            shop_url, poolclass=NullPool, connect_args=connect_args(shop_url), hide_parameters=True
+        )
     except (ArgumentError, ImportError, ValueError) as exc:  # unparsable URL: evidence, recorded per feature
         return {name: failed(name, f"shop database {masked(shop_url)}: {scrub(str(exc), shop_url)}") for name, _ in features}
     try:

@@ -92,7 +92,7 @@ def writer_engine(url: str, threads: int = WRITER_THREADS) -> Engine:
     args = dict(connect_args(url))
     if make_url(url).get_backend_name() == "postgresql":
         args["options"] = "-c synchronous_commit=off"
-    return create_engine(url, pool_size=threads, max_overflow=2, connect_args=args)
+    return create_engine(url, pool_size=threads, max_overflow=2, connect_args=args, hide_parameters=True)
 
 
 class Writers:

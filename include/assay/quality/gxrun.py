@@ -200,7 +200,10 @@ class GxSession:
 
     def _sql_source(self, name: str, url: str) -> Any:
         if name not in self._sql:
-            self._sql[name] = self.context.data_sources.add_postgres(name=name, connection_string=url)
+            # hide_parameters: a failed validation query must not print the values it was bound to
+            self._sql[name] = self.context.data_sources.add_postgres(
+                name=name, connection_string=url, kwargs={"hide_parameters": True}
+            )
         return self._sql[name]
 
     @staticmethod

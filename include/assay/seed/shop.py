@@ -185,7 +185,7 @@ def seed_shop(shop_url: str, landing_dir: Path, config: SeedConfig) -> SeedStats
     files: list[Path] = []
     applied: dict[date, list[str]] = {}
     details: dict[str, Any] = {}
-    engine = create_engine(shop_url, poolclass=NullPool)
+    engine = create_engine(shop_url, poolclass=NullPool, hide_parameters=True)
     where = masked(shop_url)
     try:
         with engine.begin() as conn:

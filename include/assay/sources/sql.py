@@ -109,7 +109,9 @@ def source_engine(url: str) -> Engine:
     A statement that fails (a table dropped since it was listed) then costs only itself, not
     every later statement of a shared transaction.
     """
-    return create_engine(url, connect_args=connect_args(url), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    return create_engine(
+        url, connect_args=connect_args(url), isolation_level="AUTOCOMMIT", pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def relation(schema: str | None, name: str, columns: Sequence[str] = ()) -> TableClause:

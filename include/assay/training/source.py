@@ -34,7 +34,7 @@ def _shop_engine(settings: Settings) -> Any:
     from assay.catalog.db import connect_args
 
     url = settings.source_reader_url()
-    return create_engine(url, poolclass=NullPool, connect_args=connect_args(url))
+    return create_engine(url, poolclass=NullPool, connect_args=connect_args(url), hide_parameters=True)
 
 
 def read_rows(settings: Settings, days: list[dt.date]) -> tuple[pd.DataFrame, pd.DataFrame, int]:

@@ -64,7 +64,7 @@ def check_reachable(settings: Settings) -> None:
     if url.get_backend_name() not in _DATABASE_BACKENDS:
         return
     args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.get_backend_name() == "postgresql" else {}
-    engine = create_engine(url, poolclass=NullPool, connect_args=args)
+    engine = create_engine(url, poolclass=NullPool, connect_args=args, hide_parameters=True)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -65,7 +65,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(_url(), poolclass=NullPool)
+    engine = create_engine(_url(), poolclass=NullPool, hide_parameters=True)
     try:
         with engine.begin() as conn:
             _run(conn)
