@@ -252,7 +252,13 @@ def read_only_url(url: str) -> str:
     write. A session may lift the default; the reader role's missing grants stop a determined one.
     """
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
-    if make_url(url).get_backend_name() != "postgresql":
+    try:
+        if make_url(url).get_backend_name() != "postgresql":
+            return url
+        return with_session_options(url, default_transaction_read_only="on")
+    except (ArgumentError, ValueError):
+        # Unparsable (e.g. a raw '@' in a password): left as it is, so the reader that opens it
+        # records the source's masked "unusable URL" error instead of a crash here.
         return url
-    return with_session_options(url, default_transaction_read_only="on")
