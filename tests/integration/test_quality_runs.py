@@ -69,6 +69,11 @@ def run_rows(env: ShopWorld, day: date) -> dict[str, tuple]:
             for ns, n, rid, status, error, suite in rows}
 
 
+def attempt_error_of(env: ShopWorld, run_id: int) -> str:
+    """Why the last attempt on a quality run row did not replace its record."""
+    return execute(env.catalog_url, "SELECT attempt_error FROM quality_runs WHERE id = :r", r=run_id)[0][0]
+
+
 def results_of(env: ShopWorld, run_id: int) -> dict[str, tuple]:
     rows = execute(env.catalog_url, """
         SELECT expectation_id, id, success, waived, waiver_id, details FROM expectation_results
@@ -184,9 +189,9 @@ def test_suite_that_does_not_parse(env, baseline, suites):
     with pytest.raises(QualityError) as err:
         run_quality(env.settings, CLEAN, "test/bad-json", assets=SOME, suites=suites)
     assert "products.json: not valid JSON" in str(err.value)
-    rows = run_rows(env, CLEAN)
-    status, error = rows["products"][1:3]
-    assert status == "error" and "products.json: not valid JSON" in error
+    # A failed rerun keeps the baseline's record (issue #12 item 6); the reason is in attempt_error.
+    run_id, status = run_rows(env, CLEAN)["products"][:2]
+    assert status == "ok" and "products.json: not valid JSON" in attempt_error_of(env, run_id)
     summary = err.value.summary
     assert summary["partitions"]["products:__all__"]["status"] == "error"
     assert all(p["status"] == "ok" for k, p in summary["partitions"].items() if not k.startswith("products"))
@@ -216,7 +221,8 @@ def test_unknown_expectation_type(env, baseline, suites):
     p = report.partition("customers")
     assert p.status == "error"
     assert "customers.json" in p.error and "unknown expectation type 'expect_column_values_to_be_purple'" in p.error
-    assert run_rows(env, CLEAN)["customers"][1] == "error"
+    run_id, status = run_rows(env, CLEAN)["customers"][:2]  # the baseline's record is kept
+    assert status == "ok" and "expect_column_values_to_be_purple" in attempt_error_of(env, run_id)
     assert_others_ran(report, "customers")
 
 
@@ -260,7 +266,8 @@ def test_asset_that_vanished(env, baseline, suites):
                          raise_on_failure=False)
     p = report.partition("vanishing")
     assert p.status == "error" and "vanishing" in p.error and "does not exist" in p.error
-    assert run_rows(env, CLEAN)["vanishing"][1] == "error"
+    run_id, status = run_rows(env, CLEAN)["vanishing"][:2]  # the good validation before is kept
+    assert status == "ok" and "does not exist" in attempt_error_of(env, run_id)
     assert_others_ran(report, "vanishing")
 
 
@@ -291,7 +298,8 @@ def test_gx_raising_mid_run_is_recorded_for_that_asset(env, baseline, monkeypatc
     monkeypatch.setattr(GxSession, "validate_sql", flaky)
     with pytest.raises(QualityError, match="impressions:2026-11-01 .* RuntimeError: boom inside GX") as err:
         run_quality(env.settings, CLEAN, "test/gx-raises", assets=SOME)
-    assert run_rows(env, CLEAN)["impressions"][1:3] == ("error", "RuntimeError: boom inside GX")
+    run_id, status = run_rows(env, CLEAN)["impressions"][:2]  # the baseline's record is kept
+    assert (status, attempt_error_of(env, run_id)) == ("ok", "RuntimeError: boom inside GX")
     summary = err.value.summary
     assert [k for k, p in summary["partitions"].items() if p["status"] != "ok"] == ["impressions:2026-11-01"]
     items = execute(env.catalog_url, "SELECT summary FROM review_items WHERE ref LIKE :r",

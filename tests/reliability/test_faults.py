@@ -448,3 +448,164 @@ def test_a_row_left_running_before_migration_0003_is_reaped(fresh_db: Callable[[
                   use_embeddings=False)
     ((status, error),) = rows(catalog, "SELECT status, error FROM inventory_runs WHERE run_key = 'old/killed'")
     assert status == "failed" and error.startswith("interrupted:") and "new/run" in error
+
+
+# ---- failed reruns keep a successful record (issue #12 item 6) -------------------------------------
+def test_failed_profile_rerun_keeps_the_success_its_metrics_anomalies_and_review_items(world: World) -> None:
+    from support.db import execute
+
+    from assay.inventory import run_inventory
+    from assay.profiling import ProfilingError, run_profile
+
+    run_inventory(world.settings, DAY, f"cli/{DAY}", use_embeddings=False)
+    run_profile(world.settings, DAY, f"cli/{DAY}")
+    before = _profile_runs(world)[("alpha", DAY)]
+    assert before["status"] == "success"
+    run_id, asset_id = before["id"], before["asset_id"]
+    # An anomaly of the partition and a steward's review item on it (set by hand: no history yet).
+    execute(world.catalog, "INSERT INTO anomalies (asset_id, profile_run_id, partition_key, logical_date, metric, "
+            "method, details, status, status_changed_by) VALUES (:a, :r, '__all__', :d, 'row_count', 'test', '{}', "
+            "'acknowledged', 'ana')", a=asset_id, r=run_id, d=DAY)
+    ((anomaly_id,),) = rows(world.catalog, "SELECT id FROM anomalies WHERE profile_run_id = :r", r=run_id)
+    execute(world.catalog, "INSERT INTO review_items (kind, ref, asset_id, anomaly_id, summary, details, status, "
+            "resolution, closed_by) VALUES ('anomaly', 'test/1', :a, :n, 'row count', '{}', 'closed', 'expected: sale', "
+            "'ana')", a=asset_id, n=anomaly_id)
+    metrics = rows(world.catalog, "SELECT count(*) FROM column_metrics WHERE profile_run_id = :r", r=run_id)[0][0]
+    assert metrics > 0
+
+    execute(world.source, "DROP TABLE alpha")
+    with pytest.raises(ProfilingError):
+        run_profile(world.settings, DAY, "cli/rerun", force=True)
+    after = _profile_runs(world)[("alpha", DAY)]
+    assert _record(after) == _record(before)
+    assert after["attempt_started_at"] is None and "alpha" in after["attempt_error"], after
+    assert rows(world.catalog, "SELECT count(*) FROM column_metrics WHERE profile_run_id = :r", r=run_id)[0][0] == metrics
+    assert rows(world.catalog, "SELECT status, status_changed_by FROM anomalies WHERE id = :n", n=anomaly_id) == [
+        ("acknowledged", "ana")]
+    assert rows(world.catalog, "SELECT status, resolution FROM review_items WHERE ref = 'test/1'") == [
+        ("closed", "expected: sale")]
+    assert _running(world, "profile_runs") == []
+
+
+def test_failed_first_profile_is_still_recorded_failed(world: World) -> None:
+    from support.db import execute
+
+    from assay.inventory import run_inventory
+    from assay.profiling import ProfilingError, run_profile
+
+    run_inventory(world.settings, DAY, f"cli/{DAY}", use_embeddings=False)
+    execute(world.source, "DROP TABLE alpha")
+    with pytest.raises(ProfilingError):
+        run_profile(world.settings, DAY, f"cli/{DAY}")
+    alpha = _profile_runs(world)[("alpha", DAY)]
+    assert alpha["status"] == "failed" and "alpha" in alpha["error"] and alpha["attempt_error"] is None
+
+
+def test_quality_rerun_that_cannot_run_keeps_the_previous_result(world: World) -> None:
+    from support.db import execute
+
+    from assay.quality import run_quality
+
+    suites = world.folder / "expectations"
+    suites.mkdir()
+    (suites / "alpha.json").write_text(json.dumps(SUITE))
+    assert run_quality(world.settings, DAY, "test/first", suites=suites).ok
+    before = _quality_runs(world)[DAY]
+    results = rows(world.catalog, "SELECT expectation_id, success FROM expectation_results WHERE quality_run_id = :r",
+                   r=before["id"])
+    assert results == [("id_not_null", True)]
+    execute(world.catalog, "INSERT INTO review_items (kind, ref, asset_id, quality_run_id, summary, details) "
+            "VALUES ('quality_failure', :ref, :a, :r, 'earlier failure', '{}')",
+            ref=f"{before['id']}/old", a=before["asset_id"], r=before["id"])
+
+    execute(world.source, "DROP TABLE alpha")
+    report = run_quality(world.settings, DAY, "test/second", suites=suites, raise_on_failure=False)
+    assert not report.ok
+    after = _quality_runs(world)[DAY]
+    assert _record(after) == _record(before)
+    assert after["attempt_started_at"] is None and after["attempt_error"], after
+    assert rows(world.catalog, "SELECT expectation_id, success FROM expectation_results WHERE quality_run_id = :r",
+                r=before["id"]) == results
+    # The steward's open item is not closed as "passed on re-run"; the failure to run is raised as an item.
+    items = dict(rows(world.catalog, "SELECT ref, status FROM review_items WHERE quality_run_id = :r", r=before["id"]))
+    assert items[f"{before['id']}/old"] == "open" and items[f"{before['id']}/__run__"] == "open", items
+
+
+# ---- catalog behind the code (item 2) --------------------------------------------------------------
+@pytest.mark.parametrize("stage", ["inventory", "profile", "quality"])
+def test_a_catalog_behind_the_code_says_to_migrate(fresh_db: Callable[[str], str], tmp_path: Path, stage: str) -> None:
+    from assay.catalog import migrate
+    from assay.errors import DatabaseError
+    from assay.inventory import run_inventory
+    from assay.profiling import run_profile
+    from assay.quality import run_quality
+
+    catalog = fresh_db("behind")
+    migrate.upgrade(catalog, "0002")
+    decls = tmp_path / "sources.yaml"
+    decls.write_text(json.dumps({"sources": []}))
+    settings = Settings(home=tmp_path / "state", database_url=catalog, sources_file=decls)
+    suites = tmp_path / "expectations"
+    suites.mkdir()
+    (suites / "alpha.json").write_text(json.dumps(SUITE))
+    call = {
+        "inventory": lambda: run_inventory(settings, DAY, "t/1", use_embeddings=False),
+        "profile": lambda: run_profile(settings, DAY, "t/1"),
+        "quality": lambda: run_quality(settings, DAY, "t/1", suites=suites),
+    }[stage]
+    with pytest.raises(DatabaseError, match="run `assay catalog migrate`") as err:
+        call()
+    assert "revision 0002" in str(err.value)
+
+
+# ---- the inventory's owner lock on any exit (item 3) -----------------------------------------------
+def test_an_exception_mid_inventory_releases_the_owner_lock(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.catalog import runs
+    from assay.inventory import run as inventory_run
+    from assay.inventory import run_inventory
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom in the middle")
+
+    monkeypatch.setattr(inventory_run, "_inventory_source", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        run_inventory(world.settings, DAY, f"cli/{DAY}", use_embeddings=False)
+    assert runs._CLAIMS == {} or all(not v for v in runs._CLAIMS.values())
+    key = runs.owner_key(runs.INVENTORY, (f"cli/{DAY}",))
+    # Nobody holds the owner lock any more: an exclusive take succeeds (released with the connection).
+    assert rows(world.catalog, "SELECT pg_try_advisory_lock(:k)", k=key) == [(True,)]
+    ((status, error, attempt),) = rows(world.catalog, "SELECT status, error, attempt_started_at FROM inventory_runs "
+                                       "WHERE run_key = :k", k=f"cli/{DAY}")
+    assert status == "failed" and "RuntimeError" in error and "boom" in error and attempt is None
+    monkeypatch.undo()
+    run_inventory(world.settings, DAY, f"cli/{DAY}", use_embeddings=False)
+    assert rows(world.catalog, "SELECT status FROM inventory_runs WHERE run_key = :k", k=f"cli/{DAY}") == [("success",)]
+
+
+# ---- owner keys (item 4) ---------------------------------------------------------------------------
+def test_owner_key_of_caller_values_equals_the_key_of_the_fetched_row(world: World) -> None:
+    import pendulum
+
+    from assay.catalog import runs
+    from assay.inventory import run_inventory
+    from assay.profiling import run_profile
+
+    run_inventory(world.settings, DAY, f"cli/{DAY}", use_embeddings=False)
+    run_profile(world.settings, DAY, f"cli/{DAY}")
+    ((asset_id, partition, day),) = rows(world.catalog, "SELECT r.asset_id, r.partition_key, r.logical_date FROM "
+                                         "profile_runs r JOIN assets a ON a.id = r.asset_id WHERE a.name = 'alpha'")
+    fetched = runs.owner_key(runs.PROFILE, (asset_id, partition, day))
+    caller = (str(asset_id), partition, pendulum.datetime(DAY.year, DAY.month, DAY.day, tz="UTC"))
+    assert runs.owner_key(runs.PROFILE, caller) == fetched
+    assert runs.owner_key(runs.PROFILE, (asset_id, partition, dt.datetime(DAY.year, DAY.month, DAY.day, 5))) == fetched
+    assert runs.owner_key(runs.PROFILE, (asset_id + 1, partition, day)) != fetched
+    assert runs.owner_key(runs.INVENTORY, (None,)) == runs.owner_key(runs.INVENTORY, ("",))
+
+
+def test_claims_are_not_keyed_by_a_plain_password() -> None:
+    from sqlalchemy import create_engine
+
+    from assay.catalog import runs
+
+    eng = create_engine("postgresql+psycopg2://u:s3cretpw@127.0.0.1:1/x")
+    assert "s3cretpw" not in repr(runs._claim_id(eng, runs.INVENTORY, ("k",)))

@@ -15,7 +15,10 @@ and date; a suite, asset partition and date): its ``status``, ``error``, ``start
 * at the start of every run, :func:`reap` takes each row with an attempt in progress whose lock it
   can take exclusively (nobody owns it any more) and ends that attempt: a new key becomes
   ``failed`` / ``error`` with the reason in ``error``; an existing record is kept and the reason
-  goes to ``attempt_error``. A live attempt of another process holds its lock and is left alone.
+  goes to ``attempt_error``. A live attempt of another process holds its lock and is left alone;
+* an attempt that fails (its stage caught the error) on a key whose record is a success
+  (:attr:`RunTable.kept_statuses`) keeps that record too (:func:`fail_attempt`): a failed rerun
+  never replaces a good record; only the next finished success does.
 
 No clock decides whether an owner is alive, so a slow attempt is never reaped and a dead one is
 reaped by the very next run.
@@ -47,11 +50,15 @@ RUNNING = RunStatus.RUNNING.value
 
 @dataclass(frozen=True)
 class RunTable:
-    """A table of run rows: its model, natural key and the status of an interrupted first attempt."""
+    """A table of run rows: its model, natural key and the status of an interrupted first attempt.
+
+    ``kept_statuses`` are the statuses of a record that a failed attempt does not replace.
+    """
 
     model: type[Base]
     key: tuple[str, ...]
     interrupted_status: str
+    kept_statuses: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -64,15 +71,38 @@ class RunTable:
 
 
 INVENTORY = RunTable(InventoryRun, ("run_key",), RunStatus.FAILED.value)
-PROFILE = RunTable(ProfileRun, ("asset_id", "partition_key", "logical_date"), RunStatus.FAILED.value)
+PROFILE = RunTable(
+    ProfileRun, ("asset_id", "partition_key", "logical_date"), RunStatus.FAILED.value, (RunStatus.SUCCESS.value,)
+)
+#: A validation whose expectations failed is a record too (it ran); one that could not run is not.
 QUALITY = RunTable(
-    QualityRun, ("suite_name", "asset_id", "partition_key", "logical_date"), QualityStatus.ERROR.value
+    QualityRun,
+    ("suite_name", "asset_id", "partition_key", "logical_date"),
+    QualityStatus.ERROR.value,
+    (QualityStatus.OK.value, QualityStatus.FAILED.value),
 )
 
 
+def _key_text(table: RunTable, name: str, value: Any) -> str:
+    """One key value as text, the same for a caller's value and the value read back from the row."""
+    if value is None:
+        return ""
+    kind = table.column(name).type.python_type
+    if kind is dt.date:  # a datetime (pendulum's too) names its date; the column holds a date
+        return (value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))).date().isoformat()
+    if kind is int:
+        return str(int(value))
+    return str(value)
+
+
 def owner_key(table: RunTable, key: Sequence[Any]) -> int:
-    """The signed 64-bit advisory-lock key of one run row's natural key (stable across processes)."""
-    text = "\x1f".join(["assay.run", table.name, *(str(v) for v in key)])
+    """The signed 64-bit advisory-lock key of one run row's natural key (stable across processes).
+
+    Values are normalised by their column's type (``5`` and ``"5"``, a date and a datetime of that
+    date give the same key), so the owner and the reaper agree whatever types each holds.
+    """
+    values = (_key_text(table, name, v) for name, v in zip(table.key, key, strict=True))
+    text = "\x1f".join(["assay.run", table.name, *values])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
 
 
@@ -102,12 +132,13 @@ def held(bind: Engine, table: RunTable, key: Sequence[Any]) -> Iterator[None]:
         conn.close()
 
 
-#: Attempts held past one ``with`` block (:func:`claim`), per (engine URL, lock key).
+#: Attempts held past one ``with`` block (:func:`claim`), per (engine URL, lock key). The URL is
+#: masked: no password is kept in a module dict.
 _CLAIMS: dict[tuple[str, int], list[ExitStack]] = {}
 
 
 def _claim_id(bind: Engine, table: RunTable, key: Sequence[Any]) -> tuple[str, int]:
-    return bind.url.render_as_string(hide_password=False), owner_key(table, key)
+    return bind.url.render_as_string(hide_password=True), owner_key(table, key)
 
 
 def claim(bind: Engine, table: RunTable, key: Sequence[Any]) -> None:
@@ -122,9 +153,13 @@ def claim(bind: Engine, table: RunTable, key: Sequence[Any]) -> None:
 
 def release(bind: Engine, table: RunTable, key: Sequence[Any]) -> None:
     """Release the lock :func:`claim` took for this key (nothing if none is held)."""
-    stacks = _CLAIMS.get(_claim_id(bind, table, key))
+    claim_id = _claim_id(bind, table, key)
+    stacks = _CLAIMS.get(claim_id)
     if stacks:
-        stacks.pop().close()
+        stack = stacks.pop()
+        if not stacks:
+            del _CLAIMS[claim_id]
+        stack.close()
 
 
 def start_attempt(bind: Bind, table: RunTable, row: dict[str, Any], now: dt.datetime) -> int:
@@ -192,18 +227,55 @@ def interrupt(bind: Bind, table: RunTable, row_id: int, reason: str, now: dt.dat
     return bool(bind.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
+def fail_attempt(bind: Bind, table: RunTable, row_id: int, reason: str) -> bool:
+    """End a failed attempt on row ``row_id`` keeping its record if that is a success; True if kept.
+
+    A record in ``table.kept_statuses`` stays as it was (status, figures, child rows), with
+    ``reason`` in ``attempt_error``, as :func:`interrupt` does. Otherwise (a first attempt, a
+    failed record) nothing is written: the caller records the failure as the new record.
+    """
+    stmt = (
+        update(table.model)
+        .where(and_(table.column("id") == row_id, table.column("status").in_(table.kept_statuses)))
+        .values(attempt_error=reason, attempt_started_at=None)
+    )
+    return bool(table.kept_statuses) and bool(bind.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def _require_head(bind: Bind) -> None:
+    """Fail with "run `assay catalog migrate`" when the catalog is not at this code's revision.
+
+    Read on ``bind`` itself: an unreachable catalog fails as the run's first statement would.
+    """
+    # alembic is loaded only where a run starts
+    from alembic.runtime.migration import MigrationContext
+
+    from assay.catalog.migrate import head, require_head
+    from assay.catalog.models import VERSION_TABLE
+
+    conn = bind.connection() if isinstance(bind, Session) else bind
+    at = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+    if at != head():
+        require_head(conn.engine.url.render_as_string(hide_password=False))  # raises, with the fix
+
+
 def reap(bind: Bind, table: RunTable, reaper: str, now: dt.datetime) -> int:
     """End every attempt in progress in ``table`` whose owner is gone; return how many.
 
     Run it in a transaction of its own at the start of a run (the exclusive locks it takes are
-    released at commit). An attempt whose owner still holds its shared lock is left alone.
+    released at commit). An attempt whose owner still holds its shared lock is left alone. First
+    checks that the catalog is migrated to this code's revision.
 
     Args:
         bind: a connection or session inside a transaction.
         table: the run table.
         reaper: the run key of the run that reaps (recorded in the reason).
         now: the time recorded as the end of a reaped first attempt.
+
+    Raises:
+        DatabaseError: the catalog is not at this code's revision (the message says to migrate).
     """
+    _require_head(bind)
     columns = [table.column(k) for k in table.key]
     found = bind.execute(
         select(table.column("id"), table.column("attempt_started_at"), table.column("started_at"), *columns)

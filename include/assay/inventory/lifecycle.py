@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from assay.catalog import runs
+from assay.catalog.db import engine
 from assay.catalog.models import InventoryRun, RunStatus, Source
 from assay.catalog.upsert import upsert_keyed
 from assay.catalog.urls import scrub
@@ -81,10 +82,13 @@ def finish_run(
         "finished_at": finished_at,
         **runs.finished_sql(runs.INVENTORY),
     }
-    conn.execute(update(InventoryRun).where(InventoryRun.run_key == run_key).values(values))
-    # Released before the caller commits: a reaper that takes the lock meanwhile waits for this
-    # row and then finds the attempt finished (runs.interrupt re-checks it).
-    runs.release(conn.engine, runs.INVENTORY, (run_key,))
+    try:
+        conn.execute(update(InventoryRun).where(InventoryRun.run_key == run_key).values(values))
+    finally:
+        # Released before the caller commits: a reaper that takes the lock meanwhile waits for this
+        # row and then finds the attempt finished (runs.interrupt re-checks it). Released when the
+        # write fails too: the attempt, still in progress, is then the reaper's.
+        runs.release(conn.engine, runs.INVENTORY, (run_key,))
 
 
 def abandon_run(conn: Connection, run_key: str, reason: str, now: dt.datetime) -> None:
@@ -98,6 +102,11 @@ def abandon_run(conn: Connection, run_key: str, reason: str, now: dt.datetime) -
         runs.interrupt(conn, runs.INVENTORY, run_id, scrub(reason), now)
     finally:
         runs.release(conn.engine, runs.INVENTORY, (run_key,))
+
+
+def release(url: str, run_key: str) -> None:
+    """Release this process's owner lock of run ``run_key`` if it still holds it (any exit of a run)."""
+    runs.release(engine(url), runs.INVENTORY, (run_key,))
 
 
 def _scrubbed(value: Any) -> Any:

@@ -96,14 +96,45 @@ def run_inventory(
 
     classifier = _Classifier(use_embeddings, reclassify)
     try:
-        with Writers(url) as writers:
-            reports = [
-                _inventory_source(settings, url, decl, run_id, run_key, observed_at, classifier, writers)
-                for decl in chosen
-            ]
-    except DatabaseError as exc:
+        report, status, stats, failures = _inventory(
+            settings, url, chosen, run_id, run_key, logical_date, observed_at, classifier, use_embeddings, started
+        )
+        with engine(url).begin() as conn:
+            lifecycle.finish_run(conn, run_key, status, stats, "; ".join(failures) or None, dt.datetime.now(dt.UTC))
+    except BaseException as exc:
+        # Whatever ends the run here (the catalog refusing a write, a bug, Ctrl-C), the attempt is
+        # ended and its owner lock released: a lock left held would keep the row from being reaped
+        # while this process lives.
         _record_crash(url, run_key, exc, settings)
         raise
+    log.info("%s", report.summary())
+    if any(r.status == RunStatus.FAILED.value for r in report.sources):
+        raise SourceError(report.summary())
+    if classifier.error:
+        from assay.classify import ClassificationError
+
+        raise ClassificationError(f"{classifier.error}\n{report.summary()}")
+    return report
+
+
+def _inventory(
+    settings: Settings,
+    url: str,
+    chosen: list[SqlSource | FileSource],
+    run_id: int,
+    run_key: str,
+    logical_date: dt.date,
+    observed_at: dt.datetime,
+    classifier: _Classifier,
+    use_embeddings: bool,
+    started: float,
+) -> tuple[InventoryReport, RunStatus, dict[str, Any], list[str]]:
+    """Inventory every chosen source; the report, the run's status, figures and failures."""
+    with Writers(url) as writers:
+        reports = [
+            _inventory_source(settings, url, decl, run_id, run_key, observed_at, classifier, writers)
+            for decl in chosen
+        ]
     log.info(
         "classification: %d columns classified in %.1f s (main thread), %d kept their stored labels",
         classifier.classified, classifier.seconds, classifier.reused,
@@ -129,30 +160,31 @@ def run_inventory(
         "totals": report.totals(),
         "use_embeddings": use_embeddings,
     }
-    with engine(url).begin() as conn:
-        lifecycle.finish_run(conn, run_key, status, stats, "; ".join(failures) or None, dt.datetime.now(dt.UTC))
-    log.info("%s", report.summary())
-    if any(r.status == RunStatus.FAILED.value for r in reports):
-        raise SourceError(report.summary())
-    if classifier.error:
-        from assay.classify import ClassificationError
-
-        raise ClassificationError(f"{classifier.error}\n{report.summary()}")
-    return report
+    return report, status, stats, failures
 
 
-def _record_crash(url: str, run_key: str, exc: DatabaseError, settings: Settings) -> None:
-    """End the attempt when the catalog refused a write, if the catalog still answers.
+def _record_crash(url: str, run_key: str, exc: BaseException, settings: Settings) -> None:
+    """End the attempt that an exception cut short, if the catalog still answers; always release its lock.
 
     A previous successful record of the run key is kept (the reason goes to ``attempt_error``);
-    a run without one is recorded ``failed`` with the reason.
+    a run without one is recorded ``failed`` with the reason. A catalog error is quoted as is;
+    any other exception is named by its type.
     """
+    if isinstance(exc, DatabaseError):
+        text = str(exc)
+    else:  # an unexpected message may quote a value: screened and bounded like a stored value
+        from assay.classify.scrub import safe_value
+
+        text = str(safe_value(f"{type(exc).__name__}: {exc}".rstrip(": "), limit=1000))
     try:
         with engine(url).begin() as conn:
-            error = scrub(str(exc), *urls_of(settings))
+            error = scrub(text, *urls_of(settings))
             lifecycle.abandon_run(conn, run_key, f"interrupted: {error}", dt.datetime.now(dt.UTC))
-    except SQLAlchemyError as again:
-        log.error("could not record the failure of inventory run %s: %s", run_key, db_error_text(again))
+    except Exception as again:  # the original exception is the one raised; this one is logged
+        reason = db_error_text(again) if isinstance(again, SQLAlchemyError) else f"{type(again).__name__}: {again}"
+        log.error("could not record the failure of inventory run %s: %s", run_key, reason)
+    finally:
+        lifecycle.release(url, run_key)
 
 
 # ---- one source -------------------------------------------------------------------------------

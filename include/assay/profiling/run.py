@@ -10,8 +10,9 @@ key), its ``column_metrics`` (upserted per column, stale columns deleted) and it
 date therefore replaces its profile, and running it again with nothing changed leaves the catalog
 as it was (only the run timestamps move). A partition that fails is recorded as ``failed`` with
 its error and the others carry on; :class:`~assay.profiling.report.ProfilingError` is raised at
-the end. A rerun keeps a partition's previous record until its own outcome is written, and a run
-first reaps the attempts whose process is gone (:mod:`assay.catalog.runs`).
+the end. A rerun keeps a partition's previous record until its own outcome is written (a rerun
+that fails keeps a successful record: the failure goes to ``attempt_error``), and a run first
+reaps the attempts whose process is gone (:mod:`assay.catalog.runs`).
 """
 
 from __future__ import annotations
@@ -150,6 +151,10 @@ def _profile_one(
         error = _error_text(exc)
         log.warning("profiling %s [%s] failed: %s", target.label, target.partition_key, error)
         with session(url) as s:
+            # A rerun that fails keeps a successful record: its metrics, anomalies and the review
+            # items on them stay; the failure goes to attempt_error. A first attempt is recorded failed.
+            if runs.fail_attempt(s, runs.PROFILE, run_id, error):
+                return AssetResult(target.asset_id, target.label, target.partition_key, "failed", run_id, error=error)
             upsert(
                 s,
                 ProfileRun,

@@ -204,8 +204,11 @@ def _validate_partition(
     res.statistics["scrubbed"] = _scrubbed_total(res.outcomes)
     res.status = res.decide_status()
     with session(url) as s:
-        store.finish_run(s, res, gx_run_id, dt.datetime.now(dt.UTC), run_key=run_key, suite_digest=p.suite.digest)
-        store.sync_review_items(s, res)
+        kept = store.finish_run(s, res, gx_run_id, dt.datetime.now(dt.UTC), run_key=run_key, suite_digest=p.suite.digest)
+        store.sync_review_items(s, res, kept=kept)
+    if kept:  # the record's Data Docs page stays the one the catalog links
+        log.warning("quality %s on %s %s: the previous result is kept", p.suite.name, res.target, res.partition_key)
+        res.data_docs_url = None
     log.info(
         "quality %s on %s %s: %s (%d critical, %d warning failed, %d waived, %d could not evaluate)",
         p.suite.name, res.target, res.partition_key, res.status, len(res.critical_failures),
@@ -280,8 +283,8 @@ def _record_broken(
         res.status = QualityStatus.ERROR.value
         with session(url) as s:
             res.quality_run_id = store.start_run(s, res, run_key, None, dt.datetime.now(dt.UTC))
-            store.finish_run(s, res, None, dt.datetime.now(dt.UTC), run_key=run_key, suite_digest=None)
-            store.sync_review_items(s, res)
+            kept = store.finish_run(s, res, None, dt.datetime.now(dt.UTC), run_key=run_key, suite_digest=None)
+            store.sync_review_items(s, res, kept=kept)
         log.error("quality %s on %s %s: %s", err.suite_name, target, partition, res.error)
         results.append(res)
     if results:

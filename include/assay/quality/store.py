@@ -182,14 +182,18 @@ def finish_run(
     *,
     run_key: str,
     suite_digest: str | None,
-) -> None:
+) -> bool:
     """Write the attempt's outcome and replace its expectation results, in the caller's transaction.
 
     ``run_key`` and ``suite_digest`` are the attempt's: they replace the previous record's with
-    the rest of it.
+    the rest of it. An attempt that could not validate (``p.error``) on a key whose record is a
+    validation (``ok`` or ``failed``) keeps that record and its results instead, with the error
+    in ``attempt_error``; returns True then. Failed expectations are an outcome, never kept back.
     """
     assert p.quality_run_id is not None
     run_id = p.quality_run_id
+    if p.error and runs.fail_attempt(s, runs.QUALITY, run_id, safe_value(p.error, limit=MAX_ERROR_CHARS)):
+        return True
     rows = [_result_row(run_id, o) for o in p.outcomes]
     kept = upsert(s, ExpectationResult, rows, key=["quality_run_id", "expectation_id"]) if rows else []
     stale = delete(ExpectationResult).where(ExpectationResult.quality_run_id == run_id)
@@ -213,6 +217,7 @@ def finish_run(
             **runs.finished_sql(runs.QUALITY),
         )
     )
+    return False
 
 
 def set_docs_url(s: Session, run_id: int, url: str) -> None:
@@ -231,13 +236,17 @@ def _item(p: PartitionResult, ref: str, summary: str, details: dict[str, Any]) -
     }
 
 
-def sync_review_items(s: Session, p: PartitionResult) -> list[int]:
+def sync_review_items(s: Session, p: PartitionResult, *, kept: bool = False) -> list[int]:
     """Open (or refresh) a review item per unwaived failure of the run; close the run's items that
-    no longer fail. A steward's status on an item that still fails is kept."""
+    no longer fail. A steward's status on an item that still fails is kept.
+
+    ``kept``: the attempt could not run and the previous record was kept (:func:`finish_run`);
+    only the "could not run" item is opened, the record's items stay as they are.
+    """
     assert p.quality_run_id is not None
     prefix = f"{p.quality_run_id}/"
     rows: list[dict[str, Any]] = []
-    for o in p.outcomes:
+    for o in [] if kept else p.outcomes:
         if not o.counts_against:
             continue
         what = f"could not be evaluated: {o.error}" if o.error else f"failed ({o.severity}, {o.dimension})"
@@ -284,6 +293,8 @@ def sync_review_items(s: Session, p: PartitionResult) -> list[int]:
             )
             .values(status=ReviewStatus.OPEN.value, resolution=None, closed_by=None, closed_at=None)
         )
+    if kept:
+        return ids
     s.execute(
         update(ReviewItem)
         .where(
