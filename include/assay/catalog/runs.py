@@ -39,6 +39,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from assay.catalog.models import Base, InventoryRun, ProfileRun, QualityRun, QualityStatus, RunStatus
+from assay.catalog.urls import masked
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ _CLAIMS: dict[tuple[str, int], list[ExitStack]] = {}
 
 
 def _claim_id(bind: Engine, table: RunTable, key: Sequence[Any]) -> tuple[str, int]:
-    return bind.url.render_as_string(hide_password=True), owner_key(table, key)
+    return masked(bind.url.render_as_string(hide_password=False)), owner_key(table, key)
 
 
 def claim(bind: Engine, table: RunTable, key: Sequence[Any]) -> None:
