@@ -103,7 +103,11 @@ def owner_key(table: RunTable, key: Sequence[Any]) -> int:
     date give the same key), so the owner and the reaper agree whatever types each holds.
     """
     values = (_key_text(table, name, v) for name, v in zip(table.key, key, strict=True))
-    text = "\x1f".join(["assay.run", table.name, *values])
+    return advisory_key("\x1f".join(["assay.run", table.name, *values]))
+
+
+def advisory_key(text: str) -> int:
+    """The signed 64-bit PostgreSQL advisory-lock key of ``text`` (sha256, stable across processes)."""
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
 
 

@@ -8,7 +8,6 @@ so a rerun of the same logical date writes the same values; ``updated_at`` is th
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +39,7 @@ def observed_at_of(logical_date: dt.date) -> dt.datetime:
 
 def lock_key(source_name: str) -> int:
     """A signed 64-bit advisory-lock key for one source (two runs of one source take turns)."""
-    digest = hashlib.sha256(f"assay.inventory:{source_name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return runs.advisory_key(f"assay.inventory:{source_name}")
 
 
 def start_run(conn: Connection, run_key: str, logical_date: dt.date, started_at: dt.datetime) -> int:
