@@ -82,7 +82,7 @@ def _decision(url: str) -> int:
 
 
 #: The newest revision (one per file in include/assay/catalog/migrations/versions).
-HEAD = "0003"
+HEAD = "0006"
 
 
 # ---- migrations -------------------------------------------------------------------------------
