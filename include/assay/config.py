@@ -8,6 +8,7 @@ Every value has a default that works on a laptop with the embedded PostgreSQL (p
 * ``ASSAY_SHOP_READER_URL`` the shop as a read-only role: every source read goes through it.
 * ``MLFLOW_TRACKING_URI``  the MLflow tracking and registry store.
 * ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` the Airflow metadata database.
+* ``ASSAY_EXPECTATIONS_DIR`` the GX suites, one folder per source (default ``expectations/``).
 
 When none of those is set, the URLs are built from the embedded server's state file, written by
 ``assay db up``: the catalog as the ``assay_writer`` role, the shop's reader as ``assay_reader``
@@ -71,6 +72,9 @@ class Settings(BaseSettings):
     writer_password: SecretStr | None = None
     landing_dir: Path | None = Field(default=None, description="File landing folder for supplier feeds")
     sources_file: Path | None = Field(default=None, description="Source declarations; default config/sources.yaml")
+    expectations_dir: Path | None = Field(
+        default=None, description="GX suites, one folder per source; default <project_root>/expectations"
+    )
     judgments_dir: Path | None = Field(
         default=None, description="Graded relevance judgments (parquet) candidates are evaluated on"
     )
@@ -120,6 +124,11 @@ class Settings(BaseSettings):
     @property
     def landing(self) -> Path:
         return (self.landing_dir or self.state_dir / "landing").resolve()
+
+    @property
+    def suites_dir(self) -> Path:
+        """The live suites: ``<expectations>/<source>/<asset>.json`` (see :mod:`assay.quality.suites`)."""
+        return (self.expectations_dir or self.project_root / "expectations").resolve()
 
     @property
     def judgments(self) -> Path:

@@ -40,6 +40,8 @@ COLUMN_KWARGS: tuple[str, ...] = ("column", "column_A", "column_B")
 COLUMN_LIST_KWARGS: tuple[str, ...] = ("column_list", "column_set")
 #: Placeholder of the partition day in a file glob.
 DAY = "{day}"
+#: Sub-folder (of a source's folder) holding proposals; never loaded as live suites.
+PROPOSED = "proposed"
 
 
 class SuiteError(QualityError):
@@ -150,8 +152,41 @@ class LoadedSuites:
 
 
 def suites_dir(settings: Settings) -> Path:
-    """The live suites: ``expectations/`` at the project root."""
-    return settings.project_root / "expectations"
+    """The suites folder: ``ASSAY_EXPECTATIONS_DIR``, default ``expectations/`` at the project root."""
+    return settings.suites_dir
+
+
+def suite_stem(asset: str) -> str:
+    """The file stem (and catalog suite name) of an asset's suite, matching :data:`SUITE_NAME`.
+
+    ``products`` and ``public.products`` give ``products``; another schema stays in the name
+    (``staging.products`` gives ``staging_products``) so two schemas of one source never share a
+    file; any other character run becomes ``_`` (``feeds/northwind`` gives ``feeds_northwind``).
+    """
+    text = asset.strip().lower()
+    if text.startswith("public."):
+        text = text[len("public."):]
+    stem = re.sub(r"[^a-z0-9_]+", "_", text).strip("_")
+    if not stem:
+        raise QualityError(f"asset name {asset!r} gives no usable suite name")
+    return stem if stem[0].isalpha() else f"t_{stem}"
+
+
+def suite_path(settings: Settings, source: str, asset: str, *, folder: Path | None = None) -> Path:
+    """Where the live suite of ``asset`` of ``source`` lives: ``<expectations>/<source>/<stem>.json``."""
+    return (folder or suites_dir(settings)) / _source_folder(source) / f"{suite_stem(asset)}.json"
+
+
+def proposal_path(settings: Settings, source: str, asset: str, *, folder: Path | None = None) -> Path:
+    """Where a proposed suite waits for a steward: ``<expectations>/<source>/proposed/<stem>.json``."""
+    return (folder or suites_dir(settings)) / _source_folder(source) / PROPOSED / f"{suite_stem(asset)}.json"
+
+
+def _source_folder(source: str) -> str:
+    if not SUITE_NAME.match(source) or source == PROPOSED:
+        raise QualityError(f"source name {source!r} cannot name a suites folder (must match {SUITE_NAME.pattern}, "
+                           f"not {PROPOSED!r})")
+    return source
 
 
 def expectation_key(type_: str, kwargs: Mapping[str, Any]) -> str:
