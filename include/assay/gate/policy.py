@@ -42,6 +42,15 @@ class OnNoChampion(StrEnum):
     REFUSE = "refuse"
 
 
+class AliasProtection(StrEnum):
+    """What :mod:`assay.gate.reconcile` does with an alias the decision ledger does not back."""
+
+    #: Report it (the reconcile run fails, the alias stays where it is).
+    REPORT = "report"
+    #: Move it back to where the ledger last put it (or remove it) and record the move.
+    RESTORE = "restore"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -165,6 +174,8 @@ class Policy(_Strict):
 
     version: Literal[1] = 1
     on_no_champion: OnNoChampion = OnNoChampion.REFUSE
+    #: Registry aliases moved outside the gate (MLflow UI, API): report only, or restore from the ledger.
+    alias_protection: AliasProtection = AliasProtection.REPORT
     data: DataRules = Field(default_factory=DataRules)
     drift: Drift = Field(default_factory=Drift)
     metrics: list[MetricRule] = Field(default_factory=list)

@@ -98,12 +98,44 @@ def champion_version(c: MlflowClient, model_name: str) -> str | None:
     return aliases(c, model_name).get(names.CHAMPION)
 
 
+def versions(c: MlflowClient, model_name: str) -> list[ModelVersion]:
+    """Every version of a registered model (all pages; empty if the model is not registered)."""
+    found: list[ModelVersion] = []
+    token: str | None = None
+    # MLflow's filter grammar quotes with single quotes; a quote in a name is escaped by doubling.
+    quoted = model_name.replace("'", "''")
+    while True:
+        page = c.search_model_versions(f"name = '{quoted}'", page_token=token)
+        found.extend(page)
+        token = page.token
+        if not token:
+            return found
+
+
+#: The model-version tags :func:`tag_version` writes (what reconciliation compares with the ledger).
+GATE_TAGS: tuple[str, ...] = (names.TAG_GATE_DECISION, names.TAG_GATE_DECISION_ID, names.TAG_GATE_REASON)
+#: MLflow caps tag values at 5000 characters; the full reason is in the catalog.
+REASON_TAG_CHARS = 4900
+
+
+def expected_gate_tags(decision: str, decision_id: int, reason: str) -> dict[str, str]:
+    """The gate tags a version carries for a stored decision (what :func:`tag_version` writes)."""
+    return {
+        names.TAG_GATE_DECISION: decision,
+        names.TAG_GATE_DECISION_ID: str(decision_id),
+        names.TAG_GATE_REASON: reason[:REASON_TAG_CHARS],
+    }
+
+
+def delete_alias(c: MlflowClient, model_name: str, alias: str) -> None:
+    """Remove ``alias`` from the model (reconciliation, when the ledger never put it anywhere)."""
+    c.delete_registered_model_alias(model_name, alias)
+
+
 def tag_version(c: MlflowClient, model_name: str, version: str, decision: str, decision_id: int, reason: str) -> None:
     """Write the gate's decision onto the model version (the registry UI shows it)."""
-    c.set_model_version_tag(model_name, str(version), names.TAG_GATE_DECISION, decision)
-    c.set_model_version_tag(model_name, str(version), names.TAG_GATE_DECISION_ID, str(decision_id))
-    # MLflow caps tag values at 5000 characters; the full reason is in the catalog.
-    c.set_model_version_tag(model_name, str(version), names.TAG_GATE_REASON, reason[:4900])
+    for key, value in expected_gate_tags(decision, decision_id, reason).items():
+        c.set_model_version_tag(model_name, str(version), key, value)
 
 
 @contextmanager
