@@ -97,6 +97,8 @@ class ReviewKind(StrEnum):
     ANOMALY = "anomaly"
     SCHEMA_CHANGE = "schema_change"
     CLASSIFICATION = "classification"
+    SUGGESTED_SUITE = "suggested_suite"  # a proposal waiting for accept/reject (assay suggest)
+    PII_FINDING = "pii_finding"  # PII-looking values in a column not classified as PII
 
 
 class ReviewStatus(StrEnum):
