@@ -184,3 +184,14 @@ def test_without_sign_counts_the_first_percentile_tells_rare_edge_values():
     assert "down to -12.5" in pos["meta"]["finding"]
     common = suggest(col("delta", num(300, -12.5, 499.0, quantiles={**quantiles, "p01": -3.0})))
     assert "proposed_delta_positive" not in common and "min_value" in common["proposed_delta_range"]["kwargs"]
+
+
+def test_file_partitions_get_the_same_shape_summary_as_sql(tmp_path: Path):
+    from assay.quality.evidence import file_shapes
+
+    path = tmp_path / "offers.csv"
+    path.write_text("offer_code,title\n" + "".join(f"AB-{i:04d},Lamp {i}\n" for i in range(30)) + "ab-12,Desk\n")
+    shapes = file_shapes(path, tmp_path, ["offer_code", "missing"])
+    fine, coarse = shapes["offer_code"]
+    assert fine == {"AA-9999": 30, "aa-99": 1} and coarse == {"XX-XXXX": 30, "XX-XX": 1}
+    assert "missing" not in shapes

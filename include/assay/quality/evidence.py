@@ -133,6 +133,26 @@ def _shapes(settings: Settings, decls: Declarations, asset: Asset, source: str, 
     return file_shapes(path if path.is_absolute() else root / path, root, columns)
 
 
+def kind_of(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The column's profile kind; for metrics written without one, what its min/max values are."""
+    for m in reversed(runs):
+        if isinstance(m.get("kind"), str):
+            return str(m["kind"])
+    for m in reversed(runs):
+        value = m.get("min")
+        if isinstance(value, bool):
+            return "boolean"
+        if isinstance(value, int):
+            return "integer"
+        if isinstance(value, float):
+            return "float"
+        if isinstance(value, str):
+            return "text"
+        if m.get("top_values"):
+            return "text"
+    return "other"
+
+
 def _reason(exc: BaseException) -> str:
     """The first line of an error, bounded and scrubbed (a driver may quote a value)."""
     from assay.classify.scrub import safe_value
@@ -177,7 +197,7 @@ def gather(settings: Settings, asset_id: int, runs: Sequence[Any], pii: set[str]
             unchecked.append(f"value shapes: {_reason(exc)}")
         columns = {
             c: ColumnEvidence(
-                name=c, kind=str(ms[-1].get("kind") or "other"), runs=ms,
+                name=c, kind=kind_of(ms), runs=ms,
                 shapes=shapes.get(c, (None, None))[0], coarse_shapes=shapes.get(c, (None, None))[1] or None,
                 pii=c in pii or any(m.get("pii") or m.get("masked") for m in ms),
             )
