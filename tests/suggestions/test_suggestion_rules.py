@@ -195,3 +195,17 @@ def test_file_partitions_get_the_same_shape_summary_as_sql(tmp_path: Path):
     fine, coarse = shapes["offer_code"]
     assert fine == {"AA-9999": 30, "aa-99": 1} and coarse == {"XX-XXXX": 30, "XX-XX": 1}
     assert "missing" not in shapes
+
+
+def test_foreign_key_candidates_by_name_and_one_database():
+    from assay.quality.relations import names_match, same_database
+
+    assert names_match("seller_id", "sellers", "seller_id")  # the same, specific name
+    assert names_match("seller_id", "sellers", "id") and names_match("category_id", "categories", "id")
+    assert names_match("customer_key", "customer", "customer_key")
+    assert not names_match("id", "sellers", "id")  # a bare id names nothing
+    assert not names_match("seller_id", "customers", "id") and not names_match("status", "statuses", "status")
+    sock = "postgresql+psycopg2://reader@localhost/mart?host=/run/pg"
+    assert same_database(sock, "postgresql+psycopg2://owner@localhost/mart?host=/run/pg&options=-c%20x")
+    assert not same_database(sock, "postgresql+psycopg2://reader@localhost/crm?host=/run/pg")
+    assert not same_database("postgresql://h1/db", "postgresql://h2/db")
