@@ -76,7 +76,7 @@ def test_proposal_for_a_new_suite_suggests_bounds_tolerances_ranges_and_sets(qse
     folder = tmp_path / "expectations"
     profile_history(catalog_url, "clicks", [(100 + i, metrics(i)) for i in range(5)], pii={"email": "email"})
     path = propose_suite(qsettings, "clicks", folder=folder)
-    assert path == folder / "proposed" / "clicks.json"
+    assert path == folder / "shop" / "proposed" / "clicks.json"
     doc = json.loads(path.read_text())
     by_name = {e["meta"]["name"]: e for e in doc["expectations"]}
     assert by_name["proposed_row_count"]["kwargs"] == {"min_value": 50, "max_value": 156}
@@ -92,7 +92,7 @@ def test_proposal_for_a_new_suite_suggests_bounds_tolerances_ranges_and_sets(qse
 
     assert load_suites(folder).suites == []  # not live until accepted
     live = accept_proposal(qsettings, "clicks", folder=folder)
-    assert live == folder / "clicks.json" and not path.exists()
+    assert live == folder / "shop" / "clicks.json" and not path.exists()
     (suite,) = load_suites(folder).suites
     assert "proposal" not in suite.document["meta"]
     build_gx_suite(suite)
@@ -103,7 +103,7 @@ def test_proposal_extends_the_live_suite_without_duplicating_it(qsettings, catal
 
     folder = tmp_path / "expectations"
     shutil.copytree(ROOT / "expectations", folder)
-    live_before = (folder / "impressions.json").read_text()
+    live_before = (folder / "shop" / "impressions.json").read_text()
     profile_history(catalog_url, "impressions", [(2000 + i, {"position": metrics(i)["position"]}) for i in range(3)])
     path = propose_suite(qsettings, "impressions", folder=folder)
     doc = json.loads(path.read_text())
@@ -112,7 +112,7 @@ def test_proposal_extends_the_live_suite_without_duplicating_it(qsettings, catal
     added = doc["meta"]["proposal"]["added"]
     # position already has a range check in the live suite; the row count and not-null are new
     assert "proposed_position_range" not in added and "proposed_row_count" in added
-    assert (folder / "impressions.json").read_text() == live_before
+    assert (folder / "shop" / "impressions.json").read_text() == live_before
     reject_proposal(qsettings, "impressions", folder=folder)
     assert not path.exists()
     with pytest.raises(ConfigError, match="no proposal"):

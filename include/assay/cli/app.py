@@ -18,7 +18,7 @@ from typing import Any
 import typer
 
 from assay.catalog.urls import scrub, urls_of
-from assay.cli import gate, pipeline, platform, train
+from assay.cli import gate, pipeline, platform, quality, train
 from assay.cli.output import echo
 from assay.config import get_settings
 from assay.errors import AssayError, ConfigError
@@ -28,6 +28,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 # Registration order is the order `assay --help` lists the commands (groups after commands).
 platform.register(app)
 pipeline.register(app)
+quality.register(app)
 train.register(app)
 gate.register(app)
 

@@ -14,6 +14,7 @@ from assay.ops.demo import StageSkipped, StageStarted
 
 if TYPE_CHECKING:
     import datetime as dt
+    from pathlib import Path
 
     from assay.config import Settings
     from assay.gate.decide import Decision
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from assay.ops.demo import DemoReport, Note, Progress
     from assay.ops.status import DemoStatus
     from assay.quality.overview import QualityOverview
+    from assay.quality.proposal_review import Proposal
+    from assay.quality.report import PartitionResult, QualityReport
+    from assay.quality.suites import LoadedSuites, SuiteSpec
 
 #: Column headers of the scorecard table, in :class:`assay.catalog.models.Dimension` order.
 DIMENSION_HEADERS: dict[str, str] = {
@@ -218,3 +222,93 @@ def demo_summary(settings: Settings, report: DemoReport, status: DemoStatus) -> 
         "  stop everything make stop",
     ]
     return "\n".join(lines)
+
+
+# ---- quality runs and suites (assay quality, suggest, suites) -----------------------------------
+def quality_progress_line(p: PartitionResult) -> str:
+    """The line printed as soon as one partition is validated."""
+    from assay.cli.scope import rows_read
+
+    rows = rows_read(p)
+    extra = f", {rows} rows" if rows is not None else ""
+    bad = len(p.critical_failures) + len(p.warning_failures)
+    return f"  {p.status:<6} {p.key} [{p.suite}]" + (f" {bad} failed" if bad else "") + extra
+
+
+def quality_report_lines(report: QualityReport) -> list[str]:
+    """The summary of ``assay quality``: counts, then what failed and why."""
+    lines = [
+        f"quality of {report.logical_date} ({report.run_key}): {len(report.validated_partitions)} of "
+        f"{len(report.partitions)} partitions validated in {report.elapsed_s:.1f} s"
+        + ("" if report.ok else " -- FAILED")
+    ]
+    text = report.failure_text()
+    if text:
+        lines.extend(f"  {line}" for line in text.splitlines())
+    warned = [p for p in report.partitions if p.warning_failures]
+    lines.extend(f"  warning on {p.key}: {', '.join(o.expectation_id for o in p.warning_failures)}" for p in warned)
+    if report.data_docs_index:
+        lines.append(f"Data Docs: {report.data_docs_index}")
+    return lines
+
+
+def _kwargs(kwargs: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+
+
+def suite_lines(spec: SuiteSpec) -> list[str]:
+    """``assay suites show`` of a live suite: its target, then one line per expectation."""
+    t = spec.target
+    what = f"table {t.table}" if t.table else f"files {t.files}"
+    lines = [f"suite {spec.gx_name} ({spec.path}): {what} of source {spec.source}, {len(spec.expectations)} expectations"]
+    rows = [[e.expectation_id, e.dimension, e.severity, e.type, _kwargs(e.kwargs)] for e in spec.expectations]
+    lines.append(render_table(["name", "dimension", "severity", "type", "arguments"], rows))
+    return lines
+
+
+def _meta(e: dict[str, Any]) -> dict[str, Any]:
+    meta = e.get("meta")
+    return meta if isinstance(meta, dict) else {}
+
+
+def proposal_lines(p: Proposal, live: dict[str, Any] | None) -> list[str]:
+    """``assay suites show`` of a proposal: each pending suggestion, what it adds or changes, its evidence."""
+    live_by = {_meta(e).get("name"): e for e in (live or {}).get("expectations", [])}
+    added, changed = p.meta.get("added", []), p.meta.get("changed", [])
+    basis = ", ".join(f"{k} {p.meta[k]}" for k in ("runs", "from", "to") if k in p.meta)
+    lines = [f"proposal {p.qualified} ({p.path}): {len(added)} new, {len(changed)} changed"
+             + (f"; from profiles: {basis}" if basis else "")
+             + ("" if live is not None else "; no live suite yet (accepting starts one)")]
+    for name in [*added, *changed]:
+        e = p.expectation(name)
+        meta = _meta(e)
+        mark = "+" if name in added else "~"
+        lines.append(f"  {mark} {name}  {meta.get('dimension')}/{meta.get('severity')}  {e.get('type')}({_kwargs(e.get('kwargs') or {})})")
+        if name in changed and name in live_by:
+            lines.append(f"      live: {live_by[name].get('type')}({_kwargs(live_by[name].get('kwargs') or {})})")
+        evidence = meta.get("evidence")
+        if isinstance(evidence, dict) and evidence:
+            lines.append(f"      evidence: {_kwargs(evidence)}")
+    decided = p.meta.get("decided", [])
+    lines.extend(f"  decided: {d.get('decision')} {d.get('name')} by {d.get('by')}" for d in decided)
+    return lines
+
+
+def suites_lines(folder: Path, loaded: LoadedSuites, proposals: list[Proposal], source: str | None) -> list[str]:
+    """``assay suites list``: per source, its live suites and open proposals; then broken files."""
+    sources = sorted({s.source for s in loaded.suites} | {p.source for p in proposals})
+    if source is not None:
+        sources = [s for s in sources if s == source]
+    lines = [f"suites in {folder}"]
+    if not sources:
+        lines.append("  (none)" if source is None else f"  (none of source {source})")
+    for src in sources:
+        lines.append(f"source {src}:")
+        for s in (s for s in loaded.suites if s.source == src):
+            t = s.target
+            lines.append(f"  suite     {s.gx_name:<32} {len(s.expectations):>3} expectations  "
+                         + (t.table or t.files or ""))
+        for p in (p for p in proposals if p.source == src):
+            lines.append(f"  proposal  {p.qualified:<32} {len(p.pending):>3} pending       {p.path}")
+    lines.extend(f"  BROKEN    {e}" for e in loaded.errors if source is None or e.source in (source, None))
+    return lines

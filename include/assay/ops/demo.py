@@ -23,8 +23,11 @@ log = logging.getLogger(__name__)
 #: Pipeline order. DAG ids are also the DAG file names in dags/.
 PIPELINE: tuple[str, ...] = ("catalog_maintenance", "seed_shop", "inventory", "profile", "quality", "train", "promote")
 
-#: The demo's default logical date: fixed, so reruns hit the same partition keys.
-DEFAULT_DATE = "2026-11-20"
+#: The demo's own logical date: fixed, so reruns hit the same partition keys. Only the demo uses it
+#: (``assay demo`` passes it explicitly); every other command defaults to the last complete day.
+DEMO_DATE = "2026-11-20"
+#: The former name, kept while ``assay train`` still reads it.
+DEFAULT_DATE = DEMO_DATE
 
 #: Days of shop history the demo seeds (the defect schedule needs 16 or more).
 DEMO_DAYS = 21
@@ -113,7 +116,7 @@ def run(
     """
     from assay.ops import airflow
 
-    date = logical_date or DEFAULT_DATE
+    date = logical_date or DEMO_DATE
     report = DemoReport(logical_date=date)
     stages = available_stages(settings)
     report.skipped = [d for d in PIPELINE if d not in stages]

@@ -159,7 +159,8 @@ def is_selected(p: Planned, wanted: set[str] | None) -> bool:
     """Whether a planned validation is among the ``wanted`` names (target, suite, source, asset)."""
     if wanted is None:
         return True
-    names = {p.result.target, p.suite.name, p.source.name, f"{p.namespace}/{p.name}", f"{p.namespace}.{p.name}"}
+    names = {p.result.target, p.suite.name, p.suite.gx_name, p.source.name, f"{p.namespace}/{p.name}",
+             f"{p.namespace}.{p.name}"}
     return bool(names & wanted)
 
 

@@ -14,9 +14,12 @@ Values of PII columns (catalog classifications or the suite's ``pii_columns``) n
 or value sets: a suite file is not a place for personal data. Every suggestion is ``warning``
 severity with ``meta.proposed_from`` (runs, window); a steward raises what should block.
 
-The proposal is the live suite (if any) plus the suggestions it does not already cover, written to
-``expectations/proposed/<suite>.json``. :func:`accept_proposal` checks it (assay's conventions and
-GX) and moves it into ``expectations/``; :func:`reject_proposal` deletes it.
+The proposal is the live suite of the asset's own source (if any) plus the suggestions it does not
+already cover (``meta.proposal.added``) or would change (``meta.proposal.changed``: same
+``meta.name``, other arguments), written to ``<expectations>/<source>/proposed/<asset>.json``
+(:func:`assay.quality.suites.proposal_path`). Every suggestion carries ``meta.name`` (unique in the
+suite) and ``meta.evidence``. A review item of kind ``suggested_suite`` tells the steward, who
+accepts or rejects each suggestion by name (:mod:`assay.quality.proposal_review`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -32,17 +34,31 @@ from typing import Any
 from sqlalchemy import select
 
 from assay.catalog.db import session
-from assay.catalog.models import Asset, ColumnMetrics, ProfileRun, RunStatus, Source
+from assay.catalog.models import Asset, AssetKind, ColumnMetrics, ProfileRun, RunStatus, Source
 from assay.config import Settings
 from assay.errors import ConfigError
 from assay.quality import store
-from assay.quality.suites import SuiteError, build_gx_suite, load_suites, parse_suite, suites_dir
+from assay.quality.proposal_review import (  # noqa: F401  (re-exported: the package's public names)
+    accept_proposal,
+    open_review_item,
+    reject_proposal,
+    write_json,
+)
+from assay.quality.suites import (
+    DAY,
+    SuiteSpec,
+    expectation_key,
+    load_suites,
+    proposal_path,
+    suite_path,
+    suite_stem,
+    suites_dir,
+)
 
 #: Fewest profiled partitions a suggestion is based on.
 MIN_RUNS = 3
 #: Largest number of distinct values a value-set suggestion lists.
 MAX_SET = 25
-PROPOSED = "proposed"
 
 
 def _top_values(raw: Any) -> dict[str, int] | None:
@@ -161,37 +177,97 @@ def _covered(doc: dict[str, Any]) -> set[tuple[str, str]]:
     }
 
 
+def _named_with_evidence(suggestions: list[dict[str, Any]], basis: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every suggestion with a ``meta.name`` unique among them and a ``meta.evidence`` dict."""
+    seen: set[str] = set()
+    out = []
+    for e in suggestions:
+        meta = dict(e.get("meta") or {})
+        name = str(meta.get("name") or expectation_key(e["type"], e.get("kwargs", {})))
+        unique, n = name, 2
+        while unique in seen:
+            unique, n = f"{name}_{n}", n + 1
+        seen.add(unique)
+        evidence = meta.get("evidence")
+        meta["name"], meta["evidence"] = unique, dict(evidence if isinstance(evidence, dict) else
+                                                      meta.get("proposed_from") or basis)
+        out.append({**e, "meta": meta})
+    return out
+
+
+def _files_glob(a: Asset) -> str:
+    """The ``meta.assay.files`` glob of a file asset: its day folder becomes ``{day}``."""
+    parts = a.namespace.split("/")
+    days = [i for i, p in enumerate(parts) if len(p) == 10 and p[4] == "-" and p[7] == "-"]
+    if not days or days[-1] == 0:
+        raise ConfigError(f"file asset {a.namespace}/{a.name}: its day is not a folder below a folder "
+                          f"(e.g. feeds/<supplier>/<day>/file.csv); write its suite by hand (docs/quality.md)")
+    parts[days[-1]] = DAY
+    return "/".join([*parts, a.name])
+
+
+def _live_for(folder: Path, source: str, a: Asset) -> SuiteSpec | None:
+    """The live suite of ``source`` that validates asset ``a`` (its table, or its files' glob)."""
+    import fnmatch
+
+    for spec in load_suites(folder).suites:
+        t = spec.target
+        if spec.source != source:
+            continue
+        if a.kind == AssetKind.TABLE.value and t.table in (f"{a.namespace}.{a.name}", a.name if a.namespace == "public" else None):
+            return spec
+        if a.kind != AssetKind.TABLE.value and t.files and fnmatch.fnmatch(f"{a.namespace}/{a.name}", t.files.replace(DAY, "*")):
+            return spec
+    return None
+
+
+def _asset(s: Any, asset: str, source: str | None) -> tuple[Asset, str]:
+    """The one catalog asset called ``asset`` (of ``source`` when given) and its source's name."""
+    ids = store.find_assets(s, asset)
+    rows = s.execute(select(Asset, Source.name).join(Source, Source.id == Asset.source_id)
+                     .where(Asset.id.in_(ids))).all() if ids else []
+    if source is not None:
+        rows = [r for r in rows if r[1] == source]
+    if len(rows) != 1:
+        where = f" of source {source}" if source else ""
+        found = ", ".join(sorted(f"{src}:{a.namespace}.{a.name}" for a, src in rows))
+        hint = "; pick one with --source" if len(rows) > 1 else ""
+        raise ConfigError(f"{asset!r}{where} names {len(rows)} assets in the catalog ({found or 'none'}){hint}")
+    a, source_name = rows[0]
+    return a, str(source_name)
+
+
 def propose_suite(
     settings: Settings,
     asset: str,
     *,
+    source: str | None = None,
     lookback_days: int = 28,
     end: dt.date | None = None,
     folder: Path | None = None,
 ) -> Path:
-    """Write ``expectations/proposed/<suite>.json`` for ``asset`` from its profile history.
+    """Write ``<expectations>/<source>/proposed/<asset>.json`` for ``asset`` from its profile history.
+
+    The proposal builds on the live suite of the asset's own source only: a table of the same name
+    in another source has its own suite and is never merged into this one.
 
     Args:
-        asset: a table name (``interactions``) or ``schema.table``.
+        asset: a table name (``interactions``), ``schema.table`` or a file asset ``folder/file``.
+        source: the asset's source, needed when several sources have an asset of that name.
         lookback_days: how many days of profiles to use, ending at ``end`` (default: the newest).
 
     Returns:
         The proposal's path.
 
     Raises:
-        ConfigError: unknown asset, or fewer than :data:`MIN_RUNS` successful profiles in the window.
+        ConfigError: unknown or ambiguous asset, or fewer than :data:`MIN_RUNS` successful profiles
+            in the window.
     """
     folder = folder or suites_dir(settings)
-    live = {s.target.relation: s for s in load_suites(folder).suites if s.target.table is not None}
-    existing = live.get(asset.rsplit(".", 1)[-1])
     with session(settings.catalog_url()) as s:
-        ids = store.find_assets(s, asset)
-        if len(ids) != 1:
-            raise ConfigError(f"{asset!r} names {len(ids)} assets in the catalog; name one table")
-        (asset_id,) = ids
-        a = s.get(Asset, asset_id)
-        assert a is not None
-        source_name = s.execute(select(Source.name).where(Source.id == a.source_id)).scalar_one()
+        a, source_name = _asset(s, asset, source)
+        asset_id = a.id
+        existing = _live_for(folder, source_name, a)
         q = select(ProfileRun).where(ProfileRun.asset_id == asset_id, ProfileRun.status == RunStatus.SUCCESS.value)
         if end is not None:
             q = q.where(ProfileRun.logical_date <= end,
@@ -215,70 +291,39 @@ def propose_suite(
     days = sorted(r.logical_date for r in runs)
     basis = {"runs": len(runs), "from": days[0].isoformat(), "to": days[-1].isoformat()}
     suggestions = suggest([r.row_count for r in runs if r.row_count is not None], dict(columns), pii, basis)
+    suggestions = _named_with_evidence(suggestions, basis)
 
     if existing is not None:
         doc = json.loads(existing.path.read_text())
-        name = existing.name
+        name, live_path = existing.name, existing.path
     else:
-        name = a.name
-        doc = {
-            "name": name,
-            "meta": {"assay": {"source": source_name, "table": f"{a.namespace}.{a.name}",
-                               **({"partition_column": a.partition_column} if a.partition_column else {})},
-                     "pii_columns": sorted(pii)},
-            "expectations": [],
-        }
+        is_table = a.kind == AssetKind.TABLE.value
+        target = (f"{a.namespace}.{a.name}" if is_table else None)
+        name = suite_stem(target if target else _files_glob(a).replace(DAY, "").replace("//", "/"))
+        live_path = suite_path(settings, source_name, name, folder=folder)
+        spec: dict[str, Any] = {"source": source_name, **({"table": target} if target else {"files": _files_glob(a)})}
+        if is_table and a.partition_column:
+            spec["partition_column"] = a.partition_column
+        doc = {"name": name, "meta": {"assay": spec, "pii_columns": sorted(pii)}, "expectations": []}
     have = _covered(doc)
-    names = {e.get("meta", {}).get("name") for e in doc["expectations"]}
-    added = [
-        e for e in suggestions
-        if (e["type"], e["kwargs"].get("column")) not in have and e["meta"]["name"] not in names
-    ]
-    doc["expectations"] = list(doc["expectations"]) + added
-    doc.setdefault("meta", {})["proposal"] = {"added": [e["meta"]["name"] for e in added], **basis}
-    path = folder / PROPOSED / f"{name}.json"
-    _write(path, doc)
+    live_by_name = {e.get("meta", {}).get("name"): i for i, e in enumerate(doc["expectations"])}
+    added, changed = [], []
+    expectations = list(doc["expectations"])
+    for e in suggestions:
+        i = live_by_name.get(e["meta"]["name"])
+        if i is not None:  # an earlier suggestion, accepted: a change only if its arguments moved
+            live = expectations[i]
+            if (live.get("type"), live.get("kwargs")) != (e["type"], e["kwargs"]):
+                expectations[i] = e
+                changed.append(e["meta"]["name"])
+        elif (e["type"], e["kwargs"].get("column")) not in have:
+            expectations.append(e)
+            added.append(e["meta"]["name"])
+    doc["expectations"] = expectations
+    path = proposal_path(settings, source_name, name, folder=folder)
+    doc.setdefault("meta", {})["proposal"] = {
+        "added": added, "changed": changed, **basis, "live": str(live_path.relative_to(folder)),
+    }
+    write_json(path, doc)
+    open_review_item(settings, asset_id, f"{source_name}.{name}", path, doc["meta"]["proposal"])
     return path
-
-
-def _write(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
-def accept_proposal(settings: Settings, suite: str, *, folder: Path | None = None) -> Path:
-    """Check the proposal for ``suite`` and make it the live suite; returns the live path.
-
-    Raises:
-        ConfigError: no proposal, or it breaks the suite conventions or GX refuses it (the proposal
-            stays in place to be fixed).
-    """
-    folder = folder or suites_dir(settings)
-    proposal = folder / PROPOSED / f"{suite}.json"
-    if not proposal.exists():
-        raise ConfigError(f"no proposal for suite {suite!r} in {proposal.parent}")
-    doc = json.loads(proposal.read_text())
-    doc.get("meta", {}).pop("proposal", None)
-    data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
-    try:
-        build_gx_suite(parse_suite(proposal, data))
-    except SuiteError as exc:
-        raise ConfigError(f"proposal not accepted: {exc}") from None
-    live = folder / f"{suite}.json"
-    _write(live, doc)
-    proposal.unlink()
-    return live
-
-
-def reject_proposal(settings: Settings, suite: str, *, folder: Path | None = None) -> None:
-    """Delete the proposal for ``suite``.
-
-    Raises:
-        ConfigError: there is none.
-    """
-    proposal = (folder or suites_dir(settings)) / PROPOSED / f"{suite}.json"
-    if not proposal.exists():
-        raise ConfigError(f"no proposal for suite {suite!r}")
-    proposal.unlink()

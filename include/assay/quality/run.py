@@ -18,6 +18,7 @@ import logging
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,7 @@ def _validate(gx: Any, p: Planned, day: dt.date, result_format: str) -> tuple[An
     if isinstance(p.source, SqlSource):
         assert p.url is not None
         result, key = gx.validate_sql(
-            suite_name=spec.name, source=p.source.name, url=p.url, asset_name=asset_name,
+            suite_name=spec.gx_name, source=p.source.name, url=p.url, asset_name=asset_name,
             schema=p.namespace, table=p.name, partition_column=spec.target.partition_column, day=day,
             run_name=run_name, result_format=rf,
         )
@@ -165,7 +166,7 @@ def _validate(gx: Any, p: Planned, day: dt.date, result_format: str) -> tuple[An
     feed = feeds.read_feed(p.file) if p.file is not None else feeds.missing_feed(spec.columns())
     stats = {"file": str(p.file.name) if p.file else None, "rows": len(feed.frame), "notes": feed.notes,
              "file_facts": {k: v for k, v in feed.facts.items()}}
-    result, key = gx.validate_frame(suite_name=spec.name, asset_name=asset_name, frame=feed.frame, day=day,
+    result, key = gx.validate_frame(suite_name=spec.gx_name, asset_name=asset_name, frame=feed.frame, day=day,
                                     run_name=run_name, result_format=rf)
     return result, key, stats
 
@@ -246,16 +247,21 @@ def _record_broken(
     """Record a suite file that cannot be used against the assets it covers.
 
     Those are the assets it validated last time (from ``quality_runs``), else the catalog asset
-    named like the file. With neither, the error is returned to be reported without a row.
+    named like the file -- of the file's source only, when its folder names one. With neither,
+    the error is returned to be reported without a row.
     """
     from sqlalchemy import select
 
-    from assay.catalog.models import Asset
+    from assay.catalog.models import Asset, Source
 
     with session(url) as s:
         covered: list[tuple[int, str | None]] = list(store.assets_last_validated(s, err.suite_name))
         if not covered:
             covered = [(aid, None) for aid in store.find_assets(s, err.suite_name)]
+        if err.source is not None:  # another source's asset of the same name is not this suite's
+            mine = set(s.execute(select(Asset.id).join(Source, Source.id == Asset.source_id).where(
+                Source.name == err.source, Asset.id.in_([a for a, _ in covered]))).scalars())
+            covered = [c for c in covered if c[0] in mine]
         named = {aid: (sid, ns, n, pc, kind) for aid, sid, ns, n, pc, kind in s.execute(
             select(Asset.id, Asset.source_id, Asset.namespace, Asset.name, Asset.partition_column, Asset.kind)
             .where(Asset.id.in_([a for a, _ in covered]))
@@ -274,7 +280,8 @@ def _record_broken(
     for asset_id, style in dict.fromkeys(covered):
         _, ns, name, partition_column, _ = named[asset_id]
         target = name if "/" not in ns else ns.rsplit("/", 1)[0]
-        if wanted is not None and not ({err.suite_name, target, name} & wanted):
+        names = {err.suite_name, target, name, *((f"{err.source}.{err.suite_name}",) if err.source else ())}
+        if wanted is not None and not (names & wanted):
             continue
         if style is None:  # never validated: a table without a partition column is validated whole
             style = "day" if partition_column or "/" in ns else ALL_PARTITIONS
@@ -289,7 +296,7 @@ def _record_broken(
         results.append(res)
     if results:
         return results, None
-    if wanted is not None and err.suite_name not in wanted:
+    if wanted is not None and not ({err.suite_name, f"{err.source}.{err.suite_name}"} & wanted):
         return [], None
     log.error("%s (no asset to record it against)", err)
     return [], str(err)
@@ -306,6 +313,8 @@ def run_quality(
     raise_on_failure: bool = True,
     suites: Path | None = None,
     declarations: Declarations | None = None,
+    source: str | None = None,
+    progress: Callable[[PartitionResult], None] | None = None,
 ) -> QualityReport:
     """Validate the suites in ``expectations/`` on the partitions of ``logical_date``.
 
@@ -316,14 +325,16 @@ def run_quality(
         settings: where the catalog, the sources and the GX state folder are.
         logical_date: the partition day (event tables and feeds); whole tables are validated as
             of that date (partition ``__all__``).
-        run_key: ``dag_id/run_id`` in Airflow, ``cli/<date>`` from the command line.
+        run_key: ``dag_id/run_id`` in Airflow, ``cli/quality/<scope>/<date>`` from the command line.
         assets: names to validate -- tables (``interactions``), file targets (``feeds/northwind``),
             suite or source names; ``None`` for everything.
         result_format: GX's ``BOOLEAN_ONLY``, ``BASIC``, ``SUMMARY`` or ``COMPLETE``.
         raise_on_failure: raise at the end when something failed (the DAG passes ``False`` and
             calls :func:`assay.quality.enforce` after publishing the partitions that passed).
-        suites: the suites folder (default ``expectations/``).
+        suites: the suites folder (default ``ASSAY_EXPECTATIONS_DIR``, ``expectations/``).
         declarations: the source declarations (default: the file the settings name).
+        source: validate only this source's suites (``assets`` then narrows within it).
+        progress: called with each partition's result as soon as it is recorded (the CLI prints it).
 
     Returns:
         The report; ``.summary()`` is small and JSON-able.
@@ -342,6 +353,12 @@ def run_quality(
     folder = suites or suites_dir(settings)
     loaded: LoadedSuites = load_suites(folder)
     decls = declarations or load(default_path(settings))
+    if source is not None:
+        decls.get(source)  # an undeclared source is a ConfigError naming the declared ones
+        loaded = LoadedSuites(
+            suites=[sp for sp in loaded.suites if sp.source == source],
+            errors=[e for e in loaded.errors if e.source in (source, None)],
+        )
     wanted = set(assets) if assets else None
     url = settings.catalog_url()
 
@@ -353,13 +370,13 @@ def run_quality(
             loaded.errors.append(exc)
     planned = [p for p in planned if is_selected(p, wanted)]
     if wanted is not None:
-        known = {n for p in planned for n in (p.result.target, p.suite.name, p.source.name)}
-        broken = {e.suite_name for e in loaded.errors}
+        known = {n for p in planned for n in (p.result.target, p.suite.name, p.suite.gx_name, p.source.name)}
+        broken = {n for e in loaded.errors for n in (e.suite_name, f"{e.source}.{e.suite_name}")}
         unknown = sorted(wanted - known - broken - {f"{p.namespace}/{p.name}" for p in planned})
         if unknown:
             raise ConfigError(f"no suite covers {', '.join(unknown)}; suites are in {folder}")
     if not loaded.suites and not loaded.errors:
-        raise ConfigError(f"no suites in {folder}")
+        raise ConfigError(f"no suites {f'of source {source} ' if source else ''}in {folder}")
 
     log.info("quality %s (%s): %d partitions to validate, catalog %s", run_key, logical_date, len(planned), masked(url))
     with session(url) as s:
@@ -403,6 +420,8 @@ def run_quality(
             with runs.held(engine(url), runs.QUALITY, owned):
                 _validate_partition(url, gx, p, logical_date, run_key, result_format)
             results.append(p.result)
+            if progress is not None:
+                progress(p.result)
         try:
             gx.build_docs()
             docs_index = gx.index_url()

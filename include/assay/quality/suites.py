@@ -1,9 +1,23 @@
 """Expectation suites: the JSON files in ``expectations/``, loaded and checked before GX sees them.
 
+Suites belong to a source: ``<expectations>/<source>/<asset>.json`` (the folder is
+``ASSAY_EXPECTATIONS_DIR``, default ``expectations/``), proposals beside them in
+``<expectations>/<source>/proposed/``. Files directly in ``<expectations>/`` (the layout before
+sources had folders) still load; their source is their ``meta.assay.source``. Names:
+
+* the **catalog** keeps the file stem (``products``) as ``quality_runs.suite_name``: its rows are
+  keyed with the asset, and an asset belongs to one source, so two sources' ``products`` suites
+  never share a row;
+* **GX** (its context, Data Docs pages) gets ``<source>.<stem>`` (:attr:`SuiteSpec.gx_name`),
+  unique because source names hold no dot;
+* two files claiming one source and asset (the same stem, or the same table or file glob) are a
+  clash: both are errors naming both files, and neither runs.
+
 A suite is a GX Core 1.x suite file (``name``, ``expectations`` of ``{type, kwargs, meta}``,
 ``meta``) plus a few conventions assay relies on:
 
 * the file is ``<name>.json`` (so a file too broken to read still names its suite);
+* in a source's folder, ``meta.assay.source`` is that folder's name;
 * ``meta.assay`` says what the suite validates: a table of a declared SQL source (``source``,
   ``table``, optional ``partition_column``, ``row_id_columns``) or files of a declared file source
   (``source``, ``files`` -- a glob relative to the source root with one ``{day}`` placeholder; the
@@ -23,34 +37,44 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assay.catalog.models import Dimension, Severity
-from assay.config import Settings
 from assay.errors import QualityError
 
-#: File name pattern of a suite (and of its ``name``).
-SUITE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# The layout's names are re-exported: callers import suite paths from here too.
+from assay.quality.layout import (  # noqa: F401
+    PROPOSED,
+    SUITE_NAME,
+    live_suite_path,
+    proposal_path,
+    split_name,
+    suite_files,
+    suite_path,
+    suite_stem,
+    suites_dir,
+)
+
 #: Kwargs that name the column(s) an expectation looks at.
 COLUMN_KWARGS: tuple[str, ...] = ("column", "column_A", "column_B")
 COLUMN_LIST_KWARGS: tuple[str, ...] = ("column_list", "column_set")
 #: Placeholder of the partition day in a file glob.
 DAY = "{day}"
-#: Sub-folder (of a source's folder) holding proposals; never loaded as live suites.
-PROPOSED = "proposed"
 
 
 class SuiteError(QualityError):
     """A suite file cannot be used; the message starts with the file's path."""
 
-    def __init__(self, path: Path, message: str) -> None:
+    def __init__(self, path: Path, message: str, source: str | None = None) -> None:
         super().__init__(f"{path}: {message}")
         self.path = path
         self.suite_name = path.stem
+        #: The source the file belongs to (its folder), when known: broken suites are recorded
+        #: only against that source's assets.
+        self.source = source
 
 
 @dataclass(frozen=True)
@@ -123,6 +147,15 @@ class SuiteSpec:
     expectations: tuple[ExpectationSpec, ...]
     document: dict[str, Any] = field(repr=False)
 
+    @property
+    def source(self) -> str:
+        return self.target.source
+
+    @property
+    def gx_name(self) -> str:
+        """The suite's name in GX and Data Docs: ``<source>.<name>``, unique across sources."""
+        return f"{self.target.source}.{self.name}"
+
     def expectation(self, expectation_id: str) -> ExpectationSpec:
         for e in self.expectations:
             if e.expectation_id == expectation_id:
@@ -144,49 +177,21 @@ class LoadedSuites:
     suites: list[SuiteSpec] = field(default_factory=list)
     errors: list[SuiteError] = field(default_factory=list)
 
-    def get(self, name: str) -> SuiteSpec:
-        for s in self.suites:
-            if s.name == name:
-                return s
-        raise KeyError(name)
+    def get(self, name: str, source: str | None = None) -> SuiteSpec:
+        """The suite called ``name`` (``stem``, ``source.stem`` or ``source/stem``), of ``source`` if given.
+
+        Raises:
+            KeyError: no such suite, or a bare stem that several sources have (the message lists them).
+        """
+        found = [s for s in self.suites if _named(s, name) and (source is None or s.source == source)]
+        if len(found) != 1:
+            raise KeyError(name if not found else f"{name} is a suite of several sources: "
+                           f"{', '.join(s.gx_name for s in found)}; name one as source.{name}")
+        return found[0]
 
 
-def suites_dir(settings: Settings) -> Path:
-    """The suites folder: ``ASSAY_EXPECTATIONS_DIR``, default ``expectations/`` at the project root."""
-    return settings.suites_dir
-
-
-def suite_stem(asset: str) -> str:
-    """The file stem (and catalog suite name) of an asset's suite, matching :data:`SUITE_NAME`.
-
-    ``products`` and ``public.products`` give ``products``; another schema stays in the name
-    (``staging.products`` gives ``staging_products``) so two schemas of one source never share a
-    file; any other character run becomes ``_`` (``feeds/northwind`` gives ``feeds_northwind``).
-    """
-    text = asset.strip().lower()
-    if text.startswith("public."):
-        text = text[len("public."):]
-    stem = re.sub(r"[^a-z0-9_]+", "_", text).strip("_")
-    if not stem:
-        raise QualityError(f"asset name {asset!r} gives no usable suite name")
-    return stem if stem[0].isalpha() else f"t_{stem}"
-
-
-def suite_path(settings: Settings, source: str, asset: str, *, folder: Path | None = None) -> Path:
-    """Where the live suite of ``asset`` of ``source`` lives: ``<expectations>/<source>/<stem>.json``."""
-    return (folder or suites_dir(settings)) / _source_folder(source) / f"{suite_stem(asset)}.json"
-
-
-def proposal_path(settings: Settings, source: str, asset: str, *, folder: Path | None = None) -> Path:
-    """Where a proposed suite waits for a steward: ``<expectations>/<source>/proposed/<stem>.json``."""
-    return (folder or suites_dir(settings)) / _source_folder(source) / PROPOSED / f"{suite_stem(asset)}.json"
-
-
-def _source_folder(source: str) -> str:
-    if not SUITE_NAME.match(source) or source == PROPOSED:
-        raise QualityError(f"source name {source!r} cannot name a suites folder (must match {SUITE_NAME.pattern}, "
-                           f"not {PROPOSED!r})")
-    return source
+def _named(spec: SuiteSpec, name: str) -> bool:
+    return name in (spec.name, spec.gx_name, f"{spec.source}/{spec.name}")
 
 
 def expectation_key(type_: str, kwargs: Mapping[str, Any]) -> str:
@@ -309,21 +314,67 @@ def parse_suite(path: Path, data: bytes) -> SuiteSpec:
     )
 
 
-def load_suites(folder: Path) -> LoadedSuites:
-    """Every ``*.json`` suite directly in ``folder`` (proposals in subfolders are not live).
+def _read(path: Path, source: str | None) -> SuiteSpec:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SuiteError(path, f"cannot be read: {exc.strerror or exc}", source) from None
+    try:
+        spec = parse_suite(path, data)
+    except SuiteError as exc:
+        exc.source = source
+        raise
+    if source is not None and spec.source != source:
+        raise SuiteError(path, f"meta.assay.source is {spec.source!r} but the file is in the folder of source "
+                               f"{source!r}; a suite belongs to the source whose folder holds it", source)
+    return spec
 
-    A missing folder is an empty result. Files are read in name order.
+
+def _claim(spec: SuiteSpec) -> tuple[str, str]:
+    """What a suite validates, as a comparable key within its source (table or file glob)."""
+    t = spec.target
+    if t.table is not None:
+        return ("table", t.table if "." in t.table else f"public.{t.table}")
+    return ("files", t.files or "")
+
+
+def _clashes(suites: list[SuiteSpec]) -> dict[Path, SuiteError]:
+    """One error per suite file that claims what another file claims (name or target, one source)."""
+    errors: dict[Path, SuiteError] = {}
+    by_name: dict[str, SuiteSpec] = {}
+    by_claim: dict[tuple[str, str, str], SuiteSpec] = {}
+    for spec in suites:
+        kind, what = _claim(spec)
+        for other, reason in (
+            (by_name.get(spec.gx_name), f"suite {spec.gx_name!r}"),
+            (by_claim.get((spec.source, kind, what)), f"the {kind} {what!r} of source {spec.source!r}"),
+        ):
+            if other is None:
+                continue
+            for mine, theirs in ((spec, other), (other, spec)):
+                errors.setdefault(mine.path, SuiteError(
+                    mine.path, f"clashes with {theirs.path}: both claim {reason}; keep one file", mine.source))
+        by_name.setdefault(spec.gx_name, spec)
+        by_claim.setdefault((spec.source, kind, what), spec)
+    return errors
+
+
+def load_suites(folder: Path) -> LoadedSuites:
+    """Every live suite under ``folder``: ``<source>/*.json`` and, from the older layout, ``*.json``.
+
+    Proposals (``proposed/`` folders) are not live. A missing folder is an empty result. Files are
+    read in path order; files that clash (see the module doc) are errors, both of them.
     """
     out = LoadedSuites()
-    if not folder.is_dir():
-        return out
-    for path in sorted(folder.glob("*.json")):
+    parsed: list[SuiteSpec] = []
+    for path, source in suite_files(folder):
         try:
-            out.suites.append(parse_suite(path, path.read_bytes()))
+            parsed.append(_read(path, source))
         except SuiteError as exc:
             out.errors.append(exc)
-        except OSError as exc:
-            out.errors.append(SuiteError(path, f"cannot be read: {exc.strerror or exc}"))
+    clashing = _clashes(parsed)
+    out.suites = [s for s in parsed if s.path not in clashing]
+    out.errors.extend(clashing.values())
     return out
 
 
@@ -358,4 +409,5 @@ def build_gx_suite(spec: SuiteSpec) -> Any:
             detail = " ".join(str(exc).split())[:400]
             raise SuiteError(spec.path, f"expectation {e.expectation_id!r} ({e.type}): GX refuses it: {detail}") from exc
     doc = spec.document
-    return ExpectationSuite(name=spec.name, expectations=built, meta=doc.get("meta"), notes=doc.get("notes"))
+    # GX's name carries the source: two sources' ``products`` suites are two pages, never one.
+    return ExpectationSuite(name=spec.gx_name, expectations=built, meta=doc.get("meta"), notes=doc.get("notes"))

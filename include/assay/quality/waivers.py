@@ -27,7 +27,7 @@ from assay.catalog.upsert import upsert
 from assay.config import Settings
 from assay.errors import ConfigError
 from assay.quality import store
-from assay.quality.suites import SuiteError, parse_suite, suites_dir
+from assay.quality.suites import SuiteError, live_suite_path, parse_suite, suites_dir
 
 
 def _as_utc(value: dt.datetime | dt.date) -> dt.datetime:
@@ -39,7 +39,7 @@ def _as_utc(value: dt.datetime | dt.date) -> dt.datetime:
 
 def _resolve_asset(s: Session, settings: Settings, suite_name: str, asset: str | int, folder: Path) -> int:
     """The asset a waiver is for: an id, or a name within the suite's source."""
-    path = folder / f"{suite_name}.json"
+    path = live_suite_path(folder, suite_name)  # <source>/<stem>.json, or a flat file
     try:
         spec = parse_suite(path, path.read_bytes())
     except FileNotFoundError:
@@ -113,7 +113,8 @@ def add_waiver(
     start, end = _as_utc(valid_from), (_as_utc(valid_until) if valid_until is not None else None)
     if end is not None and end <= start:
         raise ConfigError(f"waiver window is empty: valid_until {end.isoformat()} <= valid_from {start.isoformat()}")
-    path = folder / f"{suite}.json"
+    path = live_suite_path(folder, suite)
+    suite = path.stem  # the catalog's suite name (``source.stem`` names the file only)
     with session(settings.catalog_url()) as s:
         asset_id = _resolve_asset(s, settings, suite, asset, folder)
         spec = parse_suite(path, path.read_bytes())
