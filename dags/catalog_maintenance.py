@@ -9,8 +9,12 @@ Owner: data platform. Reads `ASSAY_DATABASE_URL` (or the embedded PostgreSQL) th
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pendulum
 from airflow.sdk import dag, task
+
+from assay.orchestration.tasks import default_args
 
 
 @dag(
@@ -20,7 +24,7 @@ from airflow.sdk import dag, task
     catchup=False,
     doc_md=__doc__,
     tags=["assay", "catalog"],
-    default_args={"owner": "data-platform", "retries": 1},
+    default_args=default_args("data-platform", retries=1, timeout=dt.timedelta(minutes=15)),
 )
 def catalog_maintenance():
     @task

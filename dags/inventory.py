@@ -9,31 +9,51 @@ soft-deletes vanished assets and restores returning ones; classifies columns (PI
 types, with evidence). A source that cannot be read is recorded and the others carry on; the run
 then fails so someone looks.
 
-Daily for the previous day (backfillable: `airflow dags backfill inventory -s … -e …`).
-Params: `sources` — names to inventory (empty = all).
+**One run per day D** (logical date D, data interval D 00:00 → D+1 00:00 UTC, run id named for
+D), scheduled after D ends. `wait_for_data` first waits (deferred, in the triggerer) until D's
+declared partitions have arrived; past the deadline (`arrival_deadline_hours` after D ends) the
+run fails once with a freshness failure naming each missing partition, and nothing downstream
+runs. Emits the `inventory` asset with `{"logical_date": D}`, which starts `profile`.
+
+Manual run for a day: trigger with logical date D. Backfill days D1..D2 (inclusive):
+`airflow backfill create --dag-id inventory --from-date D1 --to-date D2 --max-active-runs 1`.
+Params: `sources` — names to inventory (empty = all); `arrival_deadline_hours` (empty = 24).
+See docs/operations.md.
 """
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+import datetime as dt
+
+from airflow.sdk import dag, task
 
 from assay.assets import INVENTORY
+from assay.orchestration import params as P
+from assay.orchestration.arrival import PartitionArrivalSensor
+from assay.orchestration.tasks import default_args
+from assay.orchestration.timetable import DailyPartitions
 
 
 @dag(
     dag_id="inventory",
-    schedule=CronDataIntervalTimetable("0 1 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    schedule=DailyPartitions(),
+    start_date=P.EARLIEST_DAY,
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["assay", "inventory"],
-    default_args={"owner": "data-platform", "retries": 2, "retry_delay": pendulum.duration(minutes=2)},
-    params={"sources": Param([], type="array", items={"type": "string"}, description="empty = all sources")},
+    default_args=default_args("data-platform", timeout=dt.timedelta(hours=1)),
+    params={
+        "sources": P.names("declared source names to inventory; empty = all sources"),
+        "arrival_deadline_hours": P.deadline_hours(),
+    },
 )
 def inventory():
-    @task(outlets=[INVENTORY], multiple_outputs=False)
+    wait = PartitionArrivalSensor(task_id="wait_for_data", execution_timeout=dt.timedelta(minutes=10))
+
+    # max_active_tis_per_dag: a backfill's own max_active_runs (default 10) overrides the DAG's;
+    # this keeps one day at a time writing the catalog whatever the backfill says.
+    @task(outlets=[INVENTORY], multiple_outputs=False, max_active_tis_per_dag=1)
     def discover(params: dict, **context) -> str:
         from assay.config import get_settings
         from assay.inventory import run_inventory
@@ -44,7 +64,7 @@ def inventory():
         context["outlet_events"][INVENTORY].extra = {"logical_date": day.isoformat()}
         return report.summary()
 
-    discover()
+    wait >> discover()
 
 
 inventory()

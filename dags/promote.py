@@ -8,32 +8,38 @@ the current champion, the BM25 baseline) — records the decision in the catalog
 append-only), tags the version, points `challenger` at it and moves `champion` only on `pass`.
 
 Runs when `train` emits the `candidate` asset (extra `{model_name, version, run_id, logical_date}`),
-or manually with Params `model_name`, `version` (and `dry_run` to decide without recording).
-A refused candidate is a successful run whose return value says `fail`: the refusal is data. The
-task fails only when no decision could be reached (`error`, still recorded) or a store is down.
+or manually with Params `model_name`, `version` (a positive integer; empty = from the candidate
+asset) and `dry_run` to decide without recording. Before judging, the registry is reconciled with
+the decision ledger (`assay.gate.reconcile`, when installed). A refused candidate is a successful
+run whose return value says `fail`: the refusal is data. The task fails — at once, without retry,
+with the reason as its message — when no decision could be reached (`error`, still recorded) or
+the registry disagrees with the ledger; a store that is down is retried with backoff.
 """
 
 from __future__ import annotations
 
-import pendulum
+import datetime as dt
+
 from airflow.sdk import Param, dag, task
 
 from assay import names
 from assay.assets import CANDIDATE
+from assay.orchestration import params as P
+from assay.orchestration.tasks import default_args
 
 
 @dag(
     dag_id="promote",
     schedule=[CANDIDATE],
-    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    start_date=P.EARLIEST_DAY,
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["assay", "registry"],
-    default_args={"owner": "ml-platform", "retries": 1, "retry_delay": pendulum.duration(minutes=1)},
+    default_args=default_args("ml-platform", retries=1, timeout=dt.timedelta(minutes=30)),
     params={
-        "model_name": Param(names.MODEL_NAME, type="string", description="registered model name"),
-        "version": Param("", type="string", description="model version to judge; empty = from the candidate asset"),
+        "model_name": P.model_name(names.MODEL_NAME),
+        "version": P.version("model version to judge; empty = from the candidate asset"),
         "dry_run": Param(False, type="boolean", description="decide only: record nothing, move no alias"),
     },
 )
@@ -43,8 +49,19 @@ def promote():
         from assay.config import get_settings
         from assay.gate.run import gate_for_airflow
         from assay.orchestration import run_key
+        from assay.orchestration.tasks import data_failures
 
-        return gate_for_airflow(get_settings(), params, context, run_key(context))
+        settings, key = get_settings(), run_key(context)
+        with data_failures():
+            # ---- #14.5: reconcile the registry with the ledger before judging (alias protection).
+            # Guarded: the module lands with that work; without it the gate runs as before.
+            try:
+                from assay.gate.reconcile import reconcile_for_airflow
+            except ImportError:
+                reconcile_for_airflow = None
+            if reconcile_for_airflow is not None and not params.get("dry_run"):
+                reconcile_for_airflow(settings, {"model_name": params.get("model_name")}, key)
+            return gate_for_airflow(settings, params, context, key)
 
     gate()
 

@@ -1,55 +1,65 @@
 """
 ### quality
 
-Validates every asset partition of the logical date against its Great Expectations suite in
-`expectations/` (one per shop table, one for the supplier feeds): SQL pushed down to PostgreSQL
-for tables (one `day` partition; dimension tables whole), pandas for feed files (one file per
-partition). Every expectation result is stored in the catalog with its dimension and severity,
-PII masked; warnings open review items for stewards; waivers exempt named expectations for a
-time window. Data Docs (masked) are rebuilt and daily scorecards recomputed.
+Validates every asset partition of one day against its Great Expectations suite in
+`expectations/` (one per table or feed series): SQL pushed down to PostgreSQL for tables (one
+`day` partition; dimension tables whole), pandas for feed files (one file per partition). Every
+expectation result is stored in the catalog with its dimension and severity, PII masked; warnings
+open review items for stewards; waivers exempt named expectations for a time window. Data Docs
+(masked) are rebuilt and daily scorecards recomputed.
 
-Three tasks: `validate` records everything and returns a small summary; `publish` emits the
-`validated` asset with `{"logical_date", "partitions": [...]}` for the partitions with no
-unwaived critical failure (skipped when there are none); `enforce` then fails the run with a
-summary naming each critical failure or error.
+Four tasks: `wait_for_data` returns at once when the day's partitions are there (a late day is
+one freshness failure, and nothing is validated); `validate` records everything and returns a
+small summary; `publish` emits the `validated` asset with `{"logical_date", "partitions": [...]}`
+for the partitions with no unwaived critical failure — only when at least one *day* partition
+passed (dimension tables alone are not a day's data; skipped otherwise, with the reason);
+`enforce` then fails the run, without retry, with a summary naming each critical failure or error.
 
-Runs when `profile` publishes its asset, and daily at 04:00 UTC for the previous day at the latest
-(so it is backfillable: `airflow backfill create --dag-id quality --from-date … --to-date …`).
-Params: `assets` (tables such as `interactions`, file targets such as `feeds/northwind`, or
-suite names; empty = all) and `result_format` (GX's `SUMMARY` by default).
+**Runs when `profile` emits its asset**, never on a clock of its own. Manual run or backfill for
+day D: logical date D (data interval D 00:00 → D+1 00:00 UTC); `airflow backfill create --dag-id
+quality --from-date D1 --to-date D2 --max-active-runs 1` (or `POST /api/v2/backfills`) covers
+D1..D2 inclusive. Params: `assets` (tables such as `interactions`, file targets such as
+`feeds/northwind`, or suite names; empty = all), `result_format` (GX's `SUMMARY` by default),
+`arrival_deadline_hours` (empty = 24).
 """
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable, Param, TriggerRule, dag, task
+import datetime as dt
+
+from airflow.sdk import AssetOrTimeSchedule, Param, TriggerRule, dag, task
 
 from assay.assets import PROFILES, VALIDATED
+from assay.orchestration import params as P
+from assay.orchestration.arrival import PartitionArrivalSensor
+from assay.orchestration.tasks import default_args
+from assay.orchestration.timetable import DailyPartitions
 
 
 @dag(
     dag_id="quality",
-    schedule=AssetOrTimeSchedule(
-        timetable=CronDataIntervalTimetable("0 4 * * *", timezone="UTC"), assets=[PROFILES]
-    ),
-    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    schedule=AssetOrTimeSchedule(timetable=DailyPartitions(scheduled=False), assets=[PROFILES]),
+    start_date=P.EARLIEST_DAY,
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["assay", "quality"],
-    default_args={"owner": "data-platform", "retries": 2, "retry_delay": pendulum.duration(minutes=2)},
+    default_args=default_args("data-platform", timeout=dt.timedelta(hours=2)),
     params={
-        "assets": Param([], type="array", items={"type": "string"}, description="empty = all assets"),
+        "assets": P.names("tables, file targets or suite names; empty = all assets"),
         "result_format": Param(
             "SUMMARY",
             type="string",
             enum=["BOOLEAN_ONLY", "BASIC", "SUMMARY", "COMPLETE"],
             description="how much GX keeps of failing values (always PII-masked)",
         ),
+        "arrival_deadline_hours": P.deadline_hours(),
     },
 )
 def quality():
-    @task
+    wait = PartitionArrivalSensor(task_id="wait_for_data", execution_timeout=dt.timedelta(minutes=10))
+
+    @task(max_active_tis_per_dag=1)
     def validate(params: dict, **context) -> dict:
         from assay.config import get_settings
         from assay.orchestration import partition_date, run_key
@@ -65,28 +75,36 @@ def quality():
         )
         return report.summary()
 
-    @task(outlets=[VALIDATED])
+    @task(outlets=[VALIDATED], execution_timeout=dt.timedelta(minutes=5))
     def publish(summary: dict, **context) -> list:
         from airflow.sdk.exceptions import AirflowSkipException
 
+        from assay.orchestration import day_partitions
+
         partitions = summary["validated_partitions"]
-        if not partitions:
-            raise AirflowSkipException("no partition passed its critical expectations")
+        if not day_partitions(partitions):
+            raise AirflowSkipException(
+                f"no partition of {summary['logical_date']} passed its critical expectations "
+                f"({len(partitions)} undated table(s) passed; they alone are not a day's data)"
+            )
         context["outlet_events"][VALIDATED].extra = {
             "logical_date": summary["logical_date"],
             "partitions": partitions,
         }
         return partitions
 
-    # Runs after a skipped publish too. A data failure is a decision, not a flake: the one retry
-    # the house rules ask for comes quickly; a steward fixes or waives, then clears `validate`.
-    @task(trigger_rule=TriggerRule.NONE_FAILED, retries=1, retry_delay=pendulum.duration(seconds=10))
+    # Runs after a skipped publish too. A data failure is a decision, not a flake: it fails at once,
+    # without retry; a steward fixes or waives, then clears `validate`.
+    @task(trigger_rule=TriggerRule.NONE_FAILED, execution_timeout=dt.timedelta(minutes=5))
     def enforce(summary: dict) -> None:
+        from assay.orchestration.tasks import data_failures
         from assay.quality import enforce as enforce_summary
 
-        enforce_summary(summary)
+        with data_failures():
+            enforce_summary(summary)
 
     summary = validate()
+    wait >> summary
     publish(summary) >> enforce(summary)
 
 

@@ -15,24 +15,30 @@ Re-running replaces the same days: same params, same bytes.
 
 from __future__ import annotations
 
-import pendulum
+import datetime as dt
+
 from airflow.sdk import Param, dag, task
 
 from assay.assets import SHOP_SEEDED
+from assay.orchestration import params as P
+from assay.orchestration.tasks import default_args
 
 
 @dag(
     dag_id="seed_shop",
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=P.EARLIEST_DAY,
     catchup=False,
     doc_md=__doc__,
     tags=["assay", "demo"],
-    default_args={"owner": "data-platform", "retries": 1, "retry_delay": pendulum.duration(seconds=30)},
+    default_args=default_args("data-platform", retries=1, timeout=dt.timedelta(hours=1)),
     params={
         "days": Param(21, type="integer", minimum=1, maximum=730, description="days ending at the logical date"),
         "scale": Param(1, type="integer", minimum=1, description="volume multiplier"),
-        "defects": Param("demo", type="string", description="none | demo | day:defect,...;day:..."),
+        "defects": Param(
+            "demo", type="string", minLength=1, pattern=r"^[A-Za-z0-9_:;,. -]+$",
+            description="none | demo | day:defect,...;day:...",
+        ),
         "seed": Param(7, type="integer", minimum=0),
     },
 )

@@ -18,7 +18,7 @@ Two tasks:
 * `publish` emits the `candidate` asset with `{model_name, version, run_id, logical_date}`.
 
 Runs when `quality` publishes the `validated` asset (the window ends at the event's logical date),
-or manually. Params: `window_end` (YYYY-MM-DD; empty = the run's partition date), `days`,
+or manually (logical date D: the window ends at D). Params: `window_end` (YYYY-MM-DD; empty = the run's partition date), `days`,
 `epochs`, `max_steps`, `batch_size`, `max_queries`, `base_model` (a local model folder; empty =
 the packaged MiniLM), `teacher_weight`, `nproc` (data-parallel processes via torchrun),
 `allow_unvalidated`. Null params take `assay train`'s defaults, sized to train in about two minutes
@@ -28,50 +28,52 @@ shows an existing `TrainConfig` field in the trigger form (see `assay.training.r
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pendulum
 from airflow.sdk import Param, dag, task
 
 from assay import names
 from assay.assets import CANDIDATE, VALIDATED
+from assay.orchestration import params as P
+from assay.orchestration.tasks import default_args
 
 #: Training defaults live in one place, `assay.training.config.DEFAULT_CONFIG` (sized for the demo).
-_DEFAULT = "null = the default of `assay train` (assay.training.config.DEFAULT_CONFIG)"
+_DEFAULT = "empty = the default of `assay train` (assay.training.config.DEFAULT_CONFIG)"
 
 
 @dag(
     dag_id="train",
     schedule=[VALIDATED],
-    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    start_date=P.EARLIEST_DAY,
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["assay", "training"],
-    default_args={"owner": "ml-platform", "retries": 1, "retry_delay": pendulum.duration(minutes=1)},
+    default_args=default_args("ml-platform", retries=1, timeout=dt.timedelta(minutes=15)),
     params={
-        "window_end": Param("", type="string", description="YYYY-MM-DD; empty = the run's partition date"),
-        "days": Param(14, type="integer", minimum=1, description="window length in days"),
-        "epochs": Param(None, type=["integer", "null"], minimum=1, description=_DEFAULT),
-        "max_steps": Param(
-            None, type=["integer", "null"], minimum=0, description=_DEFAULT + "; 0 = no limit"
+        "window_end": P.day("YYYY-MM-DD; empty = the run's partition date"),
+        "days": Param(14, type="integer", minimum=1, maximum=366, description="window length in days"),
+        "epochs": P.optional("integer", _DEFAULT, minimum=1),
+        "max_steps": P.optional("integer", _DEFAULT + "; 0 = no limit", minimum=0),
+        "batch_size": P.optional("integer", _DEFAULT, minimum=1),
+        "max_queries": P.optional("integer", "cap the training set's queries; empty = all", minimum=2),
+        "base_model": P.optional(
+            "string", "local model folder; empty = all-MiniLM-L6-v2 (packaged)", minLength=1, maxLength=4096
         ),
-        "batch_size": Param(None, type=["integer", "null"], minimum=1, description=_DEFAULT),
-        "max_queries": Param(
-            None, type=["integer", "null"], minimum=2, description="cap the training set's queries"
-        ),
-        "base_model": Param("", type="string", description="local model folder; empty = all-MiniLM-L6-v2"),
-        "teacher_weight": Param(
-            None,
-            type=["number", "null"],
+        "teacher_weight": P.optional(
+            "number",
+            _DEFAULT + "; share of the target from the untuned MiniLM teacher, 0 = clicks only",
             minimum=0,
             maximum=1,
-            description=_DEFAULT + "; share of the target from the untuned MiniLM teacher, 0 = clicks only",
         ),
-        "nproc": Param(1, type="integer", minimum=1, description="data-parallel processes (torchrun)"),
+        "nproc": Param(1, type="integer", minimum=1, maximum=64, description="data-parallel processes (torchrun)"),
         "allow_unvalidated": Param(False, type="boolean", description="include days that failed quality"),
     },
 )
 def train():
-    @task(queue=names.GPU_QUEUE, pool=names.GPU_POOL)
+    # A training run may take hours on a real set; the demo's takes about two minutes.
+    @task(queue=names.GPU_QUEUE, pool=names.GPU_POOL, execution_timeout=dt.timedelta(hours=12))
     def train_model(params: dict, **context) -> dict:
         from assay.orchestration import partition_date, run_key
         from assay.training.process import train_in_subprocess
@@ -81,7 +83,7 @@ def train():
         ids = train_in_subprocess(request)
         return {**ids, "logical_date": request.window_end.isoformat()}
 
-    @task(outlets=[CANDIDATE])
+    @task(outlets=[CANDIDATE], execution_timeout=pendulum.duration(minutes=5))
     def publish(ids: dict, **context) -> None:
         context["outlet_events"][CANDIDATE].extra = {
             "model_name": ids["model_name"],

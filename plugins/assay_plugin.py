@@ -13,6 +13,8 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from assay.orchestration.timetable import DailyPartitions
+
 
 @cache
 def _steward_apps() -> list[dict[str, Any]]:
@@ -59,3 +61,5 @@ class AssayPlugin(AirflowPlugin):
     name = "assay"
     fastapi_apps = _OnFirstRead(_steward_apps)
     external_views = _OnFirstRead(_nav_links)
+    # The daily DAGs' timetable: Airflow (de)serialises a custom timetable only when a plugin registers it.
+    timetables = [DailyPartitions]

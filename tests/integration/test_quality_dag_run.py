@@ -23,10 +23,14 @@ def test_dag_publishes_passing_partitions_then_fails(seeded_world, mlflow_uri, d
     # The quality DAG never opens MLflow; airflow_env() names every store all the same.
     settings = world.settings.model_copy(update={"mlflow_tracking_uri": mlflow_uri})
     airflow_db, log = dags_test(settings, "quality", DAY.isoformat())
-    assert "QualityFailure" in log and "feeds/northwind:2026-11-02 [supplier_feeds] failed" in log, log[-3000:]
+    # A data failure fails cleanly (#14.6): AirflowFailException with the summary, no retry.
+    assert "AirflowFailException" in log and "feeds/northwind:2026-11-02 [supplier_feeds] failed" in log, log[-3000:]
 
     states = dict(rows(airflow_db, "SELECT task_id, state FROM task_instance WHERE dag_id = 'quality'"))
-    assert states == {"validate": "success", "publish": "success", "enforce": "failed"}
+    assert states == {"wait_for_data": "success", "validate": "success", "publish": "success", "enforce": "failed"}
+    # Failed at the first try, no retry, and no chained QualityFailure traceback in the task log.
+    assert rows(airflow_db, "SELECT try_number FROM task_instance WHERE task_id = 'enforce'") == [(1,)]
+    assert "During handling of the above exception" not in log
     ((extra,),) = rows(airflow_db, "SELECT e.extra::text FROM asset_event e JOIN asset a ON a.id = e.asset_id "
                                    "WHERE a.uri = 'assay://catalog/validated'")
     extra = json.loads(extra)

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -33,6 +33,27 @@ def load_dag(dag_id: str) -> DAG:
     bag = DagBag(dag_folder=str(DAGS / f"{dag_id}.py"))
     assert bag.import_errors == {}
     return bag.dags[dag_id]
+
+
+@pytest.fixture(scope="module")
+def assay_plugin() -> Iterator[None]:
+    """Airflow's plugin manager loading ``plugins/``, as every Airflow process assay starts does.
+
+    The daily DAGs' timetable is a custom one: Airflow serialises it only when a plugin registers it.
+    """
+    from airflow import plugins_manager, settings
+
+    cached = [f for f in vars(plugins_manager).values() if callable(getattr(f, "cache_clear", None))]
+    before = settings.PLUGINS_FOLDER
+    settings.PLUGINS_FOLDER = str(DAGS.parent / "plugins")
+    for f in cached:
+        f.cache_clear()
+    try:
+        yield
+    finally:
+        settings.PLUGINS_FOLDER = before
+        for f in cached:
+            f.cache_clear()
 
 
 class DagsTest(NamedTuple):

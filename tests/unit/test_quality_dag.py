@@ -19,7 +19,7 @@ def dag():
     return load_dag("quality")
 
 
-def test_schedule_params_and_policies(dag):
+def test_schedule_params_and_policies(dag, assay_plugin):
     from airflow.sdk import AssetOrTimeSchedule
     from airflow.serialization.decoders import decode_timetable
     from airflow.serialization.encoders import encode_timetable
@@ -31,9 +31,9 @@ def test_schedule_params_and_policies(dag):
     # What the scheduler sees: periodic, which `airflow backfill create` requires.
     assert decode_timetable(encode_timetable(dag.timetable)).periodic
     assert not dag.catchup and "assay" in dag.tags and dag.doc_md
-    assert set(dag.params) == {"assets", "result_format"}
+    assert set(dag.params) == {"assets", "result_format", "arrival_deadline_hours"}
     assert dag.params["result_format"] == "SUMMARY"
-    assert {t.task_id for t in dag.tasks} == {"validate", "publish", "enforce"}
+    assert {t.task_id for t in dag.tasks} == {"wait_for_data", "validate", "publish", "enforce"}
     assert all(t.retries >= 1 and t.owner == "data-platform" for t in dag.tasks)
 
 
@@ -41,7 +41,7 @@ def test_only_publish_emits_validated_and_enforce_runs_after_a_skip(dag):
     from assay import names
 
     outlets = {t.task_id: [getattr(o, "uri", None) for o in t.outlets] for t in dag.tasks}
-    assert outlets == {"validate": [], "publish": [names.VALIDATED_URI], "enforce": []}
+    assert outlets == {"wait_for_data": [], "validate": [], "publish": [names.VALIDATED_URI], "enforce": []}
     enforce_task = dag.get_task("enforce")
     assert enforce_task.trigger_rule == "none_failed"
     assert dag.get_task("publish").task_id in enforce_task.upstream_task_ids

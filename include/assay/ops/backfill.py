@@ -1,8 +1,13 @@
-"""The demo's history: the days before the logical date, run in-process for some stages.
+"""Backfills: the demo's history run in-process, and a real Airflow backfill through the REST API.
 
-``airflow dags backfill`` only queues runs for a running scheduler, and 20 ``dags test`` runs per
-stage would take minutes; so the earlier days call the functions the DAG tasks call. Which stages
-get history, and how each one runs a day, is the table :data:`HISTORY`.
+``airflow backfill create`` only queues runs for a running scheduler, and 20 ``dags test`` runs per
+stage would take minutes; so the demo's earlier days call the functions the DAG tasks call. Which
+stages get history, and how each one runs a day, is the table :data:`HISTORY`.
+
+Against a running Airflow, :func:`request_backfill` creates the backfill the way an operator would
+(``POST /api/v2/backfills``): the daily DAGs run one day per run (``DailyPartitions``), so the
+days named are the days processed, both ends included; ``max_active_runs`` 1 keeps the days in
+order (a backfill's own limit overrides the DAG's ``max_active_runs``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from assay.config import Settings
 from assay.errors import AssayError
@@ -79,3 +85,35 @@ def backfill_history(settings: Settings, stage: str, last: dt.date, days: int) -
             failed.append(day.isoformat())
             log.info("%s %s: %s", stage, day, str(exc).splitlines()[0])
     return HistoryResult(stage, last, days, history.failures, tuple(failed))
+
+
+def request_backfill(
+    settings: Settings, token: str, dag_id: str, first: dt.date, last: dt.date, *,
+    reprocess: str = "completed", max_active_runs: int = 1, conf: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Create an Airflow backfill of ``dag_id`` for the days ``first``..``last`` (inclusive); returns it.
+
+    Args:
+        reprocess: Airflow's ``reprocess_behavior``: ``none`` (skip days that have a run),
+            ``failed`` or ``completed`` (re-run those too).
+        conf: the runs' Params (e.g. ``{"assets": ["interactions"]}``).
+
+    Raises:
+        AssayError: the API refused (the message carries its answer), or ``last`` is before ``first``.
+    """
+    from assay.ops import airflow
+
+    if last < first:
+        raise AssayError(f"backfill {dag_id}: {last} is before {first}")
+    body = {
+        "dag_id": dag_id,
+        "from_date": f"{first.isoformat()}T00:00:00Z",
+        "to_date": f"{last.isoformat()}T00:00:00Z",
+        "max_active_runs": max_active_runs,
+        "reprocess_behavior": reprocess,
+        "dag_run_conf": conf or {},
+    }
+    answer = airflow.rest(settings, "POST", "/api/v2/backfills", token, body)
+    if not isinstance(answer, dict):
+        raise AssayError(f"backfill {dag_id}: unexpected answer {answer!r:.200}")
+    return answer

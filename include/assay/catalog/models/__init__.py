@@ -61,6 +61,7 @@ from assay.catalog.models.inventory import (
     SchemaVersion,
     Source,
 )
+from assay.catalog.models.operations import TaskFailure
 from assay.catalog.models.profiling import (
     Anomaly,
     ColumnMetrics,
@@ -125,4 +126,5 @@ __all__ = [
     "ModelCandidate",
     "GateDecision",
     "AliasEvent",
+    "TaskFailure",
 ]
