@@ -37,10 +37,12 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 # Group 0 like the Airflow image: any uid in group root can still write the state folders.
+# /mlartifacts and /mlflow-auth (MLflow's user store) exist here so their named volumes start out
+# owned by the runtime user.
 RUN useradd --uid "${ASSAY_UID}" --gid 0 --create-home --home-dir /home/assay --shell /bin/bash assay \
- && mkdir -p /opt/airflow/logs /opt/assay/data-docs /opt/assay/landing /mlartifacts \
- && chown -R "${ASSAY_UID}:0" /opt/airflow /opt/assay /mlartifacts \
- && chmod -R g+rwX /opt/airflow /opt/assay /mlartifacts
+ && mkdir -p /opt/airflow/logs /opt/assay/data-docs /opt/assay/landing /mlartifacts /mlflow-auth \
+ && chown -R "${ASSAY_UID}:0" /opt/airflow /opt/assay /mlartifacts /mlflow-auth \
+ && chmod -R g+rwX /opt/airflow /opt/assay /mlartifacts /mlflow-auth
 
 WORKDIR /opt/airflow
 
@@ -68,6 +70,8 @@ RUN pip install --no-cache-dir --no-deps -e . \
 COPY dags/ dags/
 COPY plugins/ plugins/
 COPY expectations/ expectations/
+# airflow-init creates assay's MLflow account with it (docs/mlflow-auth.md).
+COPY docker/mlflow/service_user.py docker/mlflow/
 
 USER assay
 

@@ -1,9 +1,11 @@
 """Static checks of the container stack: docker-compose.yaml, Dockerfile and .env.example.
 
-CI has no Docker engine, so ``docker compose config`` cannot run there. These tests parse the
-files with PyYAML and check what a broken stack would get wrong: missing services or health
+CI has no Docker engine, so ``docker compose config`` cannot run there. These tests validate the
+compose file against the Compose Specification's JSON schema (vendored in docker/schema/), parse
+the files with PyYAML and check what a broken stack would get wrong: missing services or health
 checks, a start order that deadlocks or races, volumes that lose data, GPU work landing on the CPU
-worker, and credentials written into the files. Each checker is a plain function of the parsed
+worker, credentials written into the files, an init job that forgets the ``gpu`` pool, the roles
+or MLflow's service account, and an MLflow server anyone can write to without a login. Each checker is a plain function of the parsed
 file that returns what it found wrong, and each has a test that feeds it a broken copy.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import copy
 import re
 import shlex
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,9 @@ COMPOSE_FILE = ROOT / "docker-compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 INITDB_SQL = ROOT / "docker" / "initdb" / "01-databases.sql"
+#: The Compose Specification's JSON schema, vendored (docker/schema/README.md says from where).
+COMPOSE_SCHEMA = ROOT / "docker" / "schema" / "compose-spec.json"
+SCHEMA_README = ROOT / "docker" / "schema" / "README.md"
 
 #: Airflow components that run continuously; each needs the DBs, the broker and the migrations.
 AIRFLOW_SERVICES = (
@@ -556,6 +562,115 @@ def role_problems(compose: dict[str, Any]) -> list[str]:
     return problems
 
 
+def schema_errors(compose: dict[str, Any], schema_path: Path = COMPOSE_SCHEMA) -> list[str]:
+    """Violations of the Compose Specification's JSON schema, as ``path: message``.
+
+    Compose validates after interpolation; ``${VAR}`` strings stand where the schema allows strings,
+    which this file keeps to (numbers are written as numbers or quoted only where strings are allowed).
+    """
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(json.loads(schema_path.read_text()))
+    errors = sorted(validator.iter_errors(compose), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{'.'.join(str(p) for p in e.absolute_path) or '<top>'}: {e.message}" for e in errors]
+
+
+def mlflow_server_words(service: dict[str, Any]) -> list[str]:
+    """The words of the ``mlflow server`` invocation: the command itself, or its line in a ``bash -c`` script."""
+    words = command_words(service)
+    if words[:2] == ["mlflow", "server"]:
+        return words
+    if len(words) >= 3 and words[0] in ("bash", "sh") and words[1] == "-c":
+        script = words[2].replace("\\\n", " ")
+        for line in script.splitlines():
+            parts = shlex.split(line, comments=True)
+            if parts[:1] == ["exec"]:
+                parts = parts[1:]
+            if parts[:2] == ["mlflow", "server"]:
+                return parts
+    return []
+
+
+def init_problems(compose: dict[str, Any]) -> list[str]:
+    """airflow-init: migrates Airflow, then creates the ``gpu`` pool, the roles, the catalog and MLflow's account."""
+    from assay.names import GPU_POOL
+
+    init = services(compose).get("airflow-init") or {}
+    script = " ".join(command_words(init))
+    problems: list[str] = []
+    migrate = script.find("airflow db migrate")
+    pool = script.find("airflow pools set")
+    if pool < 0:
+        problems.append("airflow-init does not create the gpu pool (airflow pools set)")
+    else:
+        if migrate < 0 or pool < migrate:
+            problems.append("airflow-init sets the pool before `airflow db migrate`")
+        named = script[pool:].split("\n")[0]
+        if f"pools set {GPU_POOL} " not in named and "import GPU_POOL" not in script:
+            problems.append(f"airflow-init: the pool must be assay.names.GPU_POOL ({GPU_POOL!r})")
+    if "docker/mlflow/service_user.py" not in script:
+        problems.append("airflow-init does not create assay's MLflow account (docker/mlflow/service_user.py)")
+    if depends_on(init).get("mlflow") != "service_healthy":
+        problems.append("airflow-init must wait for mlflow (service_healthy) to create the account")
+    return problems
+
+
+def _mounted_file(service: dict[str, Any], target: str) -> Path | None:
+    """The repository file bind-mounted at ``target`` in a service, if any."""
+    for vol in service.get("volumes") or []:
+        parts = str(vol).split(":")
+        if len(parts) >= 2 and parts[1] == target and parts[0].startswith("./"):
+            return ROOT / parts[0][2:]
+    return None
+
+
+def mlflow_auth_problems(compose: dict[str, Any]) -> list[str]:
+    """MLflow needs a login: the basic-auth app, a secret-free auth config, and credentials for every task."""
+    import configparser
+
+    svcs = services(compose)
+    problems: list[str] = []
+    mlflow = svcs.get("mlflow") or {}
+    words = mlflow_server_words(mlflow)
+    if "--app-name" not in words or words[words.index("--app-name") + 1 : words.index("--app-name") + 2] != [
+        "basic-auth"
+    ]:
+        problems.append("mlflow does not run the basic-auth app (--app-name basic-auth)")
+    env = _env(mlflow)
+    for key in ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY"):
+        if not re.fullmatch(r"\$\{[A-Za-z_]\w*:\?[^}]+\}", env.get(key, "")):
+            problems.append(f"mlflow: {key} must be a required variable ${{VAR:?...}}")
+    config_path = env.get("MLFLOW_AUTH_CONFIG_PATH", "")
+    ini = _mounted_file(mlflow, config_path) if config_path else None
+    if ini is None or not ini.is_file():
+        problems.append("mlflow: MLFLOW_AUTH_CONFIG_PATH must name an auth config mounted from the repository")
+    else:
+        cfg = configparser.ConfigParser()
+        cfg.read(ini)
+        section = cfg["mlflow"] if cfg.has_section("mlflow") else {}
+        if section.get("admin_password"):
+            problems.append(f"{ini.relative_to(ROOT)}: admin_password is written in the file")
+        if section.get("default_permission", "").upper() not in ("READ", "NO_PERMISSIONS"):
+            problems.append(f"{ini.relative_to(ROOT)}: default_permission lets every account edit")
+        store = section.get("database_uri", "")
+        folder = store.removeprefix("sqlite:///").rsplit("/", 1)[0] if store.startswith("sqlite:") else ""
+        if store.startswith("sqlite:") and folder not in named_mounts(mlflow):
+            problems.append(f"mlflow: the user store {store} is not on a named volume")
+    for name in AIRFLOW_SERVICES:
+        if name not in svcs:
+            continue
+        env = _env(svcs[name])
+        if not env.get("MLFLOW_TRACKING_USERNAME"):
+            problems.append(f"{name}: MLFLOW_TRACKING_USERNAME is not set (tasks get 401 from MLflow)")
+        if not re.fullmatch(r"\$\{[A-Za-z_]\w*:\?[^}]+\}", env.get("MLFLOW_TRACKING_PASSWORD", "")):
+            problems.append(f"{name}: MLFLOW_TRACKING_PASSWORD must be a required variable ${{VAR:?...}}")
+        if "MLFLOW_AUTH_ADMIN_PASSWORD" in env:
+            problems.append(f"{name}: holds MLflow's admin password (only airflow-init needs it)")
+    return problems
+
+
 # ---- the real files ---------------------------------------------------------------------------
 def test_compose_file_has_no_duplicate_keys() -> None:
     parse_compose(COMPOSE_FILE.read_text())  # raises on a duplicate key
@@ -645,9 +760,9 @@ def test_commands(compose: dict[str, Any]) -> None:
     assert command_words(svcs["airflow-apiserver"])[:2] == ["airflow", "api-server"]
     assert command_words(svcs["airflow-dag-processor"])[:2] == ["airflow", "dag-processor"]
     assert command_words(svcs["airflow-worker"])[:3] == ["airflow", "celery", "worker"]
-    mlflow = command_words(svcs["mlflow"])
+    mlflow = mlflow_server_words(svcs["mlflow"])
     assert mlflow[:2] == ["mlflow", "server"]
-    for flag in ("--backend-store-uri", "--artifacts-destination", "--serve-artifacts"):
+    for flag in ("--backend-store-uri", "--artifacts-destination", "--serve-artifacts", "--app-name"):
         assert flag in mlflow
     assert mlflow[mlflow.index("--backend-store-uri") + 1].endswith("@postgres:5432/mlflow")
 
@@ -658,6 +773,33 @@ def test_initdb_creates_every_database(compose: dict[str, Any]) -> None:
         assert f"CREATE DATABASE {db}" in sql
     mounts = services(compose)["postgres"]["volumes"]
     assert any(str(m).startswith("./docker/initdb:/docker-entrypoint-initdb.d") for m in mounts)
+
+
+def test_compose_file_matches_the_compose_specification_schema(compose: dict[str, Any]) -> None:
+    assert schema_errors(compose) == []
+
+
+def test_vendored_schema_is_recorded() -> None:
+    """docker/schema/README.md names where the schema came from, its version, licence and digest."""
+    import hashlib
+
+    readme = SCHEMA_README.read_text()
+    digest = hashlib.sha256(COMPOSE_SCHEMA.read_bytes()).hexdigest()
+    assert digest in readme, f"update the sha256 in {SCHEMA_README.relative_to(ROOT)}: {digest}"
+    for needle in ("compose-spec/compose-spec", "check-jsonschema", "Apache-2.0"):
+        assert needle in readme
+    assert (COMPOSE_SCHEMA.parent / "LICENSE").read_text().lstrip().startswith("Apache License")
+
+
+def test_init_creates_the_gpu_pool_and_mlflow_account(compose: dict[str, Any], dockerfile: str) -> None:
+    assert init_problems(compose) == []
+    # The account script reaches the container through the image (airflow-init runs it from there).
+    assert "COPY docker/mlflow/service_user.py" in dockerfile
+    assert (ROOT / "docker" / "mlflow" / "service_user.py").is_file()
+
+
+def test_mlflow_requires_a_login(compose: dict[str, Any]) -> None:
+    assert mlflow_auth_problems(compose) == []
 
 
 # ---- each checker catches what it is for --------------------------------------------------------
@@ -854,3 +996,66 @@ def test_dockerfile_problems_are_reported(dockerfile: str, edit: Any, expected: 
     broken = edit(dockerfile)
     assert broken != dockerfile
     assert any(expected in p for p in dockerfile_problems(broken))
+
+
+def test_schema_violations_are_reported(compose: dict[str, Any]) -> None:
+    broken = copy.deepcopy(compose)
+    broken["services"]["redis"]["restart_policy"] = "always"  # not a compose key
+    broken["services"]["postgres"]["healthcheck"]["interval"] = 10  # a duration is a string
+    broken["volume"] = {"typo": None}  # top level: `volumes`
+    errors = "\n".join(schema_errors(broken))
+    assert "services.redis" in errors and "restart_policy" in errors
+    assert "services.postgres.healthcheck.interval: 10 is not of type 'string'" in errors
+    assert "<top>: 'volume' does not match any of the regexes: '^x-'" in errors
+
+
+def test_init_problems_are_reported(compose: dict[str, Any]) -> None:
+    broken = copy.deepcopy(compose)
+    init = broken["services"]["airflow-init"]
+    init["command"] = ["bash", "-c", "airflow pools set gpu-big 2 x\nairflow db migrate\n"]
+    del init["depends_on"]["mlflow"]
+    problems = "\n".join(init_problems(broken))
+    assert "sets the pool before `airflow db migrate`" in problems
+    assert "the pool must be assay.names.GPU_POOL" in problems
+    assert "does not create assay's MLflow account" in problems
+    assert "must wait for mlflow" in problems
+    init["command"] = ["bash", "-c", "airflow db migrate\n"]
+    assert "does not create the gpu pool" in "\n".join(init_problems(broken))
+
+
+def test_mlflow_auth_problems_are_reported(compose: dict[str, Any]) -> None:
+    broken = copy.deepcopy(compose)
+    svcs = broken["services"]
+    svcs["mlflow"]["command"] = ["mlflow", "server", "--host", "0.0.0.0"]
+    svcs["mlflow"]["environment"] = {**svcs["mlflow"]["environment"], "MLFLOW_AUTH_ADMIN_PASSWORD": "hunter2"}
+    del svcs["mlflow"]["environment"]["MLFLOW_AUTH_CONFIG_PATH"]
+    svcs["airflow-worker"]["environment"] = {
+        k: v for k, v in svcs["airflow-worker"]["environment"].items() if not k.startswith("MLFLOW_TRACKING_USER")
+    }
+    svcs["airflow-scheduler"]["environment"] = {
+        **svcs["airflow-scheduler"]["environment"],
+        "MLFLOW_TRACKING_PASSWORD": "${MLFLOW_ASSAY_PASSWORD:-assay}",
+        "MLFLOW_AUTH_ADMIN_PASSWORD": "${MLFLOW_ADMIN_PASSWORD:?x}",
+    }
+    problems = "\n".join(mlflow_auth_problems(broken))
+    assert "mlflow does not run the basic-auth app" in problems
+    assert "mlflow: MLFLOW_AUTH_ADMIN_PASSWORD must be a required variable" in problems
+    assert "MLFLOW_AUTH_CONFIG_PATH must name an auth config" in problems
+    assert "airflow-worker: MLFLOW_TRACKING_USERNAME is not set" in problems
+    assert "airflow-scheduler: MLFLOW_TRACKING_PASSWORD must be a required variable" in problems
+    assert "airflow-scheduler: holds MLflow's admin password" in problems
+
+
+def test_mlflow_auth_config_problems_are_reported(compose: dict[str, Any], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    ini = tmp_path / "auth.ini"
+    ini.write_text("[mlflow]\ndefault_permission = EDIT\nadmin_password = hunter2\n"
+                   "database_uri = sqlite:////elsewhere/basic_auth.db\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    broken = copy.deepcopy(compose)
+    broken["services"]["mlflow"]["volumes"] = ["mlflow-artifacts:/mlartifacts",
+                                               "./auth.ini:/etc/mlflow/basic_auth.ini:ro"]
+    problems = "\n".join(mlflow_auth_problems(broken))
+    assert "auth.ini: admin_password is written in the file" in problems
+    assert "default_permission lets every account edit" in problems
+    assert "the user store sqlite:////elsewhere/basic_auth.db is not on a named volume" in problems
