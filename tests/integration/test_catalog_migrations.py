@@ -26,6 +26,7 @@ from assay.catalog.models import (
     Base,
     ColumnMetrics,
     GateDecision,
+    ProfileCurrent,
     ProfileRun,
     QualityRun,
     SchemaEvent,
@@ -262,31 +263,33 @@ def test_upsert_returns_ids_in_input_order_and_can_keep_stored_values(catalog_ur
         assert s.execute(select(Asset.row_count).where(Asset.id == c)).scalar_one() == 8
 
 
-def test_profile_runs_are_unique_per_asset_partition_and_day(catalog_url):
+def test_profile_runs_keep_every_attempt_with_one_current_per_asset_partition_and_day(catalog_url):
+    # Since 0004 (issue #14 item 4) a key holds many attempts and one current pointer; was: one row per key.
+    from assay.catalog import runs
+
     aid = _asset(catalog_url)
-    key = ["asset_id", "partition_key", "logical_date"]
     run = {"asset_id": aid, "partition_key": "2026-11-20", "logical_date": DAY, "run_key": "profile/r1"}
+    now = dt.datetime.now(dt.UTC)
     with session(catalog_url) as s:
-        (first,) = upsert(s, ProfileRun, [{**run, "row_count": 10}], key)
-        (again,) = upsert(s, ProfileRun, [{**run, "row_count": 12, "status": "success"}], key)
-        assert first == again
-        assert s.execute(select(ProfileRun.row_count, ProfileRun.status)).one() == (12, "success")
-        other_day = upsert(s, ProfileRun, [{**run, "logical_date": DAY + dt.timedelta(days=1)}], key)
-        assert other_day != [first]
-    duplicate = pytest.raises(IntegrityError, match="uq_profile_runs_asset_id_partition_key_logical_date")
+        first = runs.start_attempt(s, runs.PROFILE, run, now)
+        runs.finish_attempt(s, runs.PROFILE, first, {"status": "success", "row_count": 10}, now)
+        again = runs.start_attempt(s, runs.PROFILE, {**run, "run_key": "profile/r2"}, now)
+        runs.finish_attempt(s, runs.PROFILE, again, {"status": "success", "row_count": 12}, now)
+        assert first != again
+        assert runs.current_of(s, runs.PROFILE, (aid, "2026-11-20", DAY)) == again
+        assert s.execute(select(ProfileRun.row_count).where(ProfileRun.id == first)).scalar_one() == 10
+    duplicate = pytest.raises(IntegrityError, match="uq_profile_current_asset_id_partition_key_logical_date")
     with duplicate, session(catalog_url) as s:
-        s.add(ProfileRun(**run))
+        s.add(ProfileCurrent(asset_id=aid, partition_key="2026-11-20", logical_date=DAY, profile_run_id=first))
 
 
 def test_column_metrics_go_with_their_profile_run(catalog_url):
     aid = _asset(catalog_url)
     with session(catalog_url) as s:
-        (pid,) = upsert(
-            s,
-            ProfileRun,
-            [{"asset_id": aid, "partition_key": "__all__", "logical_date": DAY, "run_key": "r"}],
-            ["asset_id", "partition_key", "logical_date"],
-        )
+        attempt = ProfileRun(asset_id=aid, partition_key="__all__", logical_date=DAY, run_key="r")
+        s.add(attempt)
+        s.flush()
+        pid = attempt.id
         metrics = [
             {"profile_run_id": pid, "column_name": n, "metrics": {"null_count": 0}} for n in ("a", "b")
         ]
@@ -297,9 +300,11 @@ def test_column_metrics_go_with_their_profile_run(catalog_url):
         assert s.execute(select(sa.func.count()).select_from(ColumnMetrics)).scalar_one() == 0
 
 
-def test_quality_runs_are_unique_per_suite_asset_partition_and_day(catalog_url):
+def test_quality_runs_keep_every_attempt_with_one_current_per_suite_asset_partition_and_day(catalog_url):
+    # Since 0004 (issue #14 item 4) a key holds many attempts and one current pointer; was: one row per key.
+    from assay.catalog import runs
+
     aid = _asset(catalog_url)
-    key = ["suite_name", "asset_id", "partition_key", "logical_date"]
     run = {
         "suite_name": "orders_suite",
         "asset_id": aid,
@@ -307,20 +312,20 @@ def test_quality_runs_are_unique_per_suite_asset_partition_and_day(catalog_url):
         "logical_date": DAY,
         "run_key": "quality/r1",
     }
+    now = dt.datetime.now(dt.UTC)
     with session(catalog_url) as s:
-        (first,) = upsert(s, QualityRun, [{**run, "status": "running"}], key)
-        (again,) = upsert(
-            s, QualityRun, [{**run, "status": "failed", "success": False, "critical_failures": 2}], key
-        )
-        assert first == again
-        (other_suite,) = upsert(s, QualityRun, [{**run, "suite_name": "orders_freshness"}], key)
+        first = runs.start_attempt(s, runs.QUALITY, run, now)
+        runs.finish_attempt(s, runs.QUALITY, first, {"status": "failed", "success": False, "critical_failures": 2}, now)
+        other_suite = runs.start_attempt(s, runs.QUALITY, {**run, "suite_name": "orders_freshness"}, now)
         assert other_suite != first
+        again = runs.start_attempt(s, runs.QUALITY, run, now)
+        assert runs.current_of(s, runs.QUALITY, ("orders_suite", aid, "2026-11-20", DAY)) == first  # until it ends
+        assert runs.finish_attempt(s, runs.QUALITY, again, {"status": "error", "error": "boom"}, now)  # kept
+        assert runs.current_of(s, runs.QUALITY, ("orders_suite", aid, "2026-11-20", DAY)) == first
         assert s.execute(select(QualityRun.critical_failures).where(QualityRun.id == first)).scalar_one() == 2
-    duplicate = pytest.raises(
-        IntegrityError, match="uq_quality_runs_suite_name_asset_id_partition_key_logical_date"
-    )
-    with duplicate, session(catalog_url) as s:
-        s.add(QualityRun(**run))
+    refused = pytest.raises(IntegrityError, match="finished attempt")
+    with refused, session(catalog_url) as s:
+        s.execute(sa.update(QualityRun).where(QualityRun.id == first).values(critical_failures=0))
 
 
 def test_schema_events_are_not_duplicated_by_a_rerun(catalog_url):

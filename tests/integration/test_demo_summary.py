@@ -26,7 +26,15 @@ def quality_summary(settings, day: date, days: int) -> list[str]:
 def known(settings, catalog_url):
     """A catalog with quality rows of four days (the oldest outside a 3-day window)."""
     from assay.catalog.db import session
-    from assay.catalog.models import Asset, ExpectationResult, QualityRun, Scorecard, Source, Waiver
+    from assay.catalog.models import (
+        Asset,
+        ExpectationResult,
+        QualityCurrent,
+        QualityRun,
+        Scorecard,
+        Source,
+        Waiver,
+    )
 
     with session(catalog_url) as s:
         shop = Source(name="shop", kind="sql", url_or_conn_id="assay_shop")
@@ -49,6 +57,8 @@ def known(settings, catalog_url):
                            status=status, error=error)
             s.add(r)
             s.flush()
+            s.add(QualityCurrent(suite_name=suite, asset_id=a.id, partition_key=part, logical_date=day,
+                                 quality_run_id=r.id))  # the key's current attempt
             for eid, col, severity, ok, extra in results:
                 s.add(ExpectationResult(quality_run_id=r.id, expectation_id=eid, expectation_type="t",
                                         column_name=col, dimension="validity", severity=severity, success=ok,
@@ -154,18 +164,26 @@ def test_demo_summary_prints_catalog_quality_before_the_data_docs_path(known):
 
 def test_summary_follows_the_catalog_after_a_rerun(known):
     """A re-run that fixes the feed changes the summary; nothing is taken from memory."""
-    from sqlalchemy import update
+    import datetime as dt
 
+    from sqlalchemy import select
+
+    from assay.catalog import runs
     from assay.catalog.db import session
     from assay.catalog.models import ExpectationResult, QualityRun
 
     before = quality_summary(known, END, WINDOW)
     assert "  FAILED     feeds/northwind:2026-11-20" in before
-    with session(known.catalog_url()) as s:
-        (run_id,) = s.execute(update(QualityRun).where(QualityRun.suite_name == "supplier_feeds",
-                                                       QualityRun.logical_date == END)
-                              .values(status="ok").returning(QualityRun.id)).one()
-        s.execute(update(ExpectationResult).where(ExpectationResult.quality_run_id == run_id).values(success=True))
+    with session(known.catalog_url()) as s:  # the re-run is a new attempt (issue #14 item 4)
+        old = s.execute(select(QualityRun).where(QualityRun.suite_name == "supplier_feeds",
+                                                 QualityRun.logical_date == END)).scalar_one()
+        key = {k: getattr(old, k) for k in runs.QUALITY.key}
+        now = dt.datetime.now(dt.UTC)
+        run_id = runs.start_attempt(s, runs.QUALITY, {**key, "run_key": "t/rerun"}, now)
+        for eid in ("price_tier_1", "category_known"):
+            s.add(ExpectationResult(quality_run_id=run_id, expectation_id=eid, expectation_type="t",
+                                    dimension="validity", severity="critical", success=True))
+        runs.finish_attempt(s, runs.QUALITY, run_id, {"status": "ok"}, now)
     after = quality_summary(known, END, WINDOW)
     assert "Quality of 2026-11-20: 3 of 3 partitions validated" in after
     assert "  validated  feeds/northwind:2026-11-20" in after

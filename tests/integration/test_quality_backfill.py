@@ -1,4 +1,5 @@
-"""Issue #4: "a backfill of 14 days gives 14 results per suite" -- and re-running days replaces, never adds.
+"""Issue #4: "a backfill of 14 days gives 14 results per suite" -- and re-running days keeps one current result
+per suite and day (issue #14 item 4: as a new attempt, the earlier one kept as it was).
 
 A scale-1 shop is seeded over 14 days (one defect day, so failed runs are counted too); ``run_quality``
 (the function the DAG's ``validate`` task calls) runs once per day, then three days again.
@@ -32,8 +33,8 @@ EXPECTED = {
 }
 
 
-def quality_runs(url: str) -> list[tuple]:
-    """Every stored run without its wall-clock parts (timestamps, elapsed time, run key)."""
+def quality_runs(url: str, current: bool = False) -> list[tuple]:
+    """Every stored attempt (or the current ones) without its wall-clock parts (timestamps, elapsed time, run key)."""
     from assay.quality.overview import target_of
 
     return sorted(
@@ -41,7 +42,8 @@ def quality_runs(url: str) -> list[tuple]:
         for suite, ns, name, kind, part, day, rid, status, success, crit, warn, error, gx_run_id in rows(url, """
             SELECT r.suite_name, a.namespace, a.name, a.kind, r.partition_key, r.logical_date, r.id, r.status,
                    r.success, r.critical_failures, r.warning_failures, r.error, r.gx_run_id
-            FROM quality_runs r JOIN assets a ON a.id = r.asset_id""")
+            FROM quality_runs r JOIN assets a ON a.id = r.asset_id"""
+            + (" JOIN quality_current c ON c.quality_run_id = r.id" if current else ""))
     )
 
 
@@ -105,9 +107,15 @@ def test_rerunning_three_days_changes_no_count_and_no_stored_result(backfilled):
         run_quality(settings, d, f"backfill-rerun/{d}", raise_on_failure=False)
     print(f"\nre-run of {len(RERUN)} days: {time.perf_counter() - t0:.1f} s")
     after = (quality_runs(url), stored_results(url), scorecards(url))
-    assert len(after[0]) == 14 * len(EXPECTED)
-    assert after[0] == before[0]  # same run rows (ids), statuses, counts, GX run ids
-    assert after[1] == before[1]  # same result rows (ids) and values
+    current = quality_runs(url, current=True)
+    assert len(current) == 14 * len(EXPECTED) and len(before[0]) == 14 * len(EXPECTED)
+    # Since issue #14 item 4 a rerun adds attempts and changes none (was: the same rows rewritten in place).
+    assert set(before[0]) <= set(after[0]) and len(after[0]) == len(before[0]) + 3 * len(EXPECTED)
+    assert set(before[1]) <= set(after[1])  # every earlier result row as it was
+    def what(runs: list[tuple]) -> list[tuple]:  # a run without its attempt's id and GX run id
+        return sorted(r[:4] + r[5:10] for r in runs)
+    assert what(current) == what(before[0])  # the current view says what it said: statuses, counts, errors
     assert after[2] == before[2]  # scorecards recomputed to the same values in place
-    keys = Counter(k.split("/")[0] for (k,) in rows(url, "SELECT run_key FROM quality_runs"))
+    keys = Counter(k.split("/")[0] for (k,) in rows(url, """
+        SELECT run_key FROM quality_runs r JOIN quality_current c ON c.quality_run_id = r.id"""))
     assert keys == {"backfill": 11 * len(EXPECTED), "backfill-rerun": 3 * len(EXPECTED)}  # the rerun did write

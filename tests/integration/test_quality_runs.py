@@ -61,17 +61,20 @@ def edit_suite(folder: Path, name: str, change) -> None:
 
 
 def run_rows(env: ShopWorld, day: date) -> dict[str, tuple]:
-    """target -> (run id, status, error) of the day's quality runs."""
+    """target -> (run id, status, error) of the day's current quality attempts."""
     rows = execute(env.catalog_url, """
         SELECT a.namespace, a.name, r.id, r.status, r.error, r.suite_name FROM quality_runs r
+        JOIN quality_current c ON c.quality_run_id = r.id
         JOIN assets a ON a.id = r.asset_id WHERE r.logical_date = :d""", d=day)
     return {(n if "/" not in ns else ns.rsplit("/", 1)[0]): (rid, status, error, suite)
             for ns, n, rid, status, error, suite in rows}
 
 
 def attempt_error_of(env: ShopWorld, run_id: int) -> str:
-    """Why the last attempt on a quality run row did not replace its record."""
-    return execute(env.catalog_url, "SELECT attempt_error FROM quality_runs WHERE id = :r", r=run_id)[0][0]
+    """Why the newest attempt of run ``run_id``'s key did not replace it (recorded as its own row)."""
+    return execute(env.catalog_url, """
+        SELECT a.error FROM quality_runs a JOIN quality_runs r USING (suite_name, asset_id, partition_key, logical_date)
+        WHERE r.id = :r AND a.id > r.id ORDER BY a.id DESC LIMIT 1""", r=run_id)[0][0]
 
 
 def results_of(env: ShopWorld, run_id: int) -> dict[str, tuple]:
@@ -88,23 +91,28 @@ def test_rerunning_a_partition_replaces_its_results(env, baseline, suites):
     before = run_rows(env, CLEAN)
     products_before = results_of(env, before["products"][0])
     page = Path(baseline.partition("products").data_docs_url.removeprefix("file://"))
+    page_before = page.read_bytes()
 
     edit_suite(suites, "products", lambda d: d["expectations"].pop())  # drop catalog_size
     report = run_quality(env.settings, CLEAN, "test/rerun", assets=["products", "interactions"], suites=suites)
 
     after = run_rows(env, CLEAN)
-    assert {t: v[0] for t, v in after.items()} == {t: v[0] for t, v in before.items()}  # same run rows
+    # Since issue #14 item 4 a rerun is a new attempt (was: the same row rewritten in place); the
+    # products and interactions keys now point at it, the others are untouched.
+    rerun = {"products", "interactions"}
+    assert all(after[t][0] > before[t][0] for t in rerun)
+    assert {t: v[0] for t, v in after.items() if t not in rerun} == {t: v[0] for t, v in before.items() if t not in rerun}
     products_after = results_of(env, after["products"][0])
     assert set(products_before) - set(products_after) == {"catalog_size"}
-    # results that are still produced keep their rows (upsert), nothing is duplicated
-    assert all(products_after[e][0] == products_before[e][0] for e in products_after)
+    assert results_of(env, before["products"][0]) == products_before  # the earlier attempt's results stay
     count = execute(env.catalog_url, "SELECT count(*), count(DISTINCT (quality_run_id, expectation_id)) FROM expectation_results")
     assert count[0][0] == count[0][1]
     run_key = execute(env.catalog_url, "SELECT run_key FROM quality_runs WHERE id = :r", r=after["products"][0])
     assert run_key == [("test/rerun",)]
-    # the Data Docs page of the partition is rewritten in place
-    assert report.partition("products").data_docs_url == baseline.partition("products").data_docs_url
-    assert page.exists() and "catalog_size" not in page.read_text()
+    # each attempt has its own Data Docs page: the earlier one is kept as it was
+    new_page = Path(report.partition("products").data_docs_url.removeprefix("file://"))
+    assert new_page != page and new_page.exists()
+    assert page.read_bytes() == page_before
 
 
 # ---- waivers ---------------------------------------------------------------------------------
@@ -164,7 +172,9 @@ def test_review_items_open_on_failure_and_close_when_the_partition_passes(env, b
     report = run_quality(env.settings, DEFECT, "test/review", assets=["interactions"], raise_on_failure=False)
     run_id = report.partition("interactions").quality_run_id
     items = dict(execute(env.catalog_url, "SELECT ref, status FROM review_items WHERE quality_run_id = :r", r=run_id))
-    assert items == {f"{run_id}/event_id_unique": "open", f"{run_id}/no_duplicate_judgments": "open"}
+    # refs name the key's stable id (quality_current.id), so they outlive the attempt
+    ((key_id,),) = execute(env.catalog_url, "SELECT id FROM quality_current WHERE quality_run_id = :r", r=run_id)
+    assert items == {f"{key_id}/event_id_unique": "open", f"{key_id}/no_duplicate_judgments": "open"}
 
     # the source team removes the replayed events; the rerun passes and closes the items
     execute(env.shop_url, """
@@ -189,7 +199,7 @@ def test_suite_that_does_not_parse(env, baseline, suites):
     with pytest.raises(QualityError) as err:
         run_quality(env.settings, CLEAN, "test/bad-json", assets=SOME, suites=suites)
     assert "products.json: not valid JSON" in str(err.value)
-    # A failed rerun keeps the baseline's record (issue #12 item 6); the reason is in attempt_error.
+    # A failed rerun keeps the baseline's record current (issue #12 item 6); its own attempt has the reason.
     run_id, status = run_rows(env, CLEAN)["products"][:2]
     assert status == "ok" and "products.json: not valid JSON" in attempt_error_of(env, run_id)
     summary = err.value.summary
@@ -302,8 +312,8 @@ def test_gx_raising_mid_run_is_recorded_for_that_asset(env, baseline, monkeypatc
     assert (status, attempt_error_of(env, run_id)) == ("ok", "RuntimeError: boom inside GX")
     summary = err.value.summary
     assert [k for k, p in summary["partitions"].items() if p["status"] != "ok"] == ["impressions:2026-11-01"]
-    items = execute(env.catalog_url, "SELECT summary FROM review_items WHERE ref LIKE :r",
-                    r=f"{summary['partitions']['impressions:2026-11-01']['quality_run_id']}/__run__")
+    items = execute(env.catalog_url, "SELECT summary FROM review_items WHERE quality_run_id = :r AND ref LIKE '%/__run__'",
+                    r=summary['partitions']['impressions:2026-11-01']['quality_run_id'])
     assert items and "could not run: RuntimeError: boom inside GX" in items[0][0]
 
 

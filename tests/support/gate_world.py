@@ -103,7 +103,13 @@ class World:
                 skip_quality: tuple[str, dt.date] | None = None) -> int:
         """A training dataset over ``days`` with one quality run per partition (shared by datasets)."""
         from assay.catalog.db import session
-        from assay.catalog.models import Anomaly, ExpectationResult, QualityRun, TrainingDataset
+        from assay.catalog.models import (
+            Anomaly,
+            ExpectationResult,
+            QualityCurrent,
+            QualityRun,
+            TrainingDataset,
+        )
 
         parts = [(t, d) for d in days for t in TABLES]
         run_ids = []
@@ -121,6 +127,8 @@ class World:
                                 critical_failures=int(bad), status="failed" if bad else "ok")
                 s.add(qr)
                 s.flush()
+                s.add(QualityCurrent(suite_name=t, asset_id=qr.asset_id, partition_key=qr.partition_key,
+                                     logical_date=d, quality_run_id=qr.id))  # the key's current attempt
                 run_ids.append(qr.id)
                 results = [ExpectationResult(quality_run_id=qr.id, expectation_id="session_id_unique",
                                              expectation_type="expect_column_values_to_be_unique",

@@ -18,8 +18,9 @@ from assay.catalog.upsert import _validated
 
 TABLES = Base.metadata.tables
 
-#: Tables written with plain INSERT only (append-only: no natural key to upsert on).
-NO_UPSERT = {"gate_decisions"}
+#: Tables written with plain INSERT only (append-only: no natural key to upsert on). Profile and
+#: quality attempts are rows of their own (issue #14 item 4); their keys are unique in *_current.
+NO_UPSERT = {"gate_decisions", "profile_runs", "quality_runs"}
 
 EXPECTED_TABLES = {
     "sources",
@@ -30,9 +31,11 @@ EXPECTED_TABLES = {
     "classifications",
     "inventory_runs",
     "profile_runs",
+    "profile_current",
     "column_metrics",
     "anomalies",
     "quality_runs",
+    "quality_current",
     "expectation_results",
     "review_items",
     "waivers",

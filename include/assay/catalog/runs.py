@@ -1,27 +1,33 @@
 """The lifecycle of run rows (``inventory_runs``, ``profile_runs``, ``quality_runs``): attempts,
 their owners, and reaping the attempts whose process is gone.
 
-A run row is the *record* of the last finished attempt of its key (a run key; an asset partition
-and date; a suite, asset partition and date): its ``status``, ``error``, ``started_at``,
-``finished_at`` and figures. A new attempt never touches that record while it runs:
+**Attempt tables** (``profile_runs``, ``quality_runs``: :attr:`RunTable.current` is set) are
+append-only evidence: every attempt on a key (an asset partition and date; a suite, asset
+partition and date) is a row of its own, and a pointer table (``profile_current``,
+``quality_current``) names the *current* attempt of each key, the one consumers read
+(:func:`is_current`). Lineage (training sets, MLflow tags, gate decisions) cites attempt ids, which
+keep saying exactly what that attempt saw:
 
-* :func:`start_attempt` inserts a new key as ``running``, and on an existing key only sets
-  ``attempt_started_at`` (the record of the previous attempt stays as it was);
-* the attempt's finish writes its outcome, its own ``started_at`` and ``attempt_started_at = NULL``
-  in one transaction (:func:`finished`, :func:`finished_sql`);
-* while it runs, its process holds a *shared* advisory lock on the row's key (:func:`held`) on a
-  connection of its own. A process killed (``kill -9``, OOM) or cut from the database loses that
-  connection, and with it the lock;
-* at the start of every run, :func:`reap` takes each row with an attempt in progress whose lock it
-  can take exclusively (nobody owns it any more) and ends that attempt: a new key becomes
-  ``failed`` / ``error`` with the reason in ``error``; an existing record is kept and the reason
-  goes to ``attempt_error``. A live attempt of another process holds its lock and is left alone;
-* an attempt that fails (its stage caught the error) on a key whose record is a success
-  (:attr:`RunTable.kept_statuses`) keeps that record too (:func:`fail_attempt`): a failed rerun
-  never replaces a good record; only the next finished success does.
+* :func:`start_attempt` inserts a ``running`` row; a key seen for the first time points at it;
+* :func:`finish_attempt` writes the attempt's outcome once (with its child rows in the same
+  transaction) and moves the key's pointer to it -- unless the attempt failed to run and the
+  current attempt is a success (:attr:`RunTable.kept_statuses`): a failed rerun never replaces a
+  good record, it is recorded beside it;
+* a finished attempt row is never updated again (a trigger refuses it) and a rerun deletes none.
 
-No clock decides whether an owner is alive, so a slow attempt is never reaped and a dead one is
-reaped by the very next run.
+**The inventory** (``inventory_runs``, one row per run key) keeps the record-and-attempt columns: a
+row is the *record* of the last finished attempt of its run key and a new attempt only sets
+``attempt_started_at`` until its finish writes the record (:func:`finished_sql`); a failed attempt
+on a successful record keeps it (:func:`fail_attempt`) with the reason in ``attempt_error``.
+
+For both, while an attempt runs its process holds a *shared* advisory lock on the key
+(:func:`held`) on a connection of its own. A process killed (``kill -9``, OOM) or cut from the
+database loses that connection, and with it the lock. At the start of every run, :func:`reap` takes
+each attempt in progress whose lock it can take exclusively (nobody owns it any more) and ends it
+with an ``interrupted: …`` reason (an attempt row becomes ``table.interrupted_status``; an inventory
+record keeps its outcome and gets the reason in ``attempt_error``). A live attempt of another
+process holds its lock and is left alone. No clock decides whether an owner is alive, so a slow
+attempt is never reaped and a dead one is reaped by the very next run.
 """
 
 from __future__ import annotations
@@ -38,7 +44,16 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, or_,
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from assay.catalog.models import Base, InventoryRun, ProfileRun, QualityRun, QualityStatus, RunStatus
+from assay.catalog.models import (
+    Base,
+    InventoryRun,
+    ProfileCurrent,
+    ProfileRun,
+    QualityCurrent,
+    QualityRun,
+    QualityStatus,
+    RunStatus,
+)
 from assay.catalog.urls import masked
 
 log = logging.getLogger(__name__)
@@ -53,13 +68,21 @@ RUNNING = RunStatus.RUNNING.value
 class RunTable:
     """A table of run rows: its model, natural key and the status of an interrupted first attempt.
 
-    ``kept_statuses`` are the statuses of a record that a failed attempt does not replace.
+    ``kept_statuses`` are the statuses of a record that a failed attempt does not replace;
+    ``current`` the pointer table of an attempt table (one row per key naming its current attempt).
     """
 
     model: type[Base]
     key: tuple[str, ...]
     interrupted_status: str
     kept_statuses: tuple[str, ...] = ()
+    current: type[Base] | None = None
+
+    @property
+    def pointer(self) -> Any:
+        """The pointer column of :attr:`current` (``quality_run_id``, ``profile_run_id``)."""
+        assert self.current is not None, f"{self.name} has no current pointer"
+        return getattr(self.current, self.name.removesuffix("s") + "_id")
 
     @property
     def name(self) -> str:
@@ -73,7 +96,11 @@ class RunTable:
 
 INVENTORY = RunTable(InventoryRun, ("run_key",), RunStatus.FAILED.value)
 PROFILE = RunTable(
-    ProfileRun, ("asset_id", "partition_key", "logical_date"), RunStatus.FAILED.value, (RunStatus.SUCCESS.value,)
+    ProfileRun,
+    ("asset_id", "partition_key", "logical_date"),
+    RunStatus.FAILED.value,
+    (RunStatus.SUCCESS.value,),
+    ProfileCurrent,
 )
 #: A validation whose expectations failed is a record too (it ran); one that could not run is not.
 QUALITY = RunTable(
@@ -81,7 +108,21 @@ QUALITY = RunTable(
     ("suite_name", "asset_id", "partition_key", "logical_date"),
     QualityStatus.ERROR.value,
     (QualityStatus.OK.value, QualityStatus.FAILED.value),
+    QualityCurrent,
 )
+
+
+def is_current(table: RunTable) -> ColumnElement[bool]:
+    """WHERE clause of the current attempts of an attempt table (one row per key)."""
+    return table.column("id").in_(select(table.pointer))
+
+
+def current_of(bind: Bind, table: RunTable, key: Sequence[Any]) -> int | None:
+    """The id of the current attempt of one key, or None when the key has none."""
+    assert table.current is not None
+    where = [getattr(table.current, k) == v for k, v in zip(table.key, key, strict=True)]
+    found = bind.execute(select(table.pointer).where(*where)).scalar()
+    return None if found is None else int(found)
 
 
 def _key_text(table: RunTable, name: str, value: Any) -> str:
@@ -168,13 +209,22 @@ def release(bind: Engine, table: RunTable, key: Sequence[Any]) -> None:
 
 
 def start_attempt(bind: Bind, table: RunTable, row: dict[str, Any], now: dt.datetime) -> int:
-    """Begin an attempt on the row of ``row``'s key and return the row id.
+    """Begin an attempt on ``row``'s key and return its row id.
 
-    A new key is inserted from ``row`` as ``running``. An existing row keeps its record (status,
-    error, times, figures): only ``attempt_started_at`` is set. ``attempt_error`` (why an earlier
-    attempt did not finish) stays until this attempt finishes.
+    Attempt tables: a new ``running`` row; the key's pointer is created pointing at it when the
+    key has no current attempt yet (so a first attempt shows as running), else left alone until
+    :func:`finish_attempt`. Inventory: a new key is inserted from ``row`` as ``running``; an
+    existing row keeps its record (status, error, times, figures): only ``attempt_started_at`` is
+    set. ``attempt_error`` (why an earlier attempt did not finish) stays until this attempt finishes.
     """
     model_table: Any = table.model.__table__
+    if table.current is not None:
+        attempt = {**row, "status": RUNNING, "error": None, "started_at": now, "finished_at": None}
+        attempt_id = int(bind.execute(insert(model_table).values(attempt).returning(model_table.c.id)).scalar_one())
+        pointer: Any = table.current.__table__
+        first = {**{k: row[k] for k in table.key}, table.pointer.key: attempt_id}
+        bind.execute(insert(pointer).values(first).on_conflict_do_nothing(index_elements=list(table.key)))
+        return attempt_id
     values = {
         **row,
         "status": RUNNING,
@@ -189,6 +239,47 @@ def start_attempt(bind: Bind, table: RunTable, row: dict[str, Any], now: dt.date
         index_elements=list(table.key), set_={"attempt_started_at": ins.excluded.attempt_started_at}
     ).returning(model_table.c.id)
     return int(bind.execute(stmt).scalar_one())
+
+
+def finish_attempt(bind: Bind, table: RunTable, attempt_id: int, outcome: dict[str, Any], now: dt.datetime) -> bool:
+    """Write attempt ``attempt_id``'s outcome (``status`` and figures) and make it current; True if it was not.
+
+    The attempt becomes its key's current attempt unless it failed to run (its ``status`` is not
+    in ``table.kept_statuses``) while the current attempt is a success: then the current attempt
+    stays (its figures and child rows are what consumers read) and this one is recorded beside it.
+    Write the attempt's child rows in the same transaction.
+
+    Raises:
+        RuntimeError: the attempt was ended meanwhile (reaped: its owner lock was lost); its row is
+            finished and stays as it is.
+    """
+    assert table.current is not None
+    done = bind.execute(
+        update(table.model)
+        .where(table.column("id") == attempt_id, table.column("status") == RUNNING)
+        .values(**outcome, finished_at=now)
+    )
+    if not done.rowcount:  # type: ignore[attr-defined]
+        raise RuntimeError(
+            f"{table.name} attempt {attempt_id} was ended by another process before its outcome was written "
+            "(its owner lock was lost); run it again"
+        )
+    pointer: Any = table.current.__table__
+    fk = pointer.c[table.pointer.key]
+    key = bind.execute(select(*[table.column(k) for k in table.key]).where(table.column("id") == attempt_id)).one()
+    where = [pointer.c[k] == v for k, v in zip(table.key, key, strict=True)]
+    new_key = {**dict(zip(table.key, key, strict=True)), fk.name: attempt_id}
+    bind.execute(insert(pointer).values(new_key).on_conflict_do_nothing(index_elements=list(table.key)))
+    # The pointer row is locked until commit: concurrent finishes of one key take turns.
+    current = bind.execute(select(fk).where(*where).with_for_update()).scalar_one()
+    if current == attempt_id:
+        return False
+    status = bind.execute(select(table.column("status")).where(table.column("id") == current)).scalar_one()
+    # A success always becomes current; a failure only where the current attempt is no success.
+    if outcome.get("status") in table.kept_statuses or status not in table.kept_statuses:
+        bind.execute(update(pointer).where(*where).values({fk.name: attempt_id, "updated_at": now}))
+        return False
+    return True
 
 
 def finished() -> dict[str, Any]:
@@ -206,18 +297,25 @@ def finished_sql(table: RunTable) -> dict[str, Any]:
 
 # ---- ending an attempt that did not finish ---------------------------------------------------------
 def _in_progress(table: RunTable) -> ColumnElement[bool]:
+    if table.current is not None:  # an attempt row is in progress until its outcome is written
+        return table.column("status") == RUNNING
     return or_(table.column("attempt_started_at").is_not(None), table.column("status") == RUNNING)
 
 
 def interrupt(bind: Bind, table: RunTable, row_id: int, reason: str, now: dt.datetime) -> bool:
     """End the attempt in progress on row ``row_id`` without an outcome; True if there was one.
 
-    A row whose first attempt this was becomes ``table.interrupted_status`` with ``reason`` as
-    its error; a row holding an earlier attempt's record keeps it, with ``reason`` in
-    ``attempt_error``. Guarded by "an attempt is still in progress", so an attempt that finished
+    An attempt row (and an inventory row whose first attempt this was) becomes
+    ``table.interrupted_status`` with ``reason`` as its error; an inventory row holding an earlier
+    attempt's record keeps it, with ``reason`` in ``attempt_error``. Guarded by "an attempt is still in progress", so an attempt that finished
     meanwhile is left as its finish wrote it.
     """
     first = table.column("status") == RUNNING
+    if table.current is not None:  # an attempt row records its own end; the key's pointer is left alone
+        ended = update(table.model).where(table.column("id") == row_id, first).values(
+            status=table.interrupted_status, error=reason, finished_at=now
+        )
+        return bool(bind.execute(ended).rowcount)  # type: ignore[attr-defined]
     stmt = (
         update(table.model)
         .where(and_(table.column("id") == row_id, _in_progress(table)))
@@ -282,8 +380,9 @@ def reap(bind: Bind, table: RunTable, reaper: str, now: dt.datetime) -> int:
     """
     _require_head(bind)
     columns = [table.column(k) for k in table.key]
+    since_column = table.column("started_at" if table.current is not None else "attempt_started_at")
     found = bind.execute(
-        select(table.column("id"), table.column("attempt_started_at"), table.column("started_at"), *columns)
+        select(table.column("id"), since_column, table.column("started_at"), *columns)
         .where(_in_progress(table))
         .order_by(table.column("id"))
     ).all()

@@ -90,6 +90,9 @@ class Evidence:
     partitions: list[str] = field(default_factory=list)
     newest_partition: dt.date | None = None
     quality_run_ids: list[int] = field(default_factory=list)
+    #: Attempts the training set cites that a later attempt of the same key has superseded (still
+    #: judged: they are what the model saw; the current ones are judged too).
+    superseded_quality_run_ids: list[int] = field(default_factory=list)
     unvalidated_partitions: list[str] = field(default_factory=list)
     #: Partitions the training-set builder itself flagged (``stats.unvalidated_partitions``, built with
     #: allow_unvalidated); re-judged here with the catalog's current runs and waivers.
@@ -189,6 +192,7 @@ def _catalog_part(s: Session, ev: Evidence, tags: dict[str, str]) -> tuple[dt.da
         QualityRun,
         TrainingDataset,
     )
+    from assay.catalog.runs import QUALITY, is_current
     from assay.quality.waivers import active_waivers
 
     raw_id = tags.get(names.TAG_DATASET_ID)
@@ -230,9 +234,11 @@ def _catalog_part(s: Session, ev: Evidence, tags: dict[str, str]) -> tuple[dt.da
     rows = s.execute(
         select(QualityRun, Asset.name)
         .join(Asset, Asset.id == QualityRun.asset_id)
-        .where(Asset.name.in_(sorted({t for t, _ in parts})), QualityRun.logical_date.in_(sorted({d for _, d in parts})))
+        .where(Asset.name.in_(sorted({t for t, _ in parts})), QualityRun.logical_date.in_(sorted({d for _, d in parts})),
+               is_current(QUALITY))  # the current attempts; cited ones are added below
     ).all()
     runs = {qr.id: (qr, name) for qr, name in rows if (name, qr.logical_date) in wanted}
+    current = set(runs)
     if listed - set(runs):
         extra = s.execute(
             select(QualityRun, Asset.name).join(Asset, Asset.id == QualityRun.asset_id).where(
@@ -244,6 +250,7 @@ def _catalog_part(s: Session, ev: Evidence, tags: dict[str, str]) -> tuple[dt.da
         if missing:
             ev.errors.append(f"quality runs named by the snapshot are not in the catalog: {missing}")
     ev.quality_run_ids = sorted(runs)
+    ev.superseded_quality_run_ids = sorted(listed & (set(runs) - current))
     ev.training_waiver_ids = sorted(set(_ids(ds.waiver_ids)) | set(_ids(tags.get(names.TAG_WAIVER_IDS))))
     ev.gx_run_ids = sorted({qr.gx_run_id for qr, _ in runs.values() if qr.gx_run_id} | {
         g.strip() for g in tags.get(names.TAG_GX_RUN_IDS, "").split(",") if g.strip()})

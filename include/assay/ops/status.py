@@ -1,5 +1,6 @@
 """What the catalog holds after a demo run: row counts, the quality overview, the newest training
-run and gate decision. Read from the catalog only, so it holds after a re-run."""
+run and gate decision. Read from the catalog only, so it holds after a re-run (a re-run adds
+profile and quality *attempts*; the ``*_current`` counts, one per key, and the overview stay)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from assay.gate.latest import LatestDecision, LatestRun, latest_decision, latest
 from assay.ops.demo import DEMO_DAYS
 from assay.quality.overview import QualityOverview, overview
 
-#: The catalog's main tables, in the order the summary lists them.
+#: The catalog's main tables, in the order the summary lists them (``profile_runs`` and
+#: ``quality_runs`` count every attempt, ``profile_current`` and ``quality_current`` the keys).
 CATALOG_TABLES: tuple[str, ...] = (
     "sources", "assets", "asset_columns", "schema_events", "classifications", "profile_runs",
-    "anomalies", "quality_runs", "expectation_results", "training_runs", "gate_decisions",
+    "profile_current", "anomalies", "quality_runs", "quality_current", "expectation_results",
+    "training_runs", "gate_decisions",
 )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assay.catalog import runs
 from assay.catalog.models import (
     Anomaly,
     AnomalyStatus,
@@ -51,6 +52,7 @@ def detect_findings(
             ProfileRun.asset_id.in_(series),
             ProfileRun.logical_date < day,
             ProfileRun.status == RunStatus.SUCCESS.value,
+            runs.is_current(runs.PROFILE),  # one attempt per prior partition: the current one
         )
         .order_by(ProfileRun.logical_date.desc())
         .limit(config.window)

@@ -4,15 +4,13 @@ Which partitions (see :mod:`assay.profiling.targets`), the catalog writes
 (:mod:`assay.profiling.store`) and the anomaly history (:mod:`assay.profiling.history`) live
 apart; this module runs the lifecycle of each partition.
 
-Each partition is written in one transaction: the ``profile_runs`` row (upserted on its natural
-key), its ``column_metrics`` (upserted per column, stale columns deleted) and its anomalies
-(upserted per metric, keeping a steward's status; anomalies no longer found deleted). Rerunning a
-date therefore replaces its profile, and running it again with nothing changed leaves the catalog
-as it was (only the run timestamps move). A partition that fails is recorded as ``failed`` with
-its error and the others carry on; :class:`~assay.profiling.report.ProfilingError` is raised at
-the end. A rerun keeps a partition's previous record until its own outcome is written (a rerun
-that fails keeps a successful record: the failure goes to ``attempt_error``), and a run first
-reaps the attempts whose process is gone (:mod:`assay.catalog.runs`).
+Each partition's outcome is written in one transaction: its ``profile_runs`` attempt (a new row
+per attempt, never changed after), its ``column_metrics`` and its anomalies (upserted per metric,
+keeping a steward's status; anomalies no longer found deleted); the attempt then becomes the
+current one of its key. A partition that fails is recorded as ``failed`` with its error and the
+others carry on; :class:`~assay.profiling.report.ProfilingError` is raised at the end. A rerun that
+fails keeps a successful current attempt (the failed attempt is recorded beside it), and a run
+first reaps the attempts whose process is gone (:mod:`assay.catalog.runs`).
 """
 
 from __future__ import annotations
@@ -22,14 +20,14 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import SQLAlchemyError
 
 from assay.catalog import runs
 from assay.catalog.db import engine, masked, scrub, session
-from assay.catalog.models import Anomaly, ColumnMetrics, ProfileRun, RunStatus
-from assay.catalog.upsert import upsert
+from assay.catalog.models import Anomaly, RunStatus
 from assay.classify.scrub import safe_value
 from assay.config import Settings
 from assay.errors import AssayError, SourceError
@@ -38,7 +36,7 @@ from assay.profiling.anomalies import AnomalyConfig
 from assay.profiling.history import detect_findings
 from assay.profiling.report import AssetResult, ProfileReport, ProfilingError
 from assay.profiling.sql import DEFAULT_TUNING, SqlTuning
-from assay.profiling.store import RUN_KEY, anomaly_scope, replace_anomalies, replace_metrics
+from assay.profiling.store import anomaly_scope, finish_profile, replace_anomalies, replace_metrics
 from assay.profiling.targets import Profile, Target, resolve
 from assay.sources.declarations import Declarations, SqlSource, default_path, load
 
@@ -139,7 +137,7 @@ def _profile_one(
         "started_at": started,
     }
     with session(url) as s:
-        # A rerun keeps the previous record (status, metrics) until this attempt's outcome replaces it.
+        # A new attempt row; the key's current attempt (status, metrics) stays until this one finishes.
         run_id = runs.start_attempt(s, runs.PROFILE, base, started)
     from pyarrow import ArrowException
 
@@ -151,49 +149,20 @@ def _profile_one(
         error = _error_text(exc)
         log.warning("profiling %s [%s] failed: %s", target.label, target.partition_key, error)
         with session(url) as s:
-            # A rerun that fails keeps a successful record: its metrics, anomalies and the review
-            # items on them stay; the failure goes to attempt_error. A first attempt is recorded failed.
-            if runs.fail_attempt(s, runs.PROFILE, run_id, error):
+            # The failed attempt is recorded; a successful current attempt stays current (its metrics,
+            # anomalies and the review items on them stay). Otherwise this failure becomes current.
+            failed: dict[str, Any] = {"status": RunStatus.FAILED.value, "error": error, "row_count": None, "stats": {}}
+            if finish_profile(s, run_id, failed, dt.datetime.now(dt.UTC)):
                 return AssetResult(target.asset_id, target.label, target.partition_key, "failed", run_id, error=error)
-            upsert(
-                s,
-                ProfileRun,
-                [
-                    {
-                        **base,
-                        "status": RunStatus.FAILED.value,
-                        "error": error,
-                        "row_count": None,
-                        "stats": {},
-                        "finished_at": dt.datetime.now(dt.UTC),
-                        **runs.finished(),
-                    }
-                ],
-                RUN_KEY,
-            )
-            s.execute(delete(ColumnMetrics).where(ColumnMetrics.profile_run_id == run_id))
             s.execute(delete(Anomaly).where(*anomaly_scope(target, day)))
         return AssetResult(target.asset_id, target.label, target.partition_key, "failed", run_id, error=error)
 
     with session(url) as s:
         # Metrics first: the run's stats record how many values their screen masked.
         scrubbed = replace_metrics(s, run_id, profile)
-        upsert(
-            s,
-            ProfileRun,
-            [
-                {
-                    **base,
-                    "status": RunStatus.SUCCESS.value,
-                    "error": None,
-                    "row_count": profile.row_count,
-                    "stats": {**profile.stats, "scrubbed": scrubbed},
-                    "finished_at": dt.datetime.now(dt.UTC),
-                    **runs.finished(),
-                }
-            ],
-            RUN_KEY,
-        )
+        success = {"status": RunStatus.SUCCESS.value, "error": None, "row_count": profile.row_count,
+                   "stats": {**profile.stats, "scrubbed": scrubbed}}
+        finish_profile(s, run_id, success, dt.datetime.now(dt.UTC))
         findings = detect_findings(s, target, day, profile, config)
         replace_anomalies(s, target, day, run_id, findings)
     log.info(

@@ -1,8 +1,11 @@
-"""Writing a profiled partition to the catalog: its run row, column metrics, anomalies and review items.
+"""Writing a profiled partition to the catalog: its attempt row, column metrics, anomalies and review items.
 
-Each write is an upsert on the row's natural key, so rerunning a date replaces its profile:
-stale columns and anomalies no longer found are deleted, a steward's status on an anomaly and
-its review item is kept.
+Every profiling attempt is a ``profile_runs`` row of its own with its column metrics, written once
+and never changed (:mod:`assay.catalog.runs`); ``profile_current`` names the current attempt of
+each (asset, partition, logical date), the one readers take (:func:`is_current`). Anomalies are
+keyed naturally (asset, partition, date, column, metric) and point at the attempt that found
+them: a rerun refreshes them, deletes those no longer found, and keeps a steward's status on an
+anomaly and its review item.
 
 Every text value a metric carries (min, max, top values, whatever a profiler adds) goes through
 :func:`assay.classify.scrub.safe_json` on its way in, whatever the column: PII quoted inside free
@@ -17,16 +20,17 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, tuple_
+from sqlalchemy import ColumnElement, delete, tuple_
 from sqlalchemy.orm import Session
 
+from assay.catalog import runs
 from assay.catalog.models import Anomaly, ColumnMetrics, ReviewItem, ReviewKind
 from assay.catalog.upsert import upsert
 from assay.classify.scrub import safe_json
 from assay.profiling.anomalies import Finding
 from assay.profiling.targets import Profile, Target
 
-#: Natural key of a ``profile_runs`` row.
+#: Natural key of a ``profile_runs`` attempt (one current attempt per key).
 RUN_KEY = ["asset_id", "partition_key", "logical_date"]
 _ANOMALY_KEY = ["asset_id", "partition_key", "logical_date", "column_name", "metric"]
 #: Columns a rerun rewrites on an existing anomaly; the steward's status and the first
@@ -44,8 +48,22 @@ def safe_metrics(metrics: dict[str, Any], total: Counter[str]) -> dict[str, Any]
     return safe
 
 
+def is_current() -> ColumnElement[bool]:
+    """WHERE clause keeping the current attempt of each (asset, partition, logical date)."""
+    return runs.is_current(runs.PROFILE)
+
+
+def finish_profile(s: Session, run_id: int, outcome: dict[str, Any], now: dt.datetime) -> bool:
+    """Write a profiling attempt's outcome (``status``, ``error``, ``row_count``, ``stats``); True if kept.
+
+    The attempt becomes the current one of its key unless it failed while the current attempt is
+    a success (that one, its metrics and anomalies stay; see :func:`assay.catalog.runs.finish_attempt`).
+    """
+    return runs.finish_attempt(s, runs.PROFILE, run_id, outcome, now)
+
+
 def replace_metrics(s: Session, run_id: int, profile: Profile) -> dict[str, int]:
-    """Upsert the run's column metrics and delete those of columns the profile no longer has.
+    """Write the attempt's column metrics (an attempt's metrics are written once, with it).
 
     Returns:
         ``{kind: values masked, "truncated": values cut}`` over every column (empty when none).
@@ -62,11 +80,6 @@ def replace_metrics(s: Session, run_id: int, profile: Profile) -> dict[str, int]
     ]
     if rows:
         upsert(s, ColumnMetrics, rows, ["profile_run_id", "column_name"])
-    s.execute(
-        delete(ColumnMetrics).where(
-            ColumnMetrics.profile_run_id == run_id, ColumnMetrics.column_name.not_in(list(profile.columns))
-        )
-    )
     return dict(sorted(total.items()))
 
 

@@ -19,7 +19,11 @@ Why this shape (GX 1.24):
   the context's validation results store; here that store is in memory and the key is removed right
   after. The masked copy goes to a filesystem store under ``<state>/gx/validations``, and the Data
   Docs site reads its validation pages from that store only, so nothing unmasked is rendered.
-  Keys are (suite, partition, logical-date midnight, batch): re-running a partition overwrites its page.
+  Keys are (suite, run name, run time, batch) with one run name per validation *attempt*
+  (:func:`attempt_run_name`: partition, logical date and the ``quality_runs`` attempt id) and the
+  attempt's own time: a re-run writes new files beside the old ones, never over them
+  (:meth:`GxSession.store_masked` refuses an existing key), so the page a catalog row links stays
+  the page of that attempt.
 """
 
 from __future__ import annotations
@@ -132,6 +136,12 @@ def day_parameters(day: dt.date) -> dict[str, Any]:
     return {"day": day.isoformat(), "day_start": start, "day_end": start + dt.timedelta(days=1)}
 
 
+def attempt_run_name(partition_key: str, logical_date: dt.date, attempt_id: int | None) -> str:
+    """GX's run name of one validation attempt: partition (with the date when it is no day) and attempt id."""
+    name = partition_key if partition_key == logical_date.isoformat() else f"{partition_key}.{logical_date.isoformat()}"
+    return name if attempt_id is None else f"{name}.attempt-{attempt_id}"
+
+
 def docs_lock_path(docs_dir: Path) -> Path:
     """The lock file serialising Data Docs builds: beside the site folder, so it is never served."""
     return docs_dir.with_name(docs_dir.name + ".lock")
@@ -241,7 +251,8 @@ class GxSession:
         )
         store = self.context.validation_results_store
         before = set(store.list_keys())
-        run_id = RunIdentifier(run_name=run_name, run_time=day_parameters(logical_date)["day_start"])
+        # The attempt's own time (not the logical date's midnight): two attempts never share a key.
+        run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
         try:
             result = vd.run(
                 batch_parameters=batch_parameters,
@@ -288,8 +299,16 @@ class GxSession:
 
     # ---- Data Docs ------------------------------------------------------------------------------
     def store_masked(self, key: Any, masked_result: Any) -> None:
-        """Keep the masked result for Data Docs (overwrites the partition's earlier page), made HTML-safe."""
-        self.context.stores[MASKED_STORE].set(key, html_safe_result(masked_result))
+        """Keep the masked result for Data Docs, made HTML-safe; an existing result file is never overwritten.
+
+        Raises:
+            FileExistsError: a result is stored under this key already (another attempt's evidence).
+        """
+        store = self.context.stores[MASKED_STORE]
+        if store.has_key(key):
+            raise FileExistsError(f"validation result {key.to_fixed_length_tuple()} exists in {self.validations_dir}; "
+                                  "evidence is never overwritten")
+        store.set(key, html_safe_result(masked_result))
         self.built.append(key)
 
     def page_url(self, key: Any) -> str | None:

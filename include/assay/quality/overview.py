@@ -29,6 +29,7 @@ from assay.catalog.models import (
     Scorecard,
     Severity,
 )
+from assay.catalog.runs import QUALITY, is_current
 
 #: The scorecard dimensions, in :class:`Dimension` order (the order the scorecard table shows).
 DIMENSIONS: tuple[str, ...] = tuple(d.value for d in Dimension)
@@ -154,7 +155,8 @@ def load(s: Session, end: dt.date, days: int) -> QualityOverview:
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     ov = QualityOverview(end=end, days=days)
-    in_window = and_(QualityRun.logical_date >= ov.start, QualityRun.logical_date <= end)
+    # The current attempt of each key only: superseded attempts are history, not the day's state.
+    in_window = and_(QualityRun.logical_date >= ov.start, QualityRun.logical_date <= end, is_current(QUALITY))
     runs = s.execute(
         select(QualityRun.id, QualityRun.logical_date, QualityRun.suite_name, QualityRun.partition_key,
                QualityRun.status, QualityRun.error, Asset.namespace, Asset.name, Asset.kind)

@@ -35,6 +35,7 @@ from sqlalchemy import select
 
 from assay.catalog.db import session
 from assay.catalog.models import Asset, AssetKind, ColumnMetrics, ProfileRun, RunStatus, Source
+from assay.catalog.runs import PROFILE, is_current
 from assay.config import Settings
 from assay.errors import ConfigError
 from assay.quality import store
@@ -268,7 +269,8 @@ def propose_suite(
         a, source_name = _asset(s, asset, source)
         asset_id = a.id
         existing = _live_for(folder, source_name, a)
-        q = select(ProfileRun).where(ProfileRun.asset_id == asset_id, ProfileRun.status == RunStatus.SUCCESS.value)
+        q = select(ProfileRun).where(ProfileRun.asset_id == asset_id, ProfileRun.status == RunStatus.SUCCESS.value,
+                                     is_current(PROFILE))  # one attempt per partition: the current one
         if end is not None:
             q = q.where(ProfileRun.logical_date <= end,
                         ProfileRun.logical_date > end - dt.timedelta(days=lookback_days))

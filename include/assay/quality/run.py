@@ -149,11 +149,11 @@ def _outcomes(result: Any, p: Planned, waivers: dict[str, int]) -> list[Outcome]
 def _validate(gx: Any, p: Planned, day: dt.date, result_format: str) -> tuple[Any, Any, dict[str, Any]]:
     """Run GX on the partition; returns (result, store key, statistics about the input)."""
     from assay.quality import feeds
-    from assay.quality.gxrun import result_format_config
+    from assay.quality.gxrun import attempt_run_name, result_format_config
 
     spec = p.suite
     rf = result_format_config(result_format, spec.target.row_id_columns)
-    run_name = p.result.partition_key
+    run_name = attempt_run_name(p.result.partition_key, day, p.result.quality_run_id)  # per attempt: never overwritten
     asset_name = p.result.target.replace("/", ".")
     if isinstance(p.source, SqlSource):
         assert p.url is not None

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from assay.catalog.db import session
 from assay.catalog.models import Asset, Dimension, ExpectationResult, QualityRun, QualityStatus, Scorecard
+from assay.catalog.runs import QUALITY, is_current
 from assay.catalog.upsert import upsert
 from assay.config import Settings
 from assay.errors import ConfigError
@@ -56,7 +57,7 @@ def update_scorecards(s: Session, asset_ids: Iterable[int], day: dt.date) -> lis
     for asset_id in sorted(set(asset_ids)):
         runs = s.execute(
             select(QualityRun.id, QualityRun.suite_name, QualityRun.status)
-            .where(QualityRun.asset_id == asset_id, QualityRun.logical_date == day)
+            .where(QualityRun.asset_id == asset_id, QualityRun.logical_date == day, is_current(QUALITY))
         ).all()
         if not runs:
             continue

@@ -1,8 +1,11 @@
 """Catalog reads and writes of the quality stage (quality_runs, expectation_results, review_items).
 
-Every write is an upsert on the table's natural key, so re-running a partition rewrites its own
-rows: the run row is reused, its expectation results are replaced (results the suite no longer
-produces are deleted in the same transaction), and review items that no longer fail are closed.
+Every validation attempt is a ``quality_runs`` row of its own with its expectation results, written
+once and never changed (:mod:`assay.catalog.runs`); ``quality_current`` names the current attempt
+of each (suite, asset, partition, logical date), the one readers take (:func:`is_current`). A
+rerun adds an attempt and moves the pointer, so lineage that cites an attempt id keeps reading
+what that attempt saw. Review items are keyed by the key's stable id (``quality_current.id``), so
+a steward's status survives reruns; items a new current attempt no longer fails are closed.
 
 Values reach ``expectation_results`` (observed value, details) and ``quality_runs`` (error,
 statistics) only through :func:`assay.classify.scrub.safe_json`: PII quoted in the text of any
@@ -17,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from assay.catalog import runs
@@ -30,6 +33,7 @@ from assay.catalog.models import (
     ClassificationKind,
     DecisionSource,
     ExpectationResult,
+    QualityCurrent,
     QualityRun,
     QualityStatus,
     ReviewItem,
@@ -103,13 +107,13 @@ def assets_last_validated(s: Session, suite_name: str) -> list[tuple[int, str]]:
     The style is ``__all__`` for whole-table suites and ``day`` for partitioned ones; used to
     record a suite file that broke against the assets it covers.
     """
-    latest = s.execute(select(QualityRun.logical_date).where(QualityRun.suite_name == suite_name)
+    latest = s.execute(select(QualityRun.logical_date).where(QualityRun.suite_name == suite_name, is_current())
                        .order_by(QualityRun.logical_date.desc()).limit(1)).scalar()
     if latest is None:
         return []
     rows = s.execute(
         select(QualityRun.asset_id, QualityRun.partition_key)
-        .where(QualityRun.suite_name == suite_name, QualityRun.logical_date == latest)
+        .where(QualityRun.suite_name == suite_name, QualityRun.logical_date == latest, is_current())
     ).all()
     return sorted({(aid, ALL_PARTITIONS if pk == ALL_PARTITIONS else "day") for aid, pk in rows})
 
@@ -129,11 +133,32 @@ def pii_columns(s: Session, asset_id: int) -> dict[str, str]:
 
 
 # ---- quality runs ---------------------------------------------------------------------------
-def start_run(s: Session, p: PartitionResult, run_key: str, suite_digest: str | None, now: dt.datetime) -> int:
-    """Begin an attempt on the partition's run row (evidence that it was attempted); return its id.
+def is_current() -> ColumnElement[bool]:
+    """WHERE clause keeping the current attempt of each (suite, asset, partition, logical date)."""
+    return runs.is_current(runs.QUALITY)
 
-    A new row is ``running``; a rerun keeps the previous record (status, results) until
-    :func:`finish_run` replaces it (see :mod:`assay.catalog.runs`).
+
+def current_run_id(s: Session, suite: str, asset_id: int, partition_key: str, logical_date: dt.date) -> int | None:
+    """The id of the current attempt of one key (None: never attempted)."""
+    return runs.current_of(s, runs.QUALITY, (suite, asset_id, partition_key, logical_date))
+
+
+def attempts(s: Session, run_ids: Iterable[int]) -> dict[int, tuple[QualityRun, bool]]:
+    """Cited attempts by id, each with whether it is still the current one of its key.
+
+    A superseded attempt resolves to exactly what it recorded (rows are never changed).
+    """
+    ids = sorted(set(run_ids))
+    current = set(s.execute(select(QualityCurrent.quality_run_id).where(QualityCurrent.quality_run_id.in_(ids))).scalars())
+    found = s.execute(select(QualityRun).where(QualityRun.id.in_(ids))).scalars()
+    return {r.id: (r, r.id in current) for r in found}
+
+
+def start_run(s: Session, p: PartitionResult, run_key: str, suite_digest: str | None, now: dt.datetime) -> int:
+    """Begin a validation attempt of the partition (a new ``running`` row); return its id.
+
+    The key's current attempt (status, results) stays current until :func:`finish_run` decides
+    (see :mod:`assay.catalog.runs`).
     """
     assert p.asset_id is not None
     row = {
@@ -183,45 +208,40 @@ def finish_run(
     run_key: str,
     suite_digest: str | None,
 ) -> bool:
-    """Write the attempt's outcome and replace its expectation results, in the caller's transaction.
+    """Write the attempt's outcome and expectation results, in the caller's transaction; True if kept.
 
-    ``run_key`` and ``suite_digest`` are the attempt's: they replace the previous record's with
-    the rest of it. An attempt that could not validate (``p.error``) on a key whose record is a
-    validation (``ok`` or ``failed``) keeps that record and its results instead, with the error
-    in ``attempt_error``; returns True then. Failed expectations are an outcome, never kept back.
+    The attempt becomes the current one of its key, unless it could not validate (``p.error``)
+    and the current attempt is a validation (``ok`` or ``failed``): that one stays current and
+    this attempt is recorded beside it; returns True then. Failed expectations are an outcome,
+    never kept back. ``run_key`` and ``suite_digest`` are the attempt's (set when it started).
     """
     assert p.quality_run_id is not None
     run_id = p.quality_run_id
-    if p.error and runs.fail_attempt(s, runs.QUALITY, run_id, safe_value(p.error, limit=MAX_ERROR_CHARS)):
-        return True
     rows = [_result_row(run_id, o) for o in p.outcomes]
-    kept = upsert(s, ExpectationResult, rows, key=["quality_run_id", "expectation_id"]) if rows else []
-    stale = delete(ExpectationResult).where(ExpectationResult.quality_run_id == run_id)
-    if kept:
-        stale = stale.where(ExpectationResult.id.not_in(kept))
-    s.execute(stale)
-    s.execute(
-        update(QualityRun)
-        .where(QualityRun.id == run_id)
-        .values(
-            status=p.status,
-            success=None if p.error else p.status == QualityStatus.OK.value,
-            critical_failures=len(p.critical_failures),
-            warning_failures=len(p.warning_failures),
-            error=safe_value(p.error, limit=MAX_ERROR_CHARS),
-            gx_run_id=gx_run_id,
-            statistics=safe_json(p.statistics),
-            suite_digest=suite_digest,
-            run_key=run_key,
-            finished_at=now,
-            **runs.finished_sql(runs.QUALITY),
-        )
-    )
-    return False
+    if rows:
+        upsert(s, ExpectationResult, rows, key=["quality_run_id", "expectation_id"])
+    outcome = {
+        "status": p.status,
+        "success": None if p.error else p.status == QualityStatus.OK.value,
+        "critical_failures": len(p.critical_failures),
+        "warning_failures": len(p.warning_failures),
+        "error": safe_value(p.error, limit=MAX_ERROR_CHARS),
+        "gx_run_id": gx_run_id,
+        "statistics": safe_json(p.statistics),
+        "suite_digest": suite_digest,
+        "run_key": run_key,
+        "data_docs_url": p.data_docs_url,
+    }
+    return runs.finish_attempt(s, runs.QUALITY, run_id, outcome, now)
 
 
 def set_docs_url(s: Session, run_id: int, url: str) -> None:
-    s.execute(update(QualityRun).where(QualityRun.id == run_id).values(data_docs_url=url))
+    """Set the Data Docs page of an attempt still running; a finished attempt has its own already.
+
+    :func:`finish_run` writes the URL with the outcome (a finished attempt is never changed).
+    """
+    s.execute(update(QualityRun).where(QualityRun.id == run_id, QualityRun.status == runs.RUNNING,
+                                       QualityRun.data_docs_url.is_(None)).values(data_docs_url=url))
 
 
 # ---- review items ---------------------------------------------------------------------------
@@ -243,8 +263,12 @@ def sync_review_items(s: Session, p: PartitionResult, *, kept: bool = False) -> 
     ``kept``: the attempt could not run and the previous record was kept (:func:`finish_run`);
     only the "could not run" item is opened, the record's items stay as they are.
     """
-    assert p.quality_run_id is not None
-    prefix = f"{p.quality_run_id}/"
+    assert p.quality_run_id is not None and p.asset_id is not None
+    key_id = s.execute(select(QualityCurrent.id).where(
+        QualityCurrent.suite_name == p.suite, QualityCurrent.asset_id == p.asset_id,
+        QualityCurrent.partition_key == p.partition_key, QualityCurrent.logical_date == p.logical_date,
+    )).scalar_one()
+    prefix = f"{key_id}/"  # the key's, not the attempt's: an item outlives the attempts that find it
     rows: list[dict[str, Any]] = []
     for o in [] if kept else p.outcomes:
         if not o.counts_against:
@@ -299,7 +323,7 @@ def sync_review_items(s: Session, p: PartitionResult, *, kept: bool = False) -> 
         update(ReviewItem)
         .where(
             ReviewItem.kind == ReviewKind.QUALITY_FAILURE.value,
-            ReviewItem.quality_run_id == p.quality_run_id,
+            ReviewItem.ref.startswith(prefix, autoescape=True),
             ReviewItem.status == ReviewStatus.OPEN.value,
             ReviewItem.ref.not_in(open_refs) if open_refs else ReviewItem.ref.is_not(None),
         )
@@ -310,7 +334,8 @@ def sync_review_items(s: Session, p: PartitionResult, *, kept: bool = False) -> 
 
 
 def runs_of(s: Session, logical_date: dt.date, asset_ids: Iterable[int] | None = None) -> list[QualityRun]:
-    q = select(QualityRun).where(QualityRun.logical_date == logical_date)
+    """The current attempts of ``logical_date`` (of ``asset_ids`` when given)."""
+    q = select(QualityRun).where(QualityRun.logical_date == logical_date, is_current())
     if asset_ids is not None:
         q = q.where(QualityRun.asset_id.in_(list(asset_ids)))
     return list(s.execute(q.order_by(QualityRun.id)).scalars())

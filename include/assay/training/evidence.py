@@ -92,6 +92,7 @@ def collect_evidence(
 
     from assay.catalog.db import session
     from assay.catalog.models import Asset, QualityRun, QualityStatus, Source
+    from assay.catalog.runs import QUALITY, is_current
 
     tables = (*EVENT_TABLES, PRODUCTS_TABLE)
     keys = [d.isoformat() for d in days]
@@ -109,7 +110,8 @@ def collect_evidence(
                    QualityRun.logical_date, QualityRun.status, QualityRun.gx_run_id, QualityRun.error)
             .where(QualityRun.asset_id.in_(list(by_id)),
                    QualityRun.partition_key.in_([*keys, ALL_PARTITIONS]),
-                   QualityRun.logical_date <= window_end)
+                   QualityRun.logical_date <= window_end,
+                   is_current(QUALITY))  # attempts superseded by a rerun are not evidence
             .order_by(QualityRun.logical_date, QualityRun.id)
         ).all()
         # Latest run per (asset, suite, partition): later logical date wins, then the later row.

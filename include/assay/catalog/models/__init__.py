@@ -65,10 +65,12 @@ from assay.catalog.models.operations import TaskFailure
 from assay.catalog.models.profiling import (
     Anomaly,
     ColumnMetrics,
+    ProfileCurrent,
     ProfileRun,
 )
 from assay.catalog.models.quality import (
     ExpectationResult,
+    QualityCurrent,
     QualityRun,
     ReviewItem,
     Scorecard,
@@ -114,9 +116,11 @@ __all__ = [
     "Classification",
     "InventoryRun",
     "ProfileRun",
+    "ProfileCurrent",
     "ColumnMetrics",
     "Anomaly",
     "QualityRun",
+    "QualityCurrent",
     "Waiver",
     "ExpectationResult",
     "ReviewItem",

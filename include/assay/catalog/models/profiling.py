@@ -1,4 +1,5 @@
-"""Profiling tables: profile runs of asset partitions, their column metrics, and the anomalies found."""
+"""Profiling tables: profile attempts of asset partitions and the current one per key, their column
+metrics, and the anomalies found."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from sqlalchemy import BigInteger, Index, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.catalog.models.base import (
-    ATTEMPT_ERROR,
-    ATTEMPT_STARTED_AT,
     PK,
     Base,
     JsonObject,
@@ -23,9 +22,12 @@ from assay.catalog.models.enums import AnomalyStatus, RunStatus
 class ProfileRun(Base):
     __tablename__ = "profile_runs"
     __table_args__ = (
-        UniqueConstraint("asset_id", "partition_key", "logical_date"),
         one_of("status", RunStatus),
-        {"comment": "Profiling of one asset partition. Upsert on (asset_id, partition_key, logical_date)."},
+        Index("ix_profile_runs_natural_key", "asset_id", "partition_key", "logical_date"),
+        {
+            "comment": "APPEND-ONLY attempts: one row per profiling attempt of an asset partition, never changed "
+            "once finished (see profile_current for the current attempt of each key)."
+        },
     )
 
     id: Mapped[PK]
@@ -39,15 +41,32 @@ class ProfileRun(Base):
     error: Mapped[str | None]
     started_at: Mapped[Now]
     finished_at: Mapped[dt.datetime | None]
-    attempt_started_at: Mapped[dt.datetime | None] = mapped_column(comment=ATTEMPT_STARTED_AT)
-    attempt_error: Mapped[str | None] = mapped_column(comment=ATTEMPT_ERROR)
+
+
+class ProfileCurrent(Base):
+    __tablename__ = "profile_current"
+    __table_args__ = (
+        UniqueConstraint("asset_id", "partition_key", "logical_date"),
+        UniqueConstraint("profile_run_id"),
+        {
+            "comment": "The current attempt of each (asset_id, partition_key, logical_date): the one consumers "
+            "read. Moved by a finished attempt."
+        },
+    )
+
+    id: Mapped[PK]
+    asset_id: Mapped[int] = fk("assets.id")
+    partition_key: Mapped[str]
+    logical_date: Mapped[dt.date]
+    profile_run_id: Mapped[int] = fk("profile_runs.id")
+    updated_at: Mapped[Now]
 
 
 class ColumnMetrics(Base):
     __tablename__ = "column_metrics"
     __table_args__ = (
         UniqueConstraint("profile_run_id", "column_name"),
-        {"comment": "Per-column metrics of a profile run. Upsert on (profile_run_id, column_name)."},
+        {"comment": "Per-column metrics of a profile attempt, written with it. Unique on (profile_run_id, column_name)."},
     )
 
     id: Mapped[PK]

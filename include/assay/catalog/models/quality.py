@@ -1,5 +1,5 @@
-"""Quality tables: GX validation runs, expectation results, waivers, the steward's review queue and
-daily scorecards."""
+"""Quality tables: GX validation attempts and the current one per key, expectation results, waivers,
+the steward's review queue and daily scorecards."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.catalog.models.base import (
-    ATTEMPT_ERROR,
-    ATTEMPT_STARTED_AT,
     PK,
     Base,
     JsonObject,
@@ -26,12 +24,12 @@ from assay.catalog.models.enums import Dimension, QualityStatus, ReviewKind, Rev
 class QualityRun(Base):
     __tablename__ = "quality_runs"
     __table_args__ = (
-        UniqueConstraint("suite_name", "asset_id", "partition_key", "logical_date"),
         one_of("status", QualityStatus),
         Index(None, "asset_id", "logical_date"),
+        Index("ix_quality_runs_natural_key", "suite_name", "asset_id", "partition_key", "logical_date"),
         {
-            "comment": "One GX validation of a suite on an asset partition. "
-            "Upsert on (suite_name, asset_id, partition_key, logical_date)."
+            "comment": "APPEND-ONLY attempts: one row per GX validation attempt of a suite on an asset partition, "
+            "never changed once finished (see quality_current for the current attempt of each key)."
         },
     )
 
@@ -52,8 +50,26 @@ class QualityRun(Base):
     data_docs_url: Mapped[str | None]
     started_at: Mapped[Now]
     finished_at: Mapped[dt.datetime | None]
-    attempt_started_at: Mapped[dt.datetime | None] = mapped_column(comment=ATTEMPT_STARTED_AT)
-    attempt_error: Mapped[str | None] = mapped_column(comment=ATTEMPT_ERROR)
+
+
+class QualityCurrent(Base):
+    __tablename__ = "quality_current"
+    __table_args__ = (
+        UniqueConstraint("suite_name", "asset_id", "partition_key", "logical_date", name="uq_quality_current_natural_key"),
+        UniqueConstraint("quality_run_id"),
+        {
+            "comment": "The current attempt of each (suite_name, asset_id, partition_key, logical_date): the one "
+            "consumers read. Moved by a finished attempt; id is the key's stable id (review items' ref prefix)."
+        },
+    )
+
+    id: Mapped[PK]
+    suite_name: Mapped[str]
+    asset_id: Mapped[int] = fk("assets.id")
+    partition_key: Mapped[str]
+    logical_date: Mapped[dt.date]
+    quality_run_id: Mapped[int] = fk("quality_runs.id")
+    updated_at: Mapped[Now]
 
 
 class Waiver(Base):
@@ -91,8 +107,8 @@ class ExpectationResult(Base):
         CheckConstraint("NOT waived OR waiver_id IS NOT NULL", name="waived_has_waiver"),
         Index(None, "waiver_id"),
         {
-            "comment": "One expectation's outcome in a quality run. Upsert on (quality_run_id, expectation_id). "
-            "details are PII-masked."
+            "comment": "One expectation's outcome in a quality run attempt, written with it and never changed after. "
+            "Unique on (quality_run_id, expectation_id). details are PII-masked."
         },
     )
 
@@ -124,7 +140,7 @@ class ReviewItem(Base):
         Index(None, "schema_event_id"),
         {
             "comment": "The steward's work queue. Upsert on (kind, ref); ref is the writer's stable key, "
-            "e.g. '<quality_run_id>/<expectation_id>' or '<anomaly_id>'."
+            "e.g. '<quality_current.id>/<expectation_id>' (stable across attempts) or '<anomaly_id>'."
         },
     )
 
