@@ -133,20 +133,22 @@ def sql_tables(s: Session) -> dict[int, Table]:
 
 
 def key_columns(s: Session, asset_ids: Sequence[int]) -> dict[int, dict[str, dict[str, Any]]]:
-    """Key-like columns (name -> newest metrics) of each asset's newest successful profile."""
+    """Key-like columns (name -> metrics) of each asset's newest successful profile attempt.
+
+    Newest by attempt id: the latest profile finished, whichever partition it profiled (attempts are
+    append-only rows; a later successful attempt of a key is also its current one).
+    """
     if not asset_ids:
         return {}
     newest = (
-        select(ProfileRun.asset_id, func.max(ProfileRun.logical_date).label("day"))
+        select(func.max(ProfileRun.id))
         .where(ProfileRun.asset_id.in_(list(asset_ids)), ProfileRun.status == RunStatus.SUCCESS.value)
         .group_by(ProfileRun.asset_id)
-        .subquery()
     )
     rows = s.execute(
         select(ProfileRun.asset_id, ColumnMetrics.column_name, ColumnMetrics.metrics)
-        .join(newest, (newest.c.asset_id == ProfileRun.asset_id) & (newest.c.day == ProfileRun.logical_date))
         .join(ColumnMetrics, ColumnMetrics.profile_run_id == ProfileRun.id)
-        .where(ProfileRun.status == RunStatus.SUCCESS.value)
+        .where(ProfileRun.id.in_(newest))
     ).all()
     out: dict[int, dict[str, dict[str, Any]]] = {}
     for aid, column, metrics in rows:
