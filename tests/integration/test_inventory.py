@@ -775,7 +775,7 @@ def test_a_backfill_diffs_each_day_against_the_day_before(env):
     for i, header in enumerate(["sku", "sku,x", "sku,x", "sku"]):
         _feed(env, "a", DAY + dt.timedelta(days=i), header, ",".join(["v"] * len(header.split(","))))
     (env.landing / "a" / "notes.csv").write_text("sku,other\n1,2\n")  # no partition: no series
-    run(settings, "backfill", DAY)
+    run(settings, "backfill", DAY + dt.timedelta(days=3))  # a run records the files up to its date
     found = {(e["location"], e["event_type"], e["column_name"]) for e in _series_events(env.catalog)}
     assert found == {
         ("a/2026-11-21/products.csv", "column_added", "x"),
@@ -783,8 +783,8 @@ def test_a_backfill_diffs_each_day_against_the_day_before(env):
     }
 
 
-def test_without_a_partition_regex_files_are_not_a_series(env):
-    settings = env.settings(env.file_source())
+def test_files_declared_not_partitioned_are_not_a_series(env):
+    settings = env.settings(env.file_source(partitioned=False))
     _feed(env, "a", DAY, "sku", "s1")
     _feed(env, "a", DAY + dt.timedelta(days=1), "sku,x", "s1,1")
     run(settings, "r1", DAY)

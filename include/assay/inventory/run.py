@@ -61,7 +61,9 @@ def run_inventory(
 
     Args:
         settings: where the catalog and the declarations are.
-        logical_date: the run's logical date; observations are stamped with its midnight UTC.
+        logical_date: the run's logical date; observations are stamped with its midnight UTC. A
+            file source records only the files whose partition date is on or before it (files
+            without a date: always); later files are neither recorded nor marked deleted.
         run_key: ``dag_id/run_id`` in Airflow, ``cli/<date>`` from the command line.
         sources: names of the sources to inventory; ``None`` for all declared sources.
         use_embeddings: classify semantic labels with the sentence embedding (``False``: rules only).
@@ -132,7 +134,7 @@ def _inventory(
     """Inventory every chosen source; the report, the run's status, figures and failures."""
     with Writers(url) as writers:
         reports = [
-            _inventory_source(settings, url, decl, run_id, run_key, observed_at, classifier, writers)
+            _inventory_source(settings, url, decl, run_id, run_key, logical_date, observed_at, classifier, writers)
             for decl in chosen
         ]
     log.info(
@@ -213,9 +215,11 @@ def _source_lock(url: str, source_name: str) -> Iterator[None]:
             conn.commit()
 
 
-def _observe(settings: Settings, decl: SqlSource | FileSource, listing: Listing) -> Iterator[ObservedAsset]:
+def _observe(
+    settings: Settings, decl: SqlSource | FileSource, listing: Listing, day: dt.date
+) -> Iterator[ObservedAsset]:
     if isinstance(decl, FileSource):
-        return observe_files(decl, settings, listing)
+        return observe_files(decl, settings, listing, until=day)
     try:
         url = decl.resolve_url(settings)
     except ConfigError as exc:
@@ -242,6 +246,7 @@ def _inventory_source(
     decl: SqlSource | FileSource,
     run_id: int,
     run_key: str,
+    day: dt.date,
     observed_at: dt.datetime,
     classifier: _Classifier,
     writers: Writers,
@@ -270,7 +275,7 @@ def _inventory_source(
         with engine(url).begin() as conn:
             state = load_state(conn, source_id)
         try:
-            for chunk in prefetch(_chunks(_observe(settings, decl, listing), CHUNK_ASSETS)):
+            for chunk in prefetch(_chunks(_observe(settings, decl, listing, day), CHUNK_ASSETS)):
                 items = [
                     (state.get(asset.key), asset, labels)
                     for asset, labels in zip(chunk, classifier(chunk, state), strict=True)
@@ -282,15 +287,20 @@ def _inventory_source(
             failure = scrub(str(exc), *urls_of(settings))
             log.error("%s", failure)
         writers.drain()
-        if isinstance(decl, FileSource) and decl.partition_regex:
+        if isinstance(decl, FileSource) and decl.series_regex:
             # After every file of the source is written: a backfill lands many days in one run.
             with writers.engine.begin() as conn:
-                record_series_events(conn, ctx, decl.partition_regex)
+                record_series_events(conn, ctx, decl.series_regex)
+        if listing.later:
+            log.info("source %s: %d files of days after %s not inventoried", decl.name, listing.later, day)
         if failure is None:
             for key, st in sorted(state.items()):
-                if key not in seen and st.status != AssetStatus.DELETED.value and key[0] not in listing.failed:
-                    with writers.engine.begin() as conn:
-                        record.mark_deleted(conn, ctx, st)
+                if key in seen or st.status == AssetStatus.DELETED.value or key[0] in listing.failed:
+                    continue
+                if isinstance(decl, FileSource) and decl.after(day, _relpath(key)):
+                    continue  # a file of a later day: this run does not judge it, present or gone
+                with writers.engine.begin() as conn:
+                    record.mark_deleted(conn, ctx, st)
     if listing.failed:
         failure = scrub("; ".join(filter(None, [failure, *listing.failed.values()])), *urls_of(settings))
     with engine(url).begin() as conn:
@@ -321,6 +331,12 @@ def _inventory_source(
         decl.name, report.status, report.seen, report.new, report.changed, report.deleted, report.errors, report.elapsed_s,
     )
     return report
+
+
+def _relpath(key: tuple[str, str]) -> str:
+    """A file asset's path relative to its root, from its ``(folder, file name)`` key."""
+    namespace, name = key
+    return f"{namespace}/{name}" if namespace else name
 
 
 def _write_chunk(

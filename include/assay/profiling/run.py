@@ -218,14 +218,17 @@ def _compute(
         return Profile(prof.row_count, prof.columns, prof.data_types, prof.stats)
     from assay.profiling.arrow import profile_arrow
     from assay.sources import files
+    from assay.sources.column_types import type_notes
 
     root = decl.resolve_root(settings)
     path = Path(target.location or target.name)
     if not path.is_absolute():
         path = root / path
     # Re-checked at read time: a link inventoried inside the root may have been re-pointed since.
-    table = files.read_table(path, root=root)
+    table = files.read_table(path, root=root, types=decl.column_types(target.location or target.name))
     columns = profile_arrow(table, pii=target.pii)
+    for name, note in type_notes(table).items():  # why the column has its type: declared, or leading zeros
+        columns[name]["type_note"] = note
     data_types = {f.name: files.arrow_type_name(f.type) for f in table.schema}
     stats = {"engine": "arrow", "statements": 0, "row_count": table.num_rows, "exact": True}
     return Profile(table.num_rows, columns, data_types, stats)

@@ -5,8 +5,13 @@ Which partition an asset has for a logical date:
 * a SQL table or view with a ``partition_column``: the rows ``WHERE partition_column = <date>``
   (partition key ``YYYY-MM-DD``), profiled even when there are none (a missing day is an anomaly);
 * a SQL table or view without one: the whole table, as the ``__all__`` snapshot of that date;
-* a file: the file whose partition (from its path, by the source's ``partition_regex``) is the
-  date; a file source without a ``partition_regex`` is profiled whole as ``__all__``.
+* a file: the file whose partition (a date in its path: the source's ``partition_regex``, else
+  the default date pattern of :mod:`assay.sources.series`) is the date; a file without a
+  partition (or of a source declared ``partitioned: false``) is profiled whole as ``__all__``.
+
+The files of one series (paths that differ only in the partition) are one asset with
+partitions for history: :func:`series_assets` gives the catalog assets whose profiles form one
+history, so anomaly detection and suggestions read the whole series, not one day's file.
 """
 
 from __future__ import annotations
@@ -90,10 +95,9 @@ def resolve(s: Session, decls: Declarations, day: dt.date, wanted: list[str] | N
     ).all()
     if wanted is not None:
         names = set(wanted)
-        matched = [
-            r for r in rows if names & {r[0].name, f"{r[0].namespace}.{r[0].name}", r[0].location or ""}
-        ]
-        found = {n for r in matched for n in (r[0].name, f"{r[0].namespace}.{r[0].name}", r[0].location)}
+        spelled = {r[0].id: _spellings(r[0], r[1], decls) for r in rows}
+        matched = [r for r in rows if names & spelled[r[0].id]]
+        found = {n for r in matched for n in spelled[r[0].id]}
         unknown = sorted(names - found)
         if unknown:
             raise ConfigError(f"not active assets of the catalog: {', '.join(unknown)}")
@@ -116,7 +120,7 @@ def resolve(s: Session, decls: Declarations, day: dt.date, wanted: list[str] | N
                 partition_column=asset.partition_column if source_kind == SourceKind.SQL.value else None,
                 partition_key=key,
                 series_key=series,
-                series_regex=_partition_regex(decls, source_name) if series else None,
+                series_regex=_series_regex(decls, source_name) if series else None,
             )
         )
     if not targets:
@@ -147,7 +151,7 @@ def _partition_of(
     decl = _declared(decls, source_name)
     if not isinstance(decl, FileSource) or not asset.location:
         return ALL_PARTITIONS, None
-    member = series_of(decl.partition_regex, asset.location)
+    member = series_of(decl.series_regex, asset.location)
     if member is None:
         return ALL_PARTITIONS, None
     if member.partition != day.isoformat():
@@ -155,9 +159,45 @@ def _partition_of(
     return member.partition, member.key
 
 
-def _partition_regex(decls: Declarations, source_name: str) -> str | None:
+def _series_regex(decls: Declarations, source_name: str) -> str | None:
     decl = _declared(decls, source_name)
-    return decl.partition_regex if isinstance(decl, FileSource) else None
+    return decl.series_regex if isinstance(decl, FileSource) else None
+
+
+def _spellings(asset: Asset, source_name: str, decls: Declarations) -> set[str]:
+    """The names an asset answers to: name, ``namespace.name``, location, and a file's series key."""
+    out = {asset.name, f"{asset.namespace}.{asset.name}", asset.location or ""}
+    member = series_of(_series_regex(decls, source_name), asset.location)
+    if member is not None:
+        out.add(member.key)
+    return out
+
+
+def series_assets(s: Session, decls: Declarations, asset_id: int) -> list[int]:
+    """The assets whose profiles are one history with ``asset_id``'s, oldest partition first.
+
+    For a file of a series: every file of the same source whose path differs only in the
+    partition (``exports/{partition}/sellers.csv``); otherwise the asset itself. Suggestions read
+    the profile runs of all of them, so a daily file has as much history as a partitioned table.
+    """
+    row = s.execute(
+        select(Asset.source_id, Asset.location, Source.name, Source.kind)
+        .join(Source, Source.id == Asset.source_id)
+        .where(Asset.id == asset_id)
+    ).one_or_none()
+    if row is None or row.kind != SourceKind.FILES.value:
+        return [asset_id]
+    regex = _series_regex(decls, row.name)
+    member = series_of(regex, row.location)
+    if member is None:
+        return [asset_id]
+    siblings = s.execute(select(Asset.id, Asset.location).where(Asset.source_id == row.source_id)).all()
+    ordered = sorted(
+        (found.partition, aid)
+        for aid, location in siblings
+        if (found := series_of(regex, location)) is not None and found.key == member.key
+    )
+    return [aid for _, aid in ordered] or [asset_id]
 
 
 def _declared(decls: Declarations, source_name: str) -> SqlSource | FileSource | None:

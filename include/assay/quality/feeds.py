@@ -12,13 +12,17 @@ checks like any other column:
   of the suite still runs, and the fact records that it had to be;
 * ``_file_bom``: whether the file starts with a UTF-8 byte-order mark.
 
-Decimal columns become float64 and timestamps without a zone are taken as UTC, so range and
-freshness expectations compare like with like across the four formats.
+Columns the source declares (``columns: {zip: string}``) are read in their declared type, as the
+inventory and profiling read them; why a column has its type (declared, or kept as text for its
+leading zeros) is in ``facts["type_notes"]``. Decimal columns become float64 and timestamps
+without a zone are taken as UTC, so range and freshness expectations compare like with like
+across the four formats.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,13 +77,19 @@ def _to_pandas(table: Any) -> Any:
     return pa.table(columns, names=table.column_names).to_pandas()
 
 
-def read_feed(path: Path) -> FeedFrame:
+def read_feed(path: Path, types: Mapping[str, str] | None = None) -> FeedFrame:
     """Read one feed file, transcoding it when it is not UTF-8.
 
+    Args:
+        path: the file.
+        types: ``{column: declared type}`` of the file (``FileSource.column_types``).
+
     Raises:
-        SourceError: the file cannot be read even after transcoding (ragged rows, bad JSON...).
+        SourceError: the file cannot be read even after transcoding (ragged rows, bad JSON, a
+            value that does not fit its declared type...).
     """
     from assay.sources import files
+    from assay.sources.column_types import type_notes
 
     notes: list[str] = []
     encoding = "utf-8"
@@ -91,13 +101,13 @@ def read_feed(path: Path) -> FeedFrame:
             notes.append(f"{exc}; read as {FALLBACK_ENCODING} for the remaining checks")
     if encoding == "utf-8":
         fmt = files.sniff(path)
-        table = files.read_table(path, fmt)
+        table = files.read_table(path, fmt, types=types)
     else:
         with tempfile.TemporaryDirectory(prefix="assay-feed-") as tmp:
             copy = Path(tmp) / path.name
             copy.write_bytes(path.read_bytes().decode(FALLBACK_ENCODING, errors="replace").encode("utf-8"))
             fmt = files.sniff(copy)
-            table = files.read_table(copy, fmt)
+            table = files.read_table(copy, fmt, types=types)
     facts = {
         "_file_layout": layout_of(path, fmt.kind, fmt.delimiter),
         "_file_encoding": encoding,
@@ -106,7 +116,8 @@ def read_feed(path: Path) -> FeedFrame:
     frame = _to_pandas(table)
     for name, value in facts.items():
         frame[name] = value
-    return FeedFrame(frame=frame, path=path, facts={**facts, "format": fmt.as_dict()}, notes=notes)
+    facts_out = {**facts, "format": fmt.as_dict(), "type_notes": type_notes(table)}
+    return FeedFrame(frame=frame, path=path, facts=facts_out, notes=notes)
 
 
 def missing_feed(columns: list[str]) -> FeedFrame:

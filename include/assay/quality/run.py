@@ -163,7 +163,8 @@ def _validate(gx: Any, p: Planned, day: dt.date, result_format: str) -> tuple[An
             run_name=run_name, result_format=rf,
         )
         return result, key, {}
-    feed = feeds.read_feed(p.file) if p.file is not None else feeds.missing_feed(spec.columns())
+    types = p.source.column_types(f"{p.namespace}/{p.name}")  # declared column types, as inventory reads them
+    feed = feeds.read_feed(p.file, types) if p.file is not None else feeds.missing_feed(spec.columns())
     stats = {"file": str(p.file.name) if p.file else None, "rows": len(feed.frame), "notes": feed.notes,
              "file_facts": {k: v for k, v in feed.facts.items()}}
     result, key = gx.validate_frame(suite_name=spec.gx_name, asset_name=asset_name, frame=feed.frame, day=day,

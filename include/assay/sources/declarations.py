@@ -8,6 +8,7 @@ and the error never quotes it.
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import re
 from pathlib import Path
@@ -19,9 +20,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from assay.catalog.urls import has_secret, scrub
 from assay.config import Settings, read_only_url
 from assay.errors import ConfigError
-from assay.sources.series import series_of
+from assay.sources import column_types
+from assay.sources.series import DEFAULT_PARTITION_REGEX, after, partition_date, series_of
 
 _NAME = r"^[a-z][a-z0-9_]*$"
+
+
+def _column_types(value: dict[str, str]) -> dict[str, str]:
+    """Declared column types in their canonical spelling; an unknown type names its column."""
+    out: dict[str, str] = {}
+    for column, type_name in value.items():
+        try:
+            out[column] = column_types.canonical(type_name)
+        except ValueError as exc:
+            raise ValueError(f"column {column!r}: {exc}") from None
+    return out
 
 
 class AssetDecl(BaseModel):
@@ -33,6 +46,13 @@ class AssetDecl(BaseModel):
     event_time_column: str | None = None
     partition_column: str | None = None
     description: str | None = None
+    #: Declared types of a file's columns (``{zip: string}``), applied when the file is read.
+    columns: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("columns")
+    @classmethod
+    def _known_types(cls, v: dict[str, str]) -> dict[str, str]:
+        return _column_types(v)
 
 
 class _Base(BaseModel):
@@ -68,6 +88,12 @@ class SqlSource(_Base):
         given = [x for x in (self.url_from, self.conn_id, self.url) if x]
         if len(given) != 1:
             raise ValueError("give exactly one of url_from, conn_id, url")
+        typed = sorted(name for name, a in self.assets.items() if a.columns)
+        if typed:
+            raise ValueError(
+                f"assets {', '.join(typed)}: columns (declared types) apply to file sources; "
+                "a table's columns have their database types"
+            )
         return self
 
     def wants(self, table: str) -> bool:
@@ -103,13 +129,25 @@ class FileSource(_Base):
     root_from: Literal["landing"] | None = None
     root: Path | None = None
     patterns: list[str]
+    #: Where a file's partition is in its path (a named group ``partition``); default: a date.
     partition_regex: str | None = None
+    #: ``false``: the files are not dated, each is its own asset with no partitions.
+    partitioned: bool = True
+    #: Declared column types for every file of the source; an asset entry's ``columns`` win.
+    columns: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("columns")
+    @classmethod
+    def _known_types(cls, v: dict[str, str]) -> dict[str, str]:
+        return _column_types(v)
 
     @model_validator(mode="after")
     def _one_root(self) -> FileSource:
         if (self.root_from is None) == (self.root is None):
             raise ValueError("give exactly one of root_from, root")
         if self.partition_regex is not None:
+            if not self.partitioned:
+                raise ValueError("partition_regex given with partitioned: false; drop one of them")
             try:
                 if "partition" not in re.compile(self.partition_regex).groupindex:
                     raise ValueError("partition_regex needs a named group (?P<partition>...)")
@@ -123,10 +161,41 @@ class FileSource(_Base):
     def locator(self) -> str:
         return f"settings:{self.root_from}" if self.root_from else str(self.root)
 
+    @property
+    def series_regex(self) -> str | None:
+        """The regex that finds a file's partition: the declared one, the default date, or none."""
+        if not self.partitioned:
+            return None
+        return self.partition_regex or DEFAULT_PARTITION_REGEX
+
     def partition_of(self, relative_path: str) -> str | None:
         """The partition of a file (``None`` without one); see :mod:`assay.sources.series`."""
-        member = series_of(self.partition_regex, relative_path)
+        member = series_of(self.series_regex, relative_path)
         return member.partition if member else None
+
+    def partition_date(self, relative_path: str) -> dt.date | None:
+        """The partition of a file as a date (``None``: no partition, or one that is not a date)."""
+        return partition_date(self.partition_of(relative_path))
+
+    def after(self, day: dt.date, relative_path: str) -> bool:
+        """Whether the file belongs to a later day than ``day``: not part of ``day``'s inventory."""
+        return after(day, self.series_regex, relative_path)
+
+    def file_decl(self, relative_path: str) -> AssetDecl:
+        """A file's declaration: by relative path, then series key, then a matching glob, then file name."""
+        if relative_path in self.assets:
+            return self.assets[relative_path]
+        member = series_of(self.series_regex, relative_path)
+        if member is not None and member.key in self.assets:
+            return self.assets[member.key]
+        for pattern, adecl in self.assets.items():
+            if fnmatch.fnmatchcase(relative_path, pattern):
+                return adecl
+        return self.asset_decl(relative_path.rsplit("/", 1)[-1])
+
+    def column_types(self, relative_path: str) -> dict[str, str]:
+        """``{column: declared type}`` for a file: the source's ``columns``, then its asset entry's."""
+        return {**self.columns, **self.file_decl(relative_path).columns}
 
 
 SourceDecl = Annotated[SqlSource | FileSource, Field(discriminator="kind")]

@@ -18,9 +18,11 @@ a NUL character, ragged rows are refused with the line number, and repeated colu
 refused too. Every such failure is a :class:`~assay.errors.SourceError` whose message starts with
 the file's path. An empty file is not an error: it reads as a table with no columns and no rows.
 
-Values stay what they are: an integer beyond 64 bits is an exact ``decimal128(38, 0)`` (text
-beyond 38 digits), never a double, and a numeric column with a leading zero (``01234``, a zip
-code) stays text. A header cell that is empty (the index column pandas writes) is named
+Values stay what they are: a column declared in the source (``columns: {zip: string}``) is read
+in its declared type, never inferred; otherwise an integer beyond 64 bits is an exact
+``decimal128(38, 0)`` (text beyond 38 digits), never a double, and a numeric column with a
+leading zero (``01234``, a zip code) stays text, its field noting why
+(:mod:`assay.sources.column_types`). A header cell that is empty (the index column pandas writes) is named
 ``column_<position>`` (:func:`placeholder_columns`). A row longer than pyarrow's block is read
 with a larger block, up to :data:`MAX_BLOCK_BYTES`.
 """
@@ -29,15 +31,16 @@ from __future__ import annotations
 
 import codecs
 import csv
-import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from assay.errors import SourceError
+from assay.sources import column_types
+from assay.sources.read_errors import json_line_error, ragged_row_error
 from assay.sources.sniff import (
     DELIMITERS,
     SNIFF_BYTES,
@@ -79,11 +82,6 @@ _CHUNK = 1 << 20
 #: this limit (a 64 MiB cell is read). Only a row longer than this is refused, naming its line.
 MAX_BLOCK_BYTES = 64 << 20
 _FIRST_BLOCK = 1 << 20
-#: A numeric value written with a leading zero (a zip code, an article number): kept as text.
-_LEADING_ZERO = r"^[+-]?0[0-9]"
-_INTEGER = r"^[+-]?[0-9]+$"
-#: Digits of the widest exact integer type (``decimal128(38, 0)``); wider integers stay text.
-_MAX_DIGITS = 38
 
 
 def _header(path: Path, fmt: FileFormat) -> list[str] | None:
@@ -216,45 +214,6 @@ def _is_blank(path: Path, fmt: FileFormat) -> bool:
     return not head.strip()
 
 
-def _ragged_row_error(path: Path, fmt: FileFormat, cause: Exception) -> SourceError:
-    """Find the first line whose field count differs from the first record's and name it."""
-    assert fmt.delimiter is not None
-    with path.open(encoding=fmt.encoding or "utf-8", newline="") as fh:
-        reader = csv_reader(fh, fmt.delimiter, fmt.quote, strict=False)
-        expected: int | None = None
-        try:
-            for record in reader:
-                if not record or (len(record) == 1 and not record[0].strip()):
-                    continue  # pyarrow skips blank lines too
-                if expected is None:
-                    expected = len(record)
-                    continue
-                if len(record) != expected:
-                    what = "the header" if fmt.has_header else "the first line"
-                    return SourceError(
-                        f"{path}: line {reader.line_num} has {len(record)} fields, expected {expected} "
-                        f"(as in {what}); delimiter {fmt.delimiter!r}"
-                    )
-        except csv.Error as exc:
-            return SourceError(f"{path}: line {reader.line_num}: {exc}")
-    return SourceError(f"{path}: cannot parse as {fmt.kind.upper()}: {cause}")
-
-
-def _json_line_error(path: Path, fmt: FileFormat, cause: Exception) -> SourceError:
-    """Find the first line that is not a JSON object and name it."""
-    with path.open(encoding=fmt.encoding or "utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except ValueError as exc:
-                return SourceError(f"{path}: line {number} is not valid JSON: {exc.args[0]}")
-            if not isinstance(value, dict):
-                return SourceError(f"{path}: line {number} is a JSON {type(value).__name__}, not an object")
-    return SourceError(f"{path}: cannot read as JSON Lines: {cause}")
-
-
 def _first_record(path: Path, fmt: FileFormat) -> list[str]:
     assert fmt.delimiter is not None
     with path.open(encoding=fmt.encoding or "utf-8", newline="") as fh:
@@ -330,18 +289,16 @@ def _collect(reader: Any, max_rows: int) -> pa.Table:
     return pa.Table.from_batches(batches, schema=schema).slice(0, max_rows)
 
 
-def _exact_numbers(path: Path, fmt: FileFormat, table: pa.Table, max_rows: int | None) -> pa.Table:
-    """Numeric columns whose text a double or an int64 would change: exact decimals or text.
-
-    pyarrow types ``01234`` as the integer 1234 and a 27-digit integer as a double; only the
-    text tells, so the numeric columns (only them) are read again as text and checked: a value
-    with a leading zero keeps its column text, integers beyond 64 bits become
-    ``decimal128(38, 0)`` (text beyond 38 digits).
-    """
-    import pyarrow.compute as pc
+def _exact_numbers(
+    path: Path, fmt: FileFormat, table: pa.Table, max_rows: int | None, declared: Mapping[str, str]
+) -> pa.Table:
+    """Read the inferred numeric columns again as text and let :func:`column_types.exact_numbers` judge them."""
     import pyarrow.csv as pcsv
 
-    numeric = [f.name for f in table.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+    numeric = [
+        f.name for f in table.schema
+        if (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)) and f.name not in declared
+    ]  # fmt: skip
     if not numeric or table.num_rows == 0:
         return table
     assert fmt.delimiter is not None
@@ -362,23 +319,24 @@ def _exact_numbers(path: Path, fmt: FileFormat, table: pa.Table, max_rows: int |
             return pcsv.read_csv(path, options, parse_options, convert_options)
         return _collect(pcsv.open_csv(path, options, parse_options, convert_options), table.num_rows)
 
-    text = _with_blocks(path, read)
-    for name in numeric:
-        values = text.column(name)
-        index = table.column_names.index(name)
-        if pc.any(pc.match_substring_regex(values, _LEADING_ZERO)).as_py():
-            table = table.set_column(index, name, values)
-        elif pa.types.is_floating(table.schema.field(name).type) and pc.all(
-            pc.match_substring_regex(values, _INTEGER)
-        ).as_py():
-            # Only integers, yet typed double: at least one did not fit in 64 bits.
-            digits = pc.max(pc.utf8_length(pc.replace_substring_regex(values, "^[+-]", ""))).as_py()
-            exact = values if digits > _MAX_DIGITS else pc.cast(values, pa.decimal128(_MAX_DIGITS, 0))
-            table = table.set_column(index, name, exact)
-    return table
+    return column_types.exact_numbers(table, _with_blocks(path, read))
 
 
-def _read_delimited(path: Path, fmt: FileFormat, max_rows: int | None) -> pa.Table:
+def _place(path: Path, fmt: FileFormat, row: int) -> str:
+    """``line N`` of data row ``row`` (from 0) of delimited text or JSON Lines; ``row N`` of Parquet."""
+    if fmt.kind == "parquet":
+        return f"row {row + 1}"
+    with path.open(encoding=fmt.encoding or "utf-8", newline="") as fh:
+        if fmt.delimiter is None:
+            lines = (number for number, line in enumerate(fh, start=1) if line.strip())
+            return f"line {next((n for i, n in enumerate(lines) if i == row), '?')}"
+        reader = csv_reader(fh, fmt.delimiter, fmt.quote, strict=False)
+        records = (reader.line_num for r in reader if r and not (len(r) == 1 and not r[0].strip()))
+        wanted = row + int(fmt.has_header)
+        return f"line {next((n for i, n in enumerate(records) if i == wanted), '?')}"
+
+
+def _read_delimited(path: Path, fmt: FileFormat, max_rows: int | None, declared: Mapping[str, str]) -> pa.Table:
     import pyarrow.csv as pcsv
 
     assert fmt.delimiter is not None
@@ -387,7 +345,8 @@ def _read_delimited(path: Path, fmt: FileFormat, max_rows: int | None) -> pa.Tab
     parse_options = pcsv.ParseOptions(
         delimiter=fmt.delimiter, quote_char=fmt.quote or False, newlines_in_values=True
     )
-    convert_options = pcsv.ConvertOptions(strings_can_be_null=True)
+    # Declared columns are read as text and converted by assay: inference never sees them.
+    convert_options = pcsv.ConvertOptions(strings_can_be_null=True, column_types=dict.fromkeys(declared, pa.string()))
 
     def read(block: int) -> pa.Table:
         options = pcsv.ReadOptions(encoding="utf8", column_names=names, block_size=block)
@@ -407,11 +366,11 @@ def _read_delimited(path: Path, fmt: FileFormat, max_rows: int | None) -> pa.Tab
         if any(not n.strip() for n in table.column_names):
             table = table.rename_columns(column_names(table.column_names, table.num_columns))
         _check_names(path, table.column_names)
-        table = _exact_numbers(path, fmt, table, max_rows)
+        table = _exact_numbers(path, fmt, table, max_rows, declared)
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if "Expected" in message and "columns" in message:
-            raise _ragged_row_error(path, fmt, exc) from exc
+            raise ragged_row_error(path, fmt, exc) from exc
         if "UTF8" in message or "UTF-8" in message:
             check_utf8(path, fmt)
         raise SourceError(f"{path}: cannot parse as {fmt.kind.upper()}: {message}") from exc
@@ -432,7 +391,7 @@ def _read_jsonl(path: Path, fmt: FileFormat, max_rows: int | None) -> pa.Table:
     try:
         return _with_blocks(path, read)
     except pa.ArrowInvalid as exc:
-        raise _json_line_error(path, fmt, exc) from exc
+        raise json_line_error(path, fmt, exc) from exc
     except pa.ArrowException as exc:
         raise SourceError(f"{path}: cannot read as JSON Lines: {exc}") from exc
 
@@ -457,9 +416,14 @@ def _read_parquet(path: Path, max_rows: int | None) -> pa.Table:
 
 
 def read_table(
-    path: str | Path, fmt: FileFormat | None = None, max_rows: int | None = None, *, root: str | Path | None = None
+    path: str | Path,
+    fmt: FileFormat | None = None,
+    max_rows: int | None = None,
+    *,
+    root: str | Path | None = None,
+    types: Mapping[str, str] | None = None,
 ) -> pa.Table:
-    """Read a landing file into an Arrow table, column types inferred by pyarrow.
+    """Read a landing file into an Arrow table: declared column types applied, the others inferred.
 
     Args:
         path: the file.
@@ -468,28 +432,40 @@ def read_table(
             its encoding checked from the first byte to the last.
         root: the file source's root: a file whose real path (links resolved) is not under it is
             refused before a byte is read (:func:`require_inside`). ``None``: not checked.
+        types: ``{column: declared type}`` (:mod:`assay.sources.column_types`); a declared column
+            of delimited text is never inferred, so ``zip: string`` keeps ``01234`` as written.
+            A declared column the file lacks is ignored here (the inventory notes it).
 
     Returns:
         The table. An empty file (0 bytes, or only a byte-order mark and blank lines) gives a table
         with no columns and no rows; a delimited file with only a header gives its columns and no
-        rows (type ``null``).
+        rows (type ``null``). Why a column has its type (declared, or kept as text for its leading
+        zeros) is in its field metadata: :func:`column_types.type_notes`.
 
     Raises:
-        SourceError: the file cannot be read, or leads outside ``root``; the message starts with
-            the path and names the line (ragged rows, bad JSON) or byte offset (bad encoding) at fault.
+        SourceError: the file cannot be read, or leads outside ``root``, or a value does not fit
+            its declared type; the message starts with the path and names the line (ragged rows,
+            bad JSON, a value that does not fit) or byte offset (bad encoding) at fault.
     """
     path = Path(path)
     if root is not None:
         require_inside(Path(root), path)
     fmt = fmt or sniff(path)
+    declared = dict(types or {})
     if fmt.kind == "parquet":
-        return _read_parquet(path, max_rows)
-    if _is_blank(path, fmt):
+        table = _read_parquet(path, max_rows)
+    elif _is_blank(path, fmt):
         return pa.table({})
-    if max_rows is None:
-        check_utf8(path, fmt)
-    table = _read_jsonl(path, fmt, max_rows) if fmt.kind == "jsonl" else _read_delimited(path, fmt, max_rows)
-    _check_no_binary(path, table, fmt)
+    else:
+        if max_rows is None:
+            check_utf8(path, fmt)
+        if fmt.kind == "jsonl":
+            table = _read_jsonl(path, fmt, max_rows)
+        else:
+            table = _read_delimited(path, fmt, max_rows, declared)
+        _check_no_binary(path, table, fmt)
+    if declared:
+        table = column_types.convert(path, table, declared, lambda row: _place(path, fmt, row))
     return table
 
 

@@ -260,7 +260,8 @@ def _pick_delimiter(lines: list[str], preferred: str) -> str:
 def _looks_like_header(records: list[list[str]]) -> bool:
     """Whether the first record names columns rather than holding values.
 
-    A header has no typed cell (a number, a date, a boolean) and at least one name. When every
+    A header has no typed cell (a number, a date, a boolean) and at least one name, unless it is
+    the header of an index column (:func:`_index_header`). When every
     cell is filled and every sampled line is plain text, the first line is taken as the header,
     the usual case for feeds. Empty cells are allowed where a header has them: leading ones (the
     index column pandas and R write before the names), or anywhere when a later line holds a typed
@@ -270,7 +271,11 @@ def _looks_like_header(records: list[list[str]]) -> bool:
         return False
     first = records[0]
     filled = [bool(cell.strip()) for cell in first]
-    if not any(filled) or any(f and _TYPED_CELL.match(cell) for f, cell in zip(filled, first, strict=True)):
+    if not any(filled):
+        return False
+    if _index_header(records, filled):
+        return True
+    if any(f and _TYPED_CELL.match(cell) for f, cell in zip(filled, first, strict=True)):
         return False
     if all(filled):
         return True
@@ -282,6 +287,23 @@ def _looks_like_header(records: list[list[str]]) -> bool:
         for record in records[1:]
         for i in range(len(first))
     )
+
+
+def _index_header(records: list[list[str]], filled: list[bool]) -> bool:
+    """The first line leaves the leading cells empty where every later line has a distinct index.
+
+    That is the shape pandas' ``to_csv()`` (and R's ``write.csv``) gives a frame with its index,
+    whatever its column names are, even numbers (``,2019,2020`` over ``0,1,4``): an index column
+    is filled and unique on every data line, so a first line without it is the header.
+    """
+    leading = filled.index(True)
+    rest = records[1:]
+    if leading == 0 or not rest:
+        return False
+    if any(len(r) <= leading or not all(cell.strip() for cell in r[:leading]) for r in rest):
+        return False
+    index = [tuple(r[:leading]) for r in rest]
+    return len(set(index)) == len(index)
 
 
 def _not_text(path: Path, what: str) -> SourceError:
