@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     writer_password: SecretStr | None = None
     landing_dir: Path | None = Field(default=None, description="File landing folder for supplier feeds")
     sources_file: Path | None = Field(default=None, description="Source declarations; default config/sources.yaml")
+    search_log_file: Path | None = Field(
+        default=None, description="Search-log contract mapping; default config/search_log.yaml"
+    )
     expectations_dir: Path | None = Field(
         default=None, description="GX suites, one folder per source; default <project_root>/expectations"
     )

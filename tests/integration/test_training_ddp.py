@@ -26,7 +26,8 @@ def two_processes(config: TrainConfig) -> TrainRequest:
 def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
     tiny = str(make_tiny_model(tmp_path / "tiny"))
     pairs = synthetic_pairs(n_queries=24, per_query=8, seed=3)
-    config = TrainConfig(base_model=tiny, epochs=2, batch_size=8, lr=1e-3, progress=False, checkpoint_every=5)
+    config = TrainConfig(base_model=tiny, epochs=2, batch_size=8, lr=1e-3, progress=False, checkpoint_every=5,
+                         teacher_weight=0.0, val_fraction=0.1)
     work = tmp_path / "job"
     result = ddp.launch(work, pairs, two_processes(config), dataset_digest="e" * 64, checkpoint_root=tmp_path / "ckpt")
 
@@ -45,6 +46,6 @@ def test_a_failing_rank_fails_the_launch_with_its_error(tmp_path):
     tiny = str(make_tiny_model(tmp_path / "tiny"))
     pairs = synthetic_pairs(n_queries=16, per_query=8, seed=3)
     config = TrainConfig(base_model=tiny, epochs=1, batch_size=8, lr=1e12, loss="mse", progress=False,
-                         checkpoint_every=0)
+                         checkpoint_every=0, teacher_weight=0.0)
     with pytest.raises(TrainingError, match="torchrun with 2 processes exited"):
         ddp.launch(tmp_path / "job", pairs, two_processes(config), dataset_digest="e" * 64, checkpoint_root=None)

@@ -39,7 +39,7 @@ def test_sigkill_then_rerun_resumes_and_matches_a_clean_run(tmp_path):
     pairs = synthetic_pairs(n_queries=60, per_query=8, seed=2)
     # Many small steps so the kill lands mid-run; a checkpoint every 10 steps.
     config = TrainConfig(base_model=tiny, epochs=3, batch_size=4, lr=1e-3, progress=False, checkpoint_every=10,
-                         eval_every=40)
+                         eval_every=40, teacher_weight=0.0, val_fraction=0.1)
     ckpt_root = tmp_path / "checkpoints"
     work = tmp_path / "job"
     request = TrainRequest(window_end=dt.date(2026, 11, 20), run_key="test/resume", config=config)

@@ -28,7 +28,8 @@ END = dt.date(2026, 11, 20)
 
 
 def config(tiny: str, **kw) -> TrainConfig:
-    base = {"base_model": tiny, "epochs": 2, "batch_size": 8, "lr": 2e-3, "progress": False, "checkpoint_every": 5}
+    base = {"base_model": tiny, "epochs": 2, "batch_size": 8, "lr": 2e-3, "progress": False, "checkpoint_every": 5,
+            "teacher_weight": 0.0, "val_fraction": 0.1}  # pinned: TrainConfig's defaults are the demo's since #13
     return TrainConfig(**{**base, **kw})
 
 

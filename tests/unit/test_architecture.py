@@ -161,6 +161,27 @@ def test_only_the_cli_prints():
     assert PRINTING.search("def f():\n    print('x')\n")
 
 
+#: The only modules outside ``assay.seed`` that may import it: the commands that run the demo seeder.
+SEED_RUNNERS = frozenset({"assay.cli.pipeline"})
+
+
+def seed_importers(graph: dict[str, set[str]]) -> list[str]:
+    """Product modules that import ``assay.seed`` (the demo is a user of the contracts, never their source)."""
+    return sorted(
+        mod for mod, targets in graph.items()
+        if not mod.startswith("assay.seed") and mod not in SEED_RUNNERS
+        and any(t == "assay.seed" or t.startswith("assay.seed.") for t in targets)
+    )
+
+
+def test_no_product_code_imports_the_demo_seed():
+    assert seed_importers(import_graph(modules())) == []
+    # The rule can fail.
+    assert seed_importers({"assay.training.source": {"assay.seed.schema"}, "assay.seed.contract": {"assay.training"}}) == [
+        "assay.training.source"
+    ]
+
+
 def test_architecture_doc_shows_the_module_map():
     assert documented_map(DOC.read_text()) == module_map(import_graph(modules())), (
         "docs/ARCHITECTURE.md's module map is stale: run `python tests/unit/test_architecture.py --write`"

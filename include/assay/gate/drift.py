@@ -1,11 +1,16 @@
 """Train-vs-serving drift of the declared features: PSI and Jensen–Shannon divergence.
 
-Features (a fixed list, :data:`assay.gate.policy.FEATURES`), read from the shop database:
+Features (a fixed list, :data:`assay.gate.policy.FEATURES`), read through the search-log contract
+(:mod:`assay.training.contract`: the source, tables and columns of ``config/search_log.yaml``,
+identifiers quoted):
 
-* ``query_length``: characters of ``search_sessions.query`` (NULL queries left out);
-* ``category_mix``: top-level category (``category_path`` before the first ``>``) of the products
-  in ``impressions``;
-* ``price``: ``products.price`` of the products in ``impressions``.
+* ``query_length``: characters of the sessions' ``query`` (NULL queries left out);
+* ``category_mix``: top-level category (the products' ``category`` before the first ``>``) of the
+  shown products (impressions);
+* ``price``: the products' ``price`` of the shown products.
+
+A feature whose contract column the mapping leaves out (no ``category`` or ``price``) is reported
+with an ``error``, never silently skipped.
 
 The training side covers the dataset's days ``[window_start, window_end]``; the serving side the
 ``recent_days`` days before the decision time. Numeric features are binned on the training side's
@@ -24,7 +29,13 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from assay.errors import AssayError
+
+if TYPE_CHECKING:
+    from assay.config import Settings
+    from assay.training.contract import SearchLogContract
 
 #: Probability floor in PSI, so a bin empty on one side yields a large finite value, not infinity.
 EPSILON = 1e-4
@@ -119,29 +130,65 @@ def compare(feature: str, train: Counts, serving: Counts, bins: int, numeric: bo
 NUMERIC: dict[str, bool] = {"query_length": True, "category_mix": False, "price": True}
 
 
-def _statement(feature: str) -> Any:
-    """SELECT value, count(*) for one feature over days [:start, :end]."""
+#: Contract product column each product feature needs.
+NEEDS: dict[str, str] = {"category_mix": "category", "price": "price"}
+
+
+def _statement(feature: str, contract: SearchLogContract) -> Any:
+    """SELECT value, count(*) for one feature over days [:start, :end] of the contract's tables.
+
+    Raises:
+        ValueError: an unknown feature, or one whose contract column is not mapped.
+    """
     from sqlalchemy import Date, bindparam, func, select
 
-    from assay.seed.schema import impressions, products, search_sessions
+    from assay.training.logsql import tables
 
+    t = tables(contract)
+    sessions, impressions, products = t.sessions, t.impressions, t.products
     start, end = bindparam("start", type_=Date), bindparam("end", type_=Date)
     value: Any
     if feature == "query_length":
-        value = func.char_length(search_sessions.c.query)
+        value = func.char_length(sessions.c.query)
         return (
             select(value, func.count())
-            .where(search_sessions.c.day.between(start, end), search_sessions.c.query.is_not(None))
+            .select_from(sessions.clause)
+            .where(sessions.c.day.between(start, end), sessions.c.query.is_not(None))
             .group_by(value)
         )
-    joined = impressions.join(products, products.c.product_id == impressions.c.product_id)
-    if feature == "category_mix":
-        value = func.trim(func.split_part(products.c.category_path, ">", 1))
-    elif feature == "price":
-        value = products.c.price
-    else:
+    if feature not in NEEDS:
         raise ValueError(f"unknown feature {feature!r}")
+    if NEEDS[feature] not in products.c:
+        raise ValueError(f"{feature}: the search-log contract maps no products.{NEEDS[feature]} column "
+                         f"(source {contract.source!r}, table {contract.table('products').table!r})")
+    joined = impressions.clause.join(products.clause, products.c.product_id == impressions.c.product_id)
+    if feature == "category_mix":
+        value = func.trim(func.split_part(products.c.category, ">", 1))
+    else:
+        value = products.c.price
     return select(value, func.count()).select_from(joined).where(impressions.c.day.between(start, end)).group_by(value)
+
+
+def measure_declared(
+    settings: Settings,
+    features: list[tuple[str, int]],
+    train_window: tuple[dt.date, dt.date],
+    serving_window: tuple[dt.date, dt.date],
+) -> dict[str, DriftResult]:
+    """:func:`measure` on the source and tables of the settings' search-log contract.
+
+    A contract that cannot be loaded or resolved gives every feature a result with ``error``.
+    """
+    from assay.training import contract as search_log
+
+    try:
+        contract = search_log.load_default(settings)
+        url = search_log.source_url(settings, contract)
+    except AssayError as exc:
+        tw = (train_window[0].isoformat(), train_window[1].isoformat())
+        sw = (serving_window[0].isoformat(), serving_window[1].isoformat())
+        return {name: DriftResult(name, None, None, 0, 0, tw, sw, str(exc)) for name, _ in features}
+    return measure(url, features, train_window, serving_window, contract)
 
 
 def measure(
@@ -149,10 +196,13 @@ def measure(
     features: list[tuple[str, int]],
     train_window: tuple[dt.date, dt.date],
     serving_window: tuple[dt.date, dt.date],
+    contract: SearchLogContract | None = None,
 ) -> dict[str, DriftResult]:
-    """Drift of each ``(feature, bins)`` between two inclusive day windows of the shop.
+    """Drift of each ``(feature, bins)`` between two inclusive day windows of the search log at ``shop_url``.
 
-    A feature whose side is empty, or a shop that cannot be read, gives a result with ``error``.
+    ``contract`` maps the tables (default: the demo's mapping, ``config/search_log.yaml`` of the
+    project). A feature whose side is empty or whose column is not mapped, or a source that cannot
+    be read, gives a result with ``error``.
     """
     from sqlalchemy import create_engine
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -173,10 +223,19 @@ def measure(
         )
     except (ArgumentError, ImportError, ValueError) as exc:  # unparsable URL: evidence, recorded per feature
         return {name: failed(name, f"shop database {masked(shop_url)}: {scrub(str(exc), shop_url)}") for name, _ in features}
+    if contract is None:
+        from assay.config import get_settings
+        from assay.training import contract as search_log
+
+        contract = search_log.load_default(get_settings())
     try:
         with engine.connect() as conn:
             for name, bins in features:
-                stmt = _statement(name)
+                try:
+                    stmt = _statement(name, contract)
+                except ValueError as exc:
+                    out[name] = failed(name, str(exc))
+                    continue
                 train = {v: float(c) for v, c in conn.execute(stmt, {"start": train_window[0], "end": train_window[1]})}
                 serving = {
                     v: float(c) for v, c in conn.execute(stmt, {"start": serving_window[0], "end": serving_window[1]})

@@ -342,7 +342,5 @@ def gather(
         return ev
     end = now.astimezone(dt.UTC).date() - dt.timedelta(days=1)
     serving = (end - dt.timedelta(days=policy.drift.recent_days - 1), end)
-    ev.drift = drift.measure(
-        settings.source_reader_url(), [(f.name, f.bins) for f in policy.drift.features], window, serving
-    )
+    ev.drift = drift.measure_declared(settings, [(f.name, f.bins) for f in policy.drift.features], window, serving)
     return ev

@@ -2,8 +2,18 @@
 
 All pure functions of their arguments (and a seed), so a resumed or data-parallel run replays the
 same order. Lengths drive the bucketing: each epoch shuffles the pairs (or, for the listwise loss,
-whole queries) with a seed that depends on the epoch, cuts them into mega-batches of
+query lists) with a seed that depends on the epoch, cuts them into mega-batches of
 ``bucket_batches`` batches, sorts each by length and shuffles the resulting batches.
+
+**Batch size is a hard limit.** No batch holds more than ``batch_size`` pairs. For the listwise
+loss a query with more pairs than that is cut, each epoch, into ``ceil(n / batch_size)`` lists of
+near-equal size: its pairs are shuffled (seeded by the epoch), ordered by target (best first, a
+stable sort) and dealt round-robin, so its relevant pairs spread over the lists; a list without a
+relevant pair, or with a single pair, is dropped for that epoch (ListNet has nothing to order).
+Small queries share a batch; two lists of the same query never do (the loss would merge them).
+
+**Labels** are graded 0..``label_max``, the label scale of the search-log contract
+(:mod:`assay.training.contract`: 1 for a binary scale); targets are ``label / label_max``.
 """
 
 from __future__ import annotations
@@ -18,8 +28,9 @@ if TYPE_CHECKING:
     import pandas as pd
     import torch
 
-#: Highest graded relevance label (labels are 0..3).
-MAX_LABEL = 3
+#: Top of the graded scale for callers that pass none (the ESCI-style 0..3 of the demo's contract);
+#: training passes the declared scale of its training set.
+ESCI_MAX = 3
 #: Optional column of a training frame: a teacher's score per pair in [0, 1] (see ``teacher_weight``).
 TEACHER_COLUMN = "teacher"
 
@@ -41,13 +52,15 @@ class Encoded:
         return [len(ids) for ids in self.input_ids]
 
 
-def mixed_targets(labels: Sequence[float], teacher: Sequence[float] | None, weight: float) -> list[float]:
-    """Training targets in [0, 1]: ``label / 3``, mixed with a teacher's score when ``weight > 0``.
+def mixed_targets(
+    labels: Sequence[float], teacher: Sequence[float] | None, weight: float, label_max: int = ESCI_MAX
+) -> list[float]:
+    """Training targets in [0, 1]: ``label / label_max``, mixed with a teacher's score when ``weight > 0``.
 
     Raises:
         TrainingError: a teacher weight without teacher scores, or scores outside [0, 1].
     """
-    hard = [float(v) / MAX_LABEL for v in labels]
+    hard = [float(v) / label_max for v in labels]
     if weight == 0:
         return hard
     if teacher is None:
@@ -60,21 +73,49 @@ def mixed_targets(labels: Sequence[float], teacher: Sequence[float] | None, weig
 
 
 def encode(
-    tokenizer: Any, queries: Sequence[str], texts: Sequence[str], labels: Sequence[float], max_length: int
+    tokenizer: Any,
+    queries: Sequence[str],
+    texts: Sequence[str],
+    labels: Sequence[float],
+    max_length: int,
+    max_query_length: int | None = None,
+    *,
+    label_max: int = ESCI_MAX,
 ) -> Encoded:
-    """Tokenise (query, text) pairs once, truncating the text side, without padding.
+    """Tokenise (query, text) pairs once, truncating both sides, without padding.
 
-    ``labels`` are graded 0..3 (fractional values allowed: a teacher-mixed target times 3)."""
+    The query keeps at most ``max_query_length`` tokens (default: half of ``max_length``;
+    :func:`clip_queries`), the text what is left of ``max_length`` after the query and the special
+    tokens; so an over-long query is cut rather than refused. Queries within their limit are
+    encoded exactly as before (the tokenizer's ``truncation="only_second"`` pair encoding). ``labels`` are graded 0..``label_max`` (fractional
+    values allowed: a teacher-mixed target times ``label_max``)."""
+    q_limit = max_query_length or max(1, max_length // 2)
     enc = tokenizer(
-        list(queries), list(texts), truncation="only_second", max_length=max_length, padding=False
+        clip_queries(tokenizer, queries, q_limit), list(texts), truncation="only_second", max_length=max_length,
+        padding=False,
     )
-    token_types = enc.get("token_type_ids") or [[0] * len(ids) for ids in enc["input_ids"]]
+    input_ids = list(enc["input_ids"])
+    token_types = list(enc.get("token_type_ids") or [[0] * len(ids) for ids in input_ids])
     return Encoded(
-        input_ids=list(enc["input_ids"]),
-        token_type_ids=list(token_types),
-        targets=[float(v) / MAX_LABEL for v in labels],
+        input_ids=input_ids,
+        token_type_ids=token_types,
+        targets=[float(v) / label_max for v in labels],
         pad_id=int(tokenizer.pad_token_id or 0),
     )
+
+
+def clip_queries(tokenizer: Any, queries: Sequence[str], limit: int) -> list[str]:
+    """Each query cut after its ``limit``-th token (at the token's end in the text), else unchanged.
+
+    Cutting the text at a token boundary (the fast tokenizer's offsets) re-tokenises to the same
+    first ``limit`` tokens, and works with any fast tokenizer.
+    """
+    texts = [str(q) for q in queries]
+    enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    out = []
+    for text, offsets in zip(texts, enc["offset_mapping"], strict=True):
+        out.append(text[: offsets[limit - 1][1]] if len(offsets) > limit else text)
+    return out
 
 
 def epoch_batches(
@@ -106,6 +147,27 @@ def query_groups(query_ids: Sequence[Any], targets: Sequence[float]) -> list[lis
     return [g for g in groups.values() if len(g) > 1 and max(targets[i] for i in g) > 0]
 
 
+def split_query(
+    group: Sequence[int], batch_size: int, targets: Sequence[float] | None, rng: Any
+) -> list[list[int]]:
+    """The lists one query contributes to an epoch (see the module docstring for the rule).
+
+    A query of at most ``batch_size`` pairs is one list, as it is. A larger one is dealt into
+    ``ceil(n / batch_size)`` lists after a seeded shuffle and a stable sort by target; with
+    ``targets`` given, lists without a relevant pair or with one pair are dropped.
+    """
+    if len(group) <= batch_size:
+        return [list(group)]
+    n_lists = -(-len(group) // batch_size)
+    shuffled = [group[i] for i in rng.permutation(len(group))]
+    if targets is not None:
+        shuffled.sort(key=lambda i: -targets[i])
+    lists = [shuffled[j::n_lists] for j in range(n_lists)]
+    if targets is None:
+        return lists
+    return [part for part in lists if len(part) > 1 and max(targets[i] for i in part) > 0]
+
+
 def group_batches(
     groups: Sequence[Sequence[int]],
     lengths: Sequence[int],
@@ -113,33 +175,41 @@ def group_batches(
     seed: int,
     epoch: int,
     bucket_batches: int,
+    targets: Sequence[float] | None = None,
 ) -> list[list[int]]:
-    """Batches of whole queries: shuffled, bucketed by length in mega-batches, then shuffled.
+    """Batches of query lists, at most ``batch_size`` pairs each: shuffled, bucketed by length in
+    mega-batches, then shuffled.
 
     A query's pairs are contiguous inside its batch (the listwise loss finds them there); a query
-    with more than ``batch_size`` pairs makes a batch of its own.
+    with more than ``batch_size`` pairs is split by :func:`split_query`, and two lists of one query
+    never share a batch.
     """
     import numpy as np
 
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(groups)).tolist()
+    # A separate stream for the splits: the query order does not depend on which queries are split.
+    split_rng = np.random.default_rng([seed, epoch, 1])
+    lists = [(gi, part) for gi in order for part in split_query(groups[gi], batch_size, targets, split_rng)]
     mega = max(1, bucket_batches) * batch_size
     batches: list[list[int]] = []
     start = 0
-    while start < len(order):
-        chunk: list[Sequence[int]] = []
+    while start < len(lists):
+        chunk: list[tuple[int, list[int]]] = []
         size = 0
-        while start < len(order) and (size < mega or not chunk):
-            chunk.append(groups[order[start]])
-            size += len(groups[order[start]])
+        while start < len(lists) and (size < mega or not chunk):
+            chunk.append(lists[start])
+            size += len(lists[start][1])
             start += 1
-        chunk.sort(key=lambda g: max(lengths[i] for i in g))
+        chunk.sort(key=lambda item: max(lengths[i] for i in item[1]))
         current: list[int] = []
-        for g in chunk:
-            if current and len(current) + len(g) > batch_size:
+        owners: set[int] = set()
+        for gi, part in chunk:
+            if current and (len(current) + len(part) > batch_size or gi in owners):
                 batches.append(current)
-                current = []
-            current = current + list(g)
+                current, owners = [], set()
+            current = current + part
+            owners.add(gi)
         if current:
             batches.append(current)
     perm = rng.permutation(len(batches))

@@ -16,7 +16,14 @@ if TYPE_CHECKING:
 
 
 def evaluate_all(
-    model: Any, tokenizer: Any, test_df: pd.DataFrame, corpus: Any, plan: DevicePlan, max_length: int
+    model: Any,
+    tokenizer: Any,
+    test_df: pd.DataFrame,
+    corpus: Any,
+    plan: DevicePlan,
+    max_length: int,
+    *,
+    max_query_length: int | None = None,
 ) -> tuple[dict[str, float], str]:
     """Candidate and baseline metrics on the test split, under :mod:`assay.names` keys.
 
@@ -43,7 +50,8 @@ def evaluate_all(
     scored: dict[str | None, Any] = {
         None: np.asarray(
             score(
-                model, tokenizer, test_df["query"].tolist(), test_df["product_text"].tolist(), plan, max_length
+                model, tokenizer, test_df["query"].tolist(), test_df["product_text"].tolist(), plan, max_length,
+                max_query_length=max_query_length,
             ),
             dtype=float,
         )

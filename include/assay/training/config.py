@@ -1,8 +1,10 @@
 """The trainer's settings: :class:`TrainConfig`, one frozen value that decides a training run.
 
-Every training option is a field here and nowhere else: :class:`assay.training.request.TrainRequest`
-carries a ``TrainConfig`` across the DAG, CLI and ``torchrun`` boundaries as JSON, so a new field
-reaches all of them without another line (see that module for the DAG Param rule).
+Every training option is a field here and nowhere else, **with its default**:
+:data:`DEFAULT_CONFIG` is ``TrainConfig()``, :class:`assay.training.request.TrainRequest` carries a
+``TrainConfig`` across the DAG, CLI and ``torchrun`` boundaries as JSON, and ``assay train`` shows
+these defaults in ``--help`` (a test checks they agree field by field). See the request module for
+the DAG Param rule.
 """
 
 from __future__ import annotations
@@ -30,17 +32,21 @@ class TrainConfig:
         grad_accum: forward passes per optimizer step.
         lr, weight_decay, warmup_ratio: AdamW and the linear schedule.
         head_lr_scale: learning-rate multiplier of the new (random) classification head.
-        max_length: token limit of a (query, product text) pair.
+        max_length: token limit of a (query, product text) pair, special tokens included.
+        max_query_length: token limit of the query side (an over-long query is cut, not refused);
+            the product text gets what is left of ``max_length``.
         max_train_pairs: subsample the training pairs (by query) to this many; ``None`` = all.
         val_fraction: share of training queries held out for early stopping (0 = none).
         eval_every: validate every N optimizer steps; 0 = at the end of each epoch.
         patience: validations without improvement before stopping early.
         bucket_batches: batches per length-sorted mega-batch.
-        loss: ``bce`` (soft target label/3), ``mse``, or ``listwise`` (ListNet over each query's
-            pairs, batches of whole queries).
+        loss: ``bce`` (soft target label / label max), ``mse``, or ``listwise`` (ListNet over each
+            query's pairs; a query larger than ``batch_size`` is split into lists, see
+            :mod:`assay.training.batching`).
         teacher_weight: share of the target taken from a teacher's per-query score (the frame's
             ``teacher`` column, in [0, 1]; see :func:`assay.training.baselines.teacher_targets`):
-            target = (1 - w) * label / 3 + w * teacher. 0 = click labels only.
+            target = (1 - w) * label / label max + w * teacher, the label max being the search-log
+            contract's scale (1 for binary labels). 0 = click labels only.
         precision: ``auto`` | ``fp32`` | ``bf16`` (see :mod:`assay.training.device`).
         seed: seeds python, numpy and torch; the data order of every epoch derives from it.
         checkpoint_every: write a checkpoint every N optimizer steps (0 = never).
@@ -51,18 +57,19 @@ class TrainConfig:
     max_steps: int | None = None
     batch_size: int = 16
     grad_accum: int = 1
-    lr: float = 5e-5
+    lr: float = 1e-4
     head_lr_scale: float = 10.0
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_length: int = 96
+    max_query_length: int = 32
     max_train_pairs: int | None = None
-    val_fraction: float = 0.1
+    val_fraction: float = 0.05
     eval_every: int = 0
     patience: int = 2
     bucket_batches: int = 8
     loss: str = "listwise"
-    teacher_weight: float = 0.0
+    teacher_weight: float = 0.3
     precision: str = "auto"
     seed: int = 13
     checkpoint_every: int = 50
@@ -87,6 +94,9 @@ class TrainConfig:
             problems.append(f"teacher_weight must be in [0, 1] (got {self.teacher_weight})")
         if self.max_length < 8:
             problems.append(f"max_length must be >= 8 (got {self.max_length})")
+        if not 1 <= self.max_query_length <= self.max_length - 4:
+            problems.append(f"max_query_length must be in 1..max_length - 4 (got {self.max_query_length} "
+                            f"with max_length {self.max_length}): the product text needs room")
         if problems:
             raise TrainingError("bad training config: " + "; ".join(problems))
 
@@ -99,12 +109,11 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-#: Defaults of ``assay train`` and the ``train`` DAG, sized for the demo shop on two CPU cores:
-#: one epoch over the ~15–20k training pairs of a 14-day window (about 1,000 listwise steps of 16
-#: pairs, ~5 minutes on two idle cores, plus ~10 s for the MiniLM teacher's scores), with the
-#: teacher at 0.3. On the demo's training set: teacher 0.3 / 1,000 steps 0.973 judged nDCG@10,
-#: teacher 0.5 / one epoch 0.971, 400 steps 0.969–0.971, BM25 0.926; see docs/training.md
-#: ("Candidate vs baselines"). ``--max-steps N`` caps it for quick runs.
-DEFAULT_CONFIG = TrainConfig(
-    epochs=1, max_steps=None, batch_size=16, lr=1e-4, max_length=96, val_fraction=0.05, teacher_weight=0.3
-)
+#: Defaults of ``assay train`` and the ``train`` DAG: ``TrainConfig()`` itself (one set of defaults).
+#: Sized for the demo shop on two CPU cores: one epoch over the ~15–20k training pairs of a 14-day
+#: window (about 1,000 listwise steps of 16 pairs, ~5 minutes on two idle cores, plus ~10 s for the
+#: MiniLM teacher's scores), lr 1e-4, 5 % of the training queries for early stopping, the teacher
+#: at 0.3. On the demo's training set: teacher 0.3 / 1,000 steps 0.973 judged nDCG@10, teacher 0.5
+#: / one epoch 0.971, 400 steps 0.969–0.971, BM25 0.926; see docs/training.md ("Candidate vs
+#: baselines"). ``--max-steps N`` caps it for quick runs.
+DEFAULT_CONFIG = TrainConfig()

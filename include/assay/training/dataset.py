@@ -6,7 +6,8 @@
    quality (others skipped with a reason, or kept and listed with ``allow_unvalidated``; the
    promotion gate refuses such sets).
 2. **Rows** (:mod:`~assay.training.source`): one example per (query, product) shown on a usable
-   day, labelled ESCI-style with the best event of any of its sessions.
+   day, labelled with the best interaction of any of its sessions, on the label scale of the
+   search-log contract (:mod:`~assay.training.contract`; the tables read are the ones it maps).
 3. **Split and slices** (:mod:`~assay.training.split`, pure): query groups wholly in train or
    test; ``head``/``tail`` traffic and category slices.
 4. **Judgments** (:mod:`~assay.training.judgments`) on the test split.
@@ -25,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from assay.config import Settings
 from assay.training import text as txt
+from assay.training.contract import SearchLogContract, judgments_folder, load_default, source_url
 from assay.training.errors import DatasetError
-from assay.training.evidence import PRODUCTS_TABLE, window_evidence
+from assay.training.evidence import products_table, window_evidence
 from assay.training.judgments import JUDGED_COLUMN, judged_labels, load_judgments
 from assay.training.materialise import COLUMNS, TrainingSet, dataset_digest, materialise, record
-from assay.training.source import EVENT_LABELS, read_products, read_rows
+from assay.training.source import read_products, read_rows
 from assay.training.split import (
     HEAD_SHARE,
     examples_from_rows,
@@ -62,6 +64,7 @@ def build_training_set(
     seed: int = 13,
     max_queries: int | None = None,
     allow_unvalidated: bool = False,
+    contract: SearchLogContract | None = None,
 ) -> TrainingSet:
     """Build, materialise and catalogue the training set of the ``days`` days ending at ``window_end``.
 
@@ -75,6 +78,7 @@ def build_training_set(
         max_queries: keep only this many queries (a seeded sample), for quick experiments.
         allow_unvalidated: include days whose partitions failed quality; they are listed in
             ``stats["unvalidated_partitions"]``.
+        contract: the search-log mapping to read; default the settings' (``config/search_log.yaml``).
 
     Raises:
         NoValidatedData: no day of the window has validated partitions.
@@ -93,13 +97,16 @@ def build_training_set(
     window = f"{window_start.isoformat()}..{window_end.isoformat()}"
     all_days = [window_start + dt.timedelta(days=k) for k in range(days)]
 
-    ev = window_evidence(settings, all_days, window_end, allow_unvalidated=allow_unvalidated, window=window)
+    contract = contract or load_default(settings)
+    ev = window_evidence(settings, contract, all_days, window_end, allow_unvalidated=allow_unvalidated,
+                         window=window)
     usable, skipped, unvalidated = list(ev.usable), list(ev.skipped), list(ev.unvalidated)
     partitions, quality_run_ids = list(ev.partitions), list(ev.quality_run_ids)
     gx_run_ids, waiver_ids = list(ev.gx_run_ids), list(ev.waiver_ids)
 
-    rows, freq, null_queries = read_rows(settings, usable)
-    corpus = read_products(settings)
+    url = source_url(settings, contract)  # after the evidence: no validated day, no source read
+    rows, freq, null_queries = read_rows(url, contract, usable)
+    corpus = read_products(url, contract)
     if rows.empty:
         raise DatasetError(f"training window {window}: the usable days {_days(usable)} have no impressions "
                            "with a query in the shop")
@@ -111,7 +118,7 @@ def build_training_set(
     missing = sorted(set(examples["product_id"]) - set(texts))
     if missing:
         log.warning("training set %s: %d shown products are not in %s (e.g. %s); their rows are dropped",
-                    window, len(missing), PRODUCTS_TABLE, missing[0])
+                    window, len(missing), products_table(contract), missing[0])
         examples = examples[examples["product_id"].isin(texts)]
     if examples.empty:
         raise DatasetError(f"training window {window}: no example is left after filtering")
@@ -156,7 +163,9 @@ def build_training_set(
         kind = "no positive (clicked) example" if positives == 0 else "no negative (unclicked) example"
         raise DatasetError(f"training window {window}: the training split has {kind} among its {len(train)} rows: "
                            "a ranker cannot learn from one class")
-    judgments = load_judgments(settings.judgments)
+    folder = judgments_folder(settings, contract)
+    max_grade = contract.judgments.max if contract.judgments else contract.label_max
+    judgments = load_judgments(folder, max_grade)
     test = test.assign(**{JUDGED_COLUMN: judged_labels(test, judgments)})
 
     params = {
@@ -168,7 +177,8 @@ def build_training_set(
         "seed": seed,
         "max_queries": max_queries,
         "head_share": HEAD_SHARE,
-        "labels": EVENT_LABELS,
+        "labels": dict(contract.labels.events) if not contract.graded_by_column else {"grade_column": True},
+        "label_scale": {"scale": contract.labels.scale, "max": contract.label_max},
         "near_duplicates": {"jaccard_3gram_min": txt.JACCARD_MIN, "edit_distance_max": txt.EDIT_MAX,
                             "edit_min_len": txt.EDIT_MIN_LEN},
     }
@@ -187,15 +197,17 @@ def build_training_set(
         "largest_group": int(max(Counter(groups.values()).values())),
         "head_rule": f"most frequent queries covering {HEAD_SHARE:.0%} of sessions",
         "head_queries": len(head),
-        "train": _split_stats(train),
-        "test": _split_stats(test),
+        "train": _split_stats(train, contract.label_max),
+        "test": _split_stats(test, contract.label_max),
         "query_tokens": {(str(k) if k < 6 else "6+"): int(v) for k, v in sorted(query_lengths.items())},
         "category_mix": {k: int(v) for k, v in sorted(Counter(frame["slice_category"]).items())},
         "price_shown": _histogram(shown["price"].dropna(), PRICE_BINS),
         "currency_shown": {k: int(v) for k, v in sorted(Counter(shown["currency"]).items())},
         "gx_run_ids": gx_run_ids,
         "corpus_products": len(corpus),
-        "judgments": _judged_stats(test, judgments, settings.judgments),
+        "judgments": _judged_stats(test, judgments, folder, max_grade),
+        "contract": contract.describe(),
+        "label_scale": {"scale": contract.labels.scale, "max": contract.label_max},
     }
     manifest = {
         "digest": digest,
@@ -259,28 +271,28 @@ def _histogram(values: Iterable[float], edges: tuple[float, ...]) -> dict[str, i
     return counts
 
 
-def _split_stats(frame: pd.DataFrame) -> dict[str, Any]:
+def _split_stats(frame: pd.DataFrame, label_max: int) -> dict[str, Any]:
     labels = Counter(int(v) for v in frame["label"])
     per_query = frame.drop_duplicates("query_id")
     return {
         "rows": len(frame),
         "queries": int(frame["query_id"].nunique()),
         "groups": int(frame["group_id"].nunique()),
-        "labels": {str(k): labels.get(k, 0) for k in range(4)},
+        "labels": {str(k): labels.get(k, 0) for k in range(label_max + 1)},
         "queries_with_positive": int(frame.loc[frame["label"] > 0, "query_id"].nunique()),
         "traffic": {k: int(v) for k, v in sorted(Counter(per_query["slice_traffic"]).items())},
         "category": {k: int(v) for k, v in sorted(Counter(per_query["slice_category"]).items())},
     }
 
 
-def _judged_stats(test: pd.DataFrame, judgments: pd.DataFrame, folder: Path) -> dict[str, Any]:
+def _judged_stats(test: pd.DataFrame, judgments: pd.DataFrame, folder: Path | None, max_grade: int) -> dict[str, Any]:
     judged = test[test[JUDGED_COLUMN] >= 0]
     grades = Counter(int(g) for g in judged[JUDGED_COLUMN])
     return {
-        "source": str(folder),
+        "source": str(folder) if folder is not None else None,
         "judged_pairs_available": len(judgments),
         "test_rows_judged": len(judged),
         "test_rows": len(test),
         "test_queries_judged": int(judged["query_id"].nunique()),
-        "grades": {str(k): grades.get(k, 0) for k in range(4)},
+        "grades": {str(k): grades.get(k, 0) for k in range(max_grade + 1)},
     }

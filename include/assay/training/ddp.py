@@ -52,6 +52,7 @@ def write_job(
     checkpoint_root: Path | None,
     mlflow_uri: str | None = None,
     mlflow_run_id: str | None = None,
+    label_max: int = 3,
 ) -> None:
     """Everything a training process needs, in ``work`` (no database access in the workers)."""
     work.mkdir(parents=True, exist_ok=True)
@@ -62,6 +63,7 @@ def write_job(
         "checkpoint_root": str(checkpoint_root) if checkpoint_root else None,
         "mlflow_uri": mlflow_uri,
         "mlflow_run_id": mlflow_run_id,
+        "label_max": label_max,
     }
     (work / JOB).write_text(json.dumps(job, indent=2))
 
@@ -90,6 +92,7 @@ def launch(
     checkpoint_root: Path | None,
     mlflow_uri: str | None = None,
     mlflow_run_id: str | None = None,
+    label_max: int = 3,
 ) -> TrainResult:
     """Train with ``request.nproc`` processes under ``torchrun`` and load rank 0's model back.
 
@@ -107,6 +110,7 @@ def launch(
         checkpoint_root=checkpoint_root,
         mlflow_uri=mlflow_uri,
         mlflow_run_id=mlflow_run_id,
+        label_max=label_max,
     )
     cmd = command(work, nproc)
     log.info("launching %s", " ".join(cmd))
@@ -184,6 +188,7 @@ def run_worker(work: Path) -> TrainResult:
             on_metrics=on_metrics,
             rank=rank,
             world_size=world_size,
+            label_max=int(job.get("label_max", 3)),
         )
         digest = weights_digest(result.model)
         (work / f"rank{rank}.json").write_text(

@@ -1,8 +1,10 @@
 """Quality evidence of a training window, read from the catalog: which days may be used, and why not.
 
-For each day of the window, the latest quality run of every event table (``search_sessions``,
-``impressions``, ``interactions``) on that day's partition must be ``ok``; the ``products`` table
-(validated whole, partition ``__all__``) must have an ``ok`` latest run on or before ``window_end``.
+The tables are those the search-log contract maps (:mod:`assay.training.contract`), as assets of
+the contract's source and schema in the catalog. For each day of the window, the latest quality run
+of every event table (the contract's sessions, impressions and interactions) on that day's partition
+must be ``ok``; the products table (validated whole, partition ``__all__``) must have an ``ok``
+latest run on or before ``window_end``.
 Other days are skipped with a reason (or kept and listed with ``allow_unvalidated``). The waivers
 recorded on the runs relied on are collected for the training set's lineage.
 """
@@ -18,17 +20,20 @@ from typing import Any
 
 from assay.config import Settings
 from assay.names import ALL_PARTITIONS
+from assay.training.contract import EVENT_KINDS, SearchLogContract
 from assay.training.errors import NoValidatedData
 
 log = logging.getLogger(__name__)
 
-#: Event tables a day's examples are read from; each must pass quality on that day.
-EVENT_TABLES: tuple[str, ...] = ("search_sessions", "impressions", "interactions")
-#: The dimension table product texts come from; validated whole (partition ``__all__``).
-PRODUCTS_TABLE = "products"
-#: The catalog source the shop tables belong to (config/sources.yaml).
-SHOP_SOURCE = "shop"
-SHOP_SCHEMA = "public"
+
+def event_tables(contract: SearchLogContract) -> tuple[str, ...]:
+    """Tables a day's examples are read from (each must pass quality on that day), distinct, in order."""
+    return tuple(dict.fromkeys(contract.table(k).table for k in EVENT_KINDS))
+
+
+def products_table(contract: SearchLogContract) -> str:
+    """The catalogue table product texts come from; validated whole (partition ``__all__``)."""
+    return contract.table("products").table
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ def _failed_expectations(s: Any, run_ids: list[int]) -> dict[int, list[str]]:
 
 
 def collect_evidence(
-    settings: Settings, days: list[dt.date], window_end: dt.date
+    settings: Settings, contract: SearchLogContract, days: list[dt.date], window_end: dt.date
 ) -> tuple[dict[tuple[str, dt.date], Evidence], Evidence]:
     """Evidence per (event table, day) and the products table's evidence."""
     from sqlalchemy import select
@@ -94,14 +99,15 @@ def collect_evidence(
     from assay.catalog.models import Asset, QualityRun, QualityStatus, Source
     from assay.catalog.runs import QUALITY, is_current
 
-    tables = (*EVENT_TABLES, PRODUCTS_TABLE)
+    event_tabs, products_tab = event_tables(contract), products_table(contract)
+    tables = (*event_tabs, products_tab)
     keys = [d.isoformat() for d in days]
     with session(settings.catalog_url()) as s:
         assets = dict(
             s.execute(
                 select(Asset.name, Asset.id)
                 .join(Source, Source.id == Asset.source_id)
-                .where(Source.name == SHOP_SOURCE, Asset.namespace == SHOP_SCHEMA, Asset.name.in_(tables))
+                .where(Source.name == contract.source, Asset.namespace == contract.schema_, Asset.name.in_(tables))
             ).all()
         )
         by_id = {aid: name for name, aid in assets.items()}
@@ -119,11 +125,11 @@ def collect_evidence(
         for r in runs:
             latest[(by_id[r.asset_id], r.suite_name, r.partition_key)] = r
         # The products table: only its runs of the newest logical date count.
-        product_runs = [r for (t, _, pk), r in latest.items() if t == PRODUCTS_TABLE and pk == ALL_PARTITIONS]
+        product_runs = [r for (t, _, pk), r in latest.items() if t == products_tab and pk == ALL_PARTITIONS]
         if product_runs:
             newest = max(r.logical_date for r in product_runs)
             product_runs = [r for r in product_runs if r.logical_date == newest]
-        chosen = [r for (t, _, pk), r in latest.items() if t != PRODUCTS_TABLE and pk != ALL_PARTITIONS]
+        chosen = [r for (t, _, pk), r in latest.items() if t != products_tab and pk != ALL_PARTITIONS]
         chosen += product_runs
         failed = _failed_expectations(s, [r.id for r in chosen])
 
@@ -132,14 +138,14 @@ def collect_evidence(
         return f"quality run {r.id} ({r.suite_name}) is {r.status}: {what}"
 
     evidence: dict[tuple[str, dt.date], Evidence] = {}
-    for table in EVENT_TABLES:
+    for table in event_tabs:
         for day in days:
             ev = Evidence(table, day.isoformat(), day)
             evidence[(table, day)] = ev
-    products = Evidence(PRODUCTS_TABLE, ALL_PARTITIONS)
+    products = Evidence(products_tab, ALL_PARTITIONS)
     for r in chosen:
         table = by_id[r.asset_id]
-        ev = products if table == PRODUCTS_TABLE else evidence[(table, dt.date.fromisoformat(r.partition_key))]
+        ev = products if table == products_tab else evidence[(table, dt.date.fromisoformat(r.partition_key))]
         ev.logical_date = ev.logical_date or r.logical_date
         ev.run_ids.append(int(r.id))
         if r.gx_run_id:
@@ -149,9 +155,9 @@ def collect_evidence(
     for key, ev in evidence.items():
         if not ev.run_ids:
             ev.problems.append(f"no quality run of {key[0]} on partition {key[1].isoformat()}"
-                               + ("" if key[0] in assets else f" (asset {SHOP_SCHEMA}.{key[0]} is not in the catalog)"))
+                               + ("" if key[0] in assets else f" (asset {contract.source}:{contract.schema_}.{key[0]} is not in the catalog)"))
     if not products.run_ids:
-        products.problems.append(f"no quality run of {PRODUCTS_TABLE} on or before {window_end.isoformat()}")
+        products.problems.append(f"no quality run of {products_tab} on or before {window_end.isoformat()}")
     return evidence, products
 
 
@@ -199,7 +205,13 @@ class WindowEvidence:
 
 
 def window_evidence(
-    settings: Settings, all_days: list[dt.date], window_end: dt.date, *, allow_unvalidated: bool, window: str
+    settings: Settings,
+    contract: SearchLogContract,
+    all_days: list[dt.date],
+    window_end: dt.date,
+    *,
+    allow_unvalidated: bool,
+    window: str,
 ) -> WindowEvidence:
     """Sort the window's days into usable and skipped by their quality evidence.
 
@@ -209,12 +221,13 @@ def window_evidence(
     Raises:
         NoValidatedData: no day is usable (the message names the window and the first reasons).
     """
-    evidence, products_ev = collect_evidence(settings, all_days, window_end)
+    evidence, products_ev = collect_evidence(settings, contract, all_days, window_end)
+    event_tabs, products_tab = event_tables(contract), products_table(contract)
     usable: list[dt.date] = []
     skipped: list[SkippedDay] = []
     unvalidated: list[str] = []
     for day in all_days:
-        evs = [evidence[(t, day)] for t in EVENT_TABLES] + [products_ev]
+        evs = [evidence[(t, day)] for t in event_tabs] + [products_ev]
         reasons = tuple(f"{ev.partition}: {p}" for ev in evs for p in ev.problems)
         if not reasons:
             usable.append(day)
@@ -228,10 +241,10 @@ def window_evidence(
     if not usable:
         detail = "; ".join(f"{sk.day}: {sk.reasons[0]}" for sk in skipped[:3])
         raise NoValidatedData(
-            f"training window {window}: no day has validated partitions of {', '.join(EVENT_TABLES)} and "
-            f"{PRODUCTS_TABLE} (run the quality stage, or waive the failures) — {detail}"
+            f"training window {window}: no day has validated partitions of {', '.join(event_tabs)} and "
+            f"{products_tab} (run the quality stage, or waive the failures) — {detail}"
         )
-    used_evs = [evidence[(t, d)] for d in usable for t in EVENT_TABLES] + [products_ev]
+    used_evs = [evidence[(t, d)] for d in usable for t in event_tabs] + [products_ev]
     quality_run_ids = sorted({i for ev in used_evs for i in ev.run_ids})
     return WindowEvidence(
         usable=tuple(usable),

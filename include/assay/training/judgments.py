@@ -8,7 +8,10 @@ evaluate on **judged** (query, product) grades — raters' ESCI labels, 0..3 —
 metrics alongside. This module reads such a judged set and attaches it to held-out rows.
 
 Format: parquet files in one folder, each with at least ``query`` (text, normalised here with
-:func:`assay.training.text.normalise_query`), ``product_id`` and ``grade`` (0..3). Files named
+:func:`assay.training.text.normalise_query`), ``product_id`` and ``grade`` (0..the contract's
+``judgments.max``, 3 by default). Judgments are optional: a search-log contract without a
+``judgments`` section (or a folder without files) evaluates on click labels, and the run's tag
+``assay.eval_labels`` says so. Files named
 ``relevance_*.parquet`` (the demo seed's layout) or ``judgments*.parquet`` are read. The demo seed
 writes its hidden grades there (``<landing>/_truth``): a perfect rater panel; a real deployment
 points ``ASSAY_JUDGMENTS_DIR`` at its raters' export. Judgments are never a training label: only
@@ -48,21 +51,21 @@ def judgment_files(folder: Path) -> list[Path]:
     return sorted({p for pattern in PATTERNS for p in folder.glob(pattern) if p.is_file()})
 
 
-def load_judgments(folder: Path) -> pd.DataFrame:
+def load_judgments(folder: Path | None, max_grade: int = 3) -> pd.DataFrame:
     """Every judged (normalised query, product) pair in ``folder`` with its grade.
 
     A pair judged several times (the same query in several sessions or files) keeps its highest
-    grade. Returns an empty frame when there is no file.
+    grade. Returns an empty frame when there is no file (or ``folder`` is ``None``).
 
     Raises:
-        DatasetError: a file cannot be read, lacks a required column, or holds a grade outside 0..3;
+        DatasetError: a file cannot be read, lacks a required column, or holds a grade outside 0..max_grade;
             the message names the file.
     """
     import pandas as pd
     import pyarrow.parquet as pq
 
     parts = []
-    for path in judgment_files(folder):
+    for path in judgment_files(folder) if folder is not None else []:
         try:
             table = pq.read_table(path)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
@@ -72,10 +75,10 @@ def load_judgments(folder: Path) -> pd.DataFrame:
             raise DatasetError(f"judgments file {path}: missing column(s) {', '.join(missing)}")
         frame = table.select(list(REQUIRED)).to_pandas()
         grades = pd.to_numeric(frame["grade"], errors="coerce")
-        bad = frame[grades.isna() | (grades < 0) | (grades > 3)]
+        bad = frame[grades.isna() | (grades < 0) | (grades > max_grade)]
         if not bad.empty:
             raise DatasetError(
-                f"judgments file {path}: grade must be 0..3, got {_plain(bad['grade'].iloc[0])!r} "
+                f"judgments file {path}: grade must be 0..{max_grade}, got {_plain(bad['grade'].iloc[0])!r} "
                 f"(row {int(bad.index[0])}, {len(bad)} such row(s))"
             )
         frame = frame.assign(grade=grades.astype(np.int8), query=frame["query"].map(_normalise))

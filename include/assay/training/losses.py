@@ -4,7 +4,7 @@
 distribution ``2^label - 1`` (the nDCG gains). On the demo shop (18 % relevant pairs) a pointwise
 loss spends its first hundreds of steps learning the share of negatives: after 100 steps of MiniLM,
 BCE ranked at random (nDCG@10 0.46, AUC 0.49) where ListNet reached 0.67 / 0.74. ``bce`` (soft
-target ``label / 3``, the loss of the public MS MARCO cross-encoders) and ``mse`` remain available.
+target ``label / label_max``, the loss of the public MS MARCO cross-encoders) and ``mse`` remain available.
 """
 
 from __future__ import annotations
@@ -12,23 +12,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from assay.training.batching import MAX_LABEL
+from assay.training.batching import ESCI_MAX
 
 if TYPE_CHECKING:
     import torch
 
 
 def listwise_loss(
-    logits: torch.Tensor, targets: torch.Tensor, segments: Sequence[tuple[int, int]]
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    segments: Sequence[tuple[int, int]],
+    label_max: int = ESCI_MAX,
 ) -> torch.Tensor:
     """ListNet: cross-entropy between softmax(scores) and the gain distribution of each query.
 
-    Gains are ``2^label - 1`` (the nDCG gains), so the loss is about order within a query only: no
-    gradient is spent on the share of negatives, which dominates a pointwise loss.
+    Gains are ``2^label - 1`` (the nDCG gains) with ``label = target * label_max`` on the contract's
+    scale, so the loss is about order within a query only: no gradient is spent on the share of
+    negatives, which dominates a pointwise loss.
     """
     import torch
 
-    gains = torch.pow(2.0, targets * MAX_LABEL) - 1.0
+    gains = torch.pow(2.0, targets * label_max) - 1.0
     losses = []
     for a, b in segments:
         g = gains[a:b]

@@ -70,6 +70,12 @@ class TrainingSet:
         return dict(zip(frame["product_id"], frame["product_text"], strict=True))
 
     @property
+    def label_max(self) -> int:
+        """Top of the label scale the set was built on (its search-log contract; 3 for sets built
+        before the scale was recorded)."""
+        return int(self.stats.get("label_scale", {}).get("max", 3))
+
+    @property
     def unvalidated_partitions(self) -> tuple[str, ...]:
         """Partitions that failed quality and were used anyway (``allow_unvalidated``)."""
         return tuple(self.stats.get("unvalidated_partitions", ()))

@@ -77,12 +77,15 @@ def score(
     plan: DevicePlan,
     max_length: int,
     batch_size: int = 64,
+    max_query_length: int | None = None,
 ) -> np.ndarray:
-    """Model logits for (query, text) pairs, in input order (batched by length, dynamic padding)."""
+    """Model logits for (query, text) pairs, in input order (batched by length, dynamic padding).
+
+    Both sides are truncated as in training (:func:`assay.training.batching.encode`)."""
     import numpy as np
     import torch
 
-    data = encode(tokenizer, queries, texts, [0] * len(queries), max_length)
+    data = encode(tokenizer, queries, texts, [0] * len(queries), max_length, max_query_length)
     order = sorted(range(len(data)), key=lambda i: data.lengths[i])
     out = np.zeros(len(data), dtype=np.float64)
     device = plan.torch_device()

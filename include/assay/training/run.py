@@ -89,7 +89,12 @@ def checkpoint_root(settings: Settings) -> Path:
 
 
 def _train(
-    settings: Settings, train_df: pd.DataFrame, request: TrainRequest, digest: str, tracker: RunTracker
+    settings: Settings,
+    train_df: pd.DataFrame,
+    request: TrainRequest,
+    digest: str,
+    tracker: RunTracker,
+    label_max: int,
 ) -> TrainResult:
     from assay.training.device import detect
 
@@ -108,6 +113,7 @@ def _train(
             dataset_digest=digest,
             checkpoint_root=checkpoint_root(settings),
             on_metrics=lambda step, values: tracker.log_metrics(values, step=step),
+            label_max=label_max,
         )
     import assay.training.ddp as ddp
 
@@ -120,6 +126,7 @@ def _train(
             checkpoint_root=checkpoint_root(settings),
             mlflow_uri=settings.mlflow_uri(),
             mlflow_run_id=tracker.run_id,
+            label_max=label_max,
         )
 
 
@@ -202,6 +209,7 @@ def train_candidate(
             "days": days,
             "max_queries": max_queries,
             "allow_unvalidated": allow_unvalidated,
+            "label_max": ts.label_max,
         }
         run_row = {
             "mlflow_run_id": tracker.run_id,
@@ -236,7 +244,7 @@ def train_candidate(
             test_df, digest=ts.digest, name=f"test-{ts.digest[:12]}", source=source, context="testing"
         )
 
-        result = _train(settings, train_df, request, ts.digest, tracker)
+        result = _train(settings, train_df, request, ts.digest, tracker, ts.label_max)
         tracker.log_params(
             {
                 "trained_on": result.device,
@@ -256,8 +264,13 @@ def train_candidate(
             ts.corpus_texts(),
             detect(config.precision),
             config.max_length,
+            max_query_length=config.max_query_length,
         )
         tracker.set_tags({names.TAG_EVAL_LABELS: eval_labels})
+        if eval_labels != names.EVAL_JUDGMENTS:
+            log.warning("training %s: no judged test pair, so the candidate is evaluated on click labels "
+                        "(tag %s=%s); the gate compares it only with runs evaluated the same way",
+                        run_key, names.TAG_EVAL_LABELS, eval_labels)
         extra = {"train_samples_per_s": result.samples_per_s, "train_seconds": result.seconds}
         if result.best_val_ndcg is not None:
             extra["best_val_ndcg_at_10"] = result.best_val_ndcg

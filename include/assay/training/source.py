@@ -1,8 +1,11 @@
-"""Reading the shop: (query, product) examples with their ESCI-style labels, and the product corpus.
+"""Reading the search log through its contract: (query, product) examples with labels, and the catalogue.
 
-One example per (raw query, product) shown on the given days, labelled with the best event of any
-of its sessions: purchase 3, add to cart 2, click 1, impression without a click 0. Duplicated events
-cannot inflate a label (max, not count).
+The tables, columns and label scale come from the source's search-log mapping
+(:mod:`assay.training.contract`, ``config/search_log.yaml``); every identifier is quoted. One example
+per (raw query, product) shown on the given days, labelled with the best interaction of any of its
+sessions: the grade of its event (``labels.events``, e.g. purchase 3, add to cart 2, click 1) or the
+interaction's ``grade`` column, clipped to 0..``labels.max``; shown without an interaction is 0.
+Duplicated events cannot inflate a label (max, not count).
 
 Queries and product texts are free text that people type or suppliers send, and a training set is
 stored (parquet under the state folder, then read by the trainer): both go through the value-level
@@ -16,40 +19,35 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from assay.config import Settings
 from assay.training import text as txt
+from assay.training.contract import SearchLogContract
+from assay.training.logsql import check, engine_for, tables
 
 if TYPE_CHECKING:
     import pandas as pd
 
-#: ESCI-style grade of the best event of a (session, product).
-EVENT_LABELS: dict[str, int] = {"click": 1, "add_to_cart": 2, "purchase": 3}
 
-
-def _shop_engine(settings: Settings) -> Any:
-    """A pool-less engine on the shop database (one short read per call)."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
-
-    from assay.catalog.db import connect_args
-
-    url = settings.source_reader_url()
-    return create_engine(url, poolclass=NullPool, connect_args=connect_args(url), hide_parameters=True)
-
-
-def read_rows(settings: Settings, days: list[dt.date]) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+def read_rows(url: str, contract: SearchLogContract, days: list[dt.date]) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """(raw query, product) examples, sessions per raw query, and NULL-query sessions on ``days``.
 
-    The label is computed per (session, product) in SQL (best event of that impression), then the
-    max over sessions and the number of sessions are taken per (raw query, product).
+    The label is computed per (session, product) in SQL (best interaction of that impression), then
+    the max over sessions and the number of sessions are taken per (raw query, product).
+
+    Raises:
+        ConfigError: the mapping does not fit the source's tables (names the contract key).
     """
     import pandas as pd
-    from sqlalchemy import Integer, and_, case, func, select
+    from sqlalchemy import Integer, and_, case, cast, func, literal, select
 
-    from assay.seed.schema import impressions, interactions, search_sessions
-
-    s, i, e = search_sessions.c, impressions.c, interactions.c
-    grade = case(*[(e.event_type == name, value) for name, value in EVENT_LABELS.items()], else_=0)
+    t = tables(contract)
+    s, i, e = t.sessions.c, t.impressions.c, t.interactions.c
+    top = contract.label_max
+    grade: Any
+    if contract.graded_by_column:
+        g = cast(e.grade, Integer)
+        grade = case((g < 0, literal(0)), (g > top, literal(top)), else_=g)
+    else:
+        grade = case(*[(e.event_type == name, value) for name, value in contract.labels.events.items()], else_=0)
     per_session = (
         select(
             s.query.label("query"),
@@ -58,8 +56,8 @@ def read_rows(settings: Settings, days: list[dt.date]) -> tuple[pd.DataFrame, pd
             func.coalesce(func.max(grade), 0).cast(Integer).label("label"),
         )
         .select_from(
-            impressions.join(search_sessions, s.session_id == i.session_id).outerjoin(
-                interactions,
+            t.impressions.clause.join(t.sessions.clause, s.session_id == i.session_id).outerjoin(
+                t.interactions.clause,
                 and_(e.session_id == i.session_id, e.product_id == i.product_id, e.day.in_(days)),
             )
         )
@@ -76,19 +74,22 @@ def read_rows(settings: Settings, days: list[dt.date]) -> tuple[pd.DataFrame, pd
     )
     sessions = (
         select(s.query, func.count().label("n"))
+        .select_from(t.sessions.clause)
         .where(s.day.in_(days), s.query.is_not(None))
         .group_by(s.query)
     )
-    nulls = select(func.count()).select_from(search_sessions).where(s.day.in_(days), s.query.is_(None))
-    engine = _shop_engine(settings)
+    nulls = select(func.count()).select_from(t.sessions.clause).where(s.day.in_(days), s.query.is_(None))
+    engine = engine_for(url)
     try:
         with engine.connect() as conn:
+            check(conn, contract, f"search-log contract of source {contract.source!r}")
             rows = pd.DataFrame(conn.execute(examples).all(),
                                 columns=["query", "product_id", "label", "n_sessions", "n_interacted"])
             freq = pd.DataFrame(conn.execute(sessions).all(), columns=["query", "n"])
             null_queries = int(conn.execute(nulls).scalar_one())
     finally:
         engine.dispose()
+    rows = rows.astype({"query": str, "product_id": str}) if not rows.empty else rows
     return _screened(rows, ["query", "product_id"]), _screened(freq, ["query"]), null_queries
 
 
@@ -109,30 +110,42 @@ def _screened(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out.groupby(keys, as_index=False, sort=False).agg(merge)[list(frame.columns)]
 
 
-def read_products(settings: Settings) -> pd.DataFrame:
-    """The whole product catalogue: ``product_id, product_text, slice_category, price, currency``."""
+#: Contract product columns read into the product text (in this order), then price and currency.
+TEXT_COLUMNS: tuple[str, ...] = ("title", "brand", "category", "colour", "size", "material")
+
+
+def read_products(url: str, contract: SearchLogContract) -> pd.DataFrame:
+    """The whole product catalogue: ``product_id, product_text, slice_category, price, currency``.
+
+    Optional contract columns the mapping leaves out are empty (no price: ``None``; no category:
+    slice ``unknown``).
+    """
     import pandas as pd
     from sqlalchemy import select
 
     from assay.classify.scrub import scrub_text
-    from assay.seed.schema import products
 
+    products = tables(contract).products
     c = products.c
-    stmt = select(c.product_id, c.title, c.brand, c.category_path, c.colour, c.size, c.material, c.price,
-                  c.currency).order_by(c.product_id)
-    engine = _shop_engine(settings)
+    wanted = [n for n in (*TEXT_COLUMNS, "price", "currency") if n in c]
+    stmt = (select(c.product_id.label("product_id"), *[getattr(c, n).label(n) for n in wanted])
+            .select_from(products.clause).order_by(c.product_id))
+    engine = engine_for(url)
     try:
         with engine.connect() as conn:
             raw = [dict(r._mapping) for r in conn.execute(stmt)]
     finally:
         engine.dispose()
+    for r in raw:
+        # text.product_text names the category field ``category_path`` (the demo's column name).
+        r["category_path"] = r.get("category")
     return pd.DataFrame(
         {
-            "product_id": [r["product_id"] for r in raw],
+            "product_id": [str(r["product_id"]) for r in raw],
             "product_text": [scrub_text(txt.product_text(r)) for r in raw],
             "slice_category": [txt.category_slug(r["category_path"]) for r in raw],
-            "price": [float(r["price"]) if r["price"] is not None else None for r in raw],
-            "currency": [r["currency"] for r in raw],
+            "price": [float(r["price"]) if r.get("price") is not None else None for r in raw],
+            "currency": [r.get("currency") for r in raw],
         },
         columns=["product_id", "product_text", "slice_category", "price", "currency"],
     )

@@ -12,7 +12,8 @@ atomic checkpoints every ``checkpoint_every`` optimizer steps (:mod:`assay.train
 from which a killed run resumes; early stopping on nDCG@10 of a validation split of the training
 queries (by query, so no query is on both sides); a NaN or infinite loss stops the run with a
 :class:`~assay.errors.TrainingError` naming the step and batch. With the ``listwise`` loss batches
-hold whole queries (queries without a relevant pair are dropped: nothing to order).
+hold query lists of at most ``batch_size`` pairs (a larger query is split, see
+:mod:`~assay.training.batching`; queries without a relevant pair are dropped: nothing to order).
 
 Data parallel: with ``world_size > 1`` (started by ``torchrun``, see :mod:`assay.training.ddp`)
 the model is wrapped in ``DistributedDataParallel`` and each rank takes every ``world_size``-th
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from assay.errors import TrainingError
 from assay.training import checkpoint
 from assay.training.batching import (
-    MAX_LABEL,
+    ESCI_MAX,
     TEACHER_COLUMN,
     check_trainable,
     collate,
@@ -105,7 +106,8 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
 
 
 def validation_ndcg(
-    model: Any, tokenizer: Any, frame: pd.DataFrame, plan: DevicePlan, max_length: int
+    model: Any, tokenizer: Any, frame: pd.DataFrame, plan: DevicePlan, max_length: int,
+    max_query_length: int | None = None,
 ) -> float:
     """nDCG@10 of the model on a validation frame, by :func:`assay.training.evaluation.evaluate`.
 
@@ -114,7 +116,8 @@ def validation_ndcg(
     """
     from assay.training.evaluation import evaluate
 
-    scores = score(model, tokenizer, frame["query"].tolist(), frame["product_text"].tolist(), plan, max_length)
+    scores = score(model, tokenizer, frame["query"].tolist(), frame["product_text"].tolist(), plan, max_length,
+                   max_query_length=max_query_length)
     value = evaluate(frame, scores).overall["ndcg_at_10"]
     return 0.0 if math.isnan(value) else float(value)
 
@@ -153,6 +156,7 @@ def train(
     rank: int = 0,
     world_size: int = 1,
     step_hook: Callable[[int, Any], None] | None = None,
+    label_max: int = ESCI_MAX,
 ) -> TrainResult:
     """Fine-tune a cross-encoder on ``train_frame`` (columns query_id, query, product_text, label).
 
@@ -163,6 +167,8 @@ def train(
         rank, world_size: data-parallel position (``torch.distributed`` must be initialised when
             ``world_size > 1``).
         step_hook: called after every optimizer step with (step, loss tensor); tests use it.
+        label_max: top of the training set's label scale (the search-log contract's: 1 for binary
+            labels); targets and ListNet gains are normalised by it.
 
     Raises:
         TrainingError: bad base model, an untrainable set, or a NaN/infinite loss.
@@ -189,9 +195,11 @@ def train(
         fit_frame["label"].tolist(),
         fit_frame[TEACHER_COLUMN].tolist() if TEACHER_COLUMN in fit_frame.columns else None,
         config.teacher_weight,
+        label_max,
     )
     data = encode(
-        tokenizer, fit_frame["query"], fit_frame["product_text"], [t * MAX_LABEL for t in mixed], config.max_length
+        tokenizer, fit_frame["query"], fit_frame["product_text"], [t * label_max for t in mixed], config.max_length,
+        config.max_query_length, label_max=label_max,
     )
     lengths = data.lengths
     listwise = config.loss == "listwise"
@@ -206,7 +214,7 @@ def train(
     def batches_of(epoch: int) -> list[list[int]]:
         if listwise:
             return group_batches(
-                groups, lengths, config.batch_size, config.seed, epoch, config.bucket_batches
+                groups, lengths, config.batch_size, config.seed, epoch, config.bucket_batches, data.targets
             )
         return epoch_batches(lengths, config.batch_size, config.seed, epoch, config.bucket_batches)
 
@@ -283,7 +291,7 @@ def train(
         nonlocal best_val, best_step, best_state, bad_evals
         if len(val_frame) == 0:
             return False
-        value = validation_ndcg(model, tokenizer, val_frame, plan, config.max_length)
+        value = validation_ndcg(model, tokenizer, val_frame, plan, config.max_length, config.max_query_length)
         val_curve.append((step, value))
         if is_main and on_metrics:
             on_metrics(step, {"val_ndcg_at_10": value})
@@ -321,7 +329,7 @@ def train(
                     with plan.autocast():
                         logits = net(**batch).logits.view(-1)
                     if listwise:
-                        loss = listwise_loss(logits.float(), targets, query_segments(batches[bi], group_of))
+                        loss = listwise_loss(logits.float(), targets, query_segments(batches[bi], group_of), label_max)
                     else:
                         loss = pointwise(logits.float(), targets)
                     if not torch.isfinite(loss):
