@@ -256,3 +256,20 @@ def test_a_series_is_named_by_its_key_when_profiling(market):
     assert [(r.asset, r.partition_key, r.status) for r in report.results] == [
         (f"marketplace:exports/{D2}/sellers.csv", str(D2), "profiled")
     ]
+
+
+def test_suggestions_read_the_whole_series(untyped, tmp_path):
+    """A day's file proposes from every profiled day of its series (3 here), not from itself alone.
+
+    Failed before: the proposal read the profile runs of the one file asset (1 run per file, ever).
+    """
+    import json
+
+    from assay.quality.proposals import propose_suite
+
+    inventory(untyped, D3)
+    for day in (D1, D2, D3):
+        run_profile(untyped, day, f"test/profile/{day}")
+    path = propose_suite(untyped, f"exports/{D3}/sellers.csv", folder=tmp_path / "expectations")
+    proposal = json.loads(path.read_text())["meta"]["proposal"]
+    assert (proposal["runs"], proposal["from"], proposal["to"]) == (3, str(D1), str(D3))

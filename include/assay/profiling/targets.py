@@ -39,6 +39,9 @@ from assay.errors import ConfigError
 from assay.names import ALL_PARTITIONS
 from assay.sources.declarations import Declarations, FileSource, SqlSource
 from assay.sources.series import series_of
+from assay.sources.series_assets import series_assets
+
+__all__ = ["NO_LABEL", "Profile", "Target", "resolve", "series_assets"]
 
 #: A steward's label that says "no PII here".
 NO_LABEL = "none"
@@ -171,33 +174,6 @@ def _spellings(asset: Asset, source_name: str, decls: Declarations) -> set[str]:
     if member is not None:
         out.add(member.key)
     return out
-
-
-def series_assets(s: Session, decls: Declarations, asset_id: int) -> list[int]:
-    """The assets whose profiles are one history with ``asset_id``'s, oldest partition first.
-
-    For a file of a series: every file of the same source whose path differs only in the
-    partition (``exports/{partition}/sellers.csv``); otherwise the asset itself. Suggestions read
-    the profile runs of all of them, so a daily file has as much history as a partitioned table.
-    """
-    row = s.execute(
-        select(Asset.source_id, Asset.location, Source.name, Source.kind)
-        .join(Source, Source.id == Asset.source_id)
-        .where(Asset.id == asset_id)
-    ).one_or_none()
-    if row is None or row.kind != SourceKind.FILES.value:
-        return [asset_id]
-    regex = _series_regex(decls, row.name)
-    member = series_of(regex, row.location)
-    if member is None:
-        return [asset_id]
-    siblings = s.execute(select(Asset.id, Asset.location).where(Asset.source_id == row.source_id)).all()
-    ordered = sorted(
-        (found.partition, aid)
-        for aid, location in siblings
-        if (found := series_of(regex, location)) is not None and found.key == member.key
-    )
-    return [aid for _, aid in ordered] or [asset_id]
 
 
 def _declared(decls: Declarations, source_name: str) -> SqlSource | FileSource | None:

@@ -269,7 +269,11 @@ def propose_suite(
         a, source_name = _asset(s, asset, source)
         asset_id = a.id
         existing = _live_for(folder, source_name, a)
-        q = select(ProfileRun).where(ProfileRun.asset_id == asset_id, ProfileRun.status == RunStatus.SUCCESS.value,
+        from assay.sources.declarations import default_path, load
+        from assay.sources.series_assets import series_assets
+
+        history = series_assets(s, load(default_path(settings)), asset_id)  # a dated file: its whole series
+        q = select(ProfileRun).where(ProfileRun.asset_id.in_(history), ProfileRun.status == RunStatus.SUCCESS.value,
                                      is_current(PROFILE))  # one attempt per partition: the current one
         if end is not None:
             q = q.where(ProfileRun.logical_date <= end,
