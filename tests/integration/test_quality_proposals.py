@@ -82,7 +82,9 @@ def test_proposal_for_a_new_suite_suggests_bounds_tolerances_ranges_and_sets(qse
     assert by_name["proposed_row_count"]["kwargs"] == {"min_value": 50, "max_value": 156}
     assert by_name["proposed_position_not_null"]["kwargs"] == {"column": "position"}
     assert by_name["proposed_query_mostly_not_null"]["kwargs"]["mostly"] == 0.93  # worst 4 % -> 1 - 0.06 - 0.01
-    assert by_name["proposed_position_range"]["kwargs"] == {"column": "position", "min_value": 0.1, "max_value": 10.9}
+    # Sign and magnitude apart (issue 13 item 6): > 0 always seen; the upper bound widened by half the spread (5 runs).
+    assert by_name["proposed_position_positive"]["kwargs"] == {"column": "position", "min_value": 0, "strict_min": True}
+    assert by_name["proposed_position_range"]["kwargs"] == {"column": "position", "max_value": 14.5}
     assert by_name["proposed_device_in_set"]["kwargs"]["value_set"] == ["app", "desktop", "mobile"]
     assert "proposed_query_in_set" not in by_name  # top values did not cover the column
     assert not any("email" in json.dumps(e["kwargs"]) and "value_set" in e["kwargs"] for e in doc["expectations"])
@@ -122,8 +124,8 @@ def test_proposal_extends_the_live_suite_without_duplicating_it(qsettings, catal
 def test_too_little_history_is_refused(qsettings, catalog_url, tmp_path):
     from assay.quality import propose_suite
 
-    profile_history(catalog_url, "clicks", [(100, metrics(0))])
-    with pytest.raises(ConfigError, match="at least 3 needed"):
+    profile_history(catalog_url, "clicks", [])  # one profiled partition is enough since issue 13; none is not
+    with pytest.raises(ConfigError, match="at least 1 needed"):
         propose_suite(qsettings, "clicks", folder=tmp_path)
 
 

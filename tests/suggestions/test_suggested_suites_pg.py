@@ -200,3 +200,24 @@ def test_defects_in_the_evidence_become_findings_not_wider_bounds(mart):
     results = _validate(mart, suggestions, D3, "findings")
     assert sorted(n for n, ok in results.items() if not ok) == sorted(
         {"proposed_seller_id_references_sellers", "proposed_note_has_values", "proposed_listing_id_unique"})
+
+
+def test_propose_accept_validate_from_one_partition(mart):
+    """The product path: propose_suite from one profiled day, accept every suggestion, validate."""
+    from assay.quality import run_quality
+    from assay.quality.proposal_review import accept_proposal
+    from assay.quality.proposals import propose_suite
+
+    folder = mart.folder / "expectations_product"
+    path = propose_suite(mart.settings, "listings", source="mart", end=D1, lookback_days=1, folder=folder)
+    doc = json.loads(path.read_text())
+    proposal = doc["meta"]["proposal"]
+    assert proposal["runs"] == 1 and proposal["strictness"] == "loose" and "findings" not in proposal
+    assert set(PLANTED.values()) <= set(proposal["added"])
+    assert all(e["meta"].get("evidence") for e in doc["expectations"])
+    live = accept_proposal(mart.settings, str(path), folder=folder)
+    assert live == folder / "mart" / "listings.json"
+    for day, failing in ((D3, set(PLANTED.values())), (D4, set())):
+        report = run_quality(mart.settings, day, f"t/quality/product/{day}", raise_on_failure=False, suites=folder)
+        (part,) = report.partitions
+        assert {o.expectation_id for o in part.outcomes if not o.success} == failing, day

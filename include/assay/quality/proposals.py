@@ -57,7 +57,7 @@ from assay.quality.suites import (
 )
 
 #: Fewest profiled partitions a suggestion is based on.
-MIN_RUNS = 3
+MIN_RUNS = 1
 #: Largest number of distinct values a value-set suggestion lists.
 MAX_SET = 25
 
@@ -296,7 +296,10 @@ def propose_suite(
         pii |= set(existing.pii_columns)
     days = sorted(r.logical_date for r in runs)
     basis = {"runs": len(runs), "from": days[0].isoformat(), "to": days[-1].isoformat()}
-    suggestions = suggest([r.row_count for r in runs if r.row_count is not None], dict(columns), pii, basis)
+    # Issue 13 item 6: suggestions from 1 partition on, each with its evidence (assay.quality.suggestions).
+    from assay.quality.evidence import suggest_from_profiles
+
+    suggestions, basis = suggest_from_profiles(settings, asset_id, runs, pii, basis)
     suggestions = _named_with_evidence(suggestions, basis)
 
     if existing is not None:
