@@ -258,7 +258,7 @@ def test_weird_identifiers_are_quoted(source):
                 for i in range(20)
             ],
         )
-    tune = SqlTuning(sample_rows=5, hashes_per_column=4)  # also drive the sampled and hashed paths
+    tune = SqlTuning(sample_rows=5, hashes_per_column=4, exact_distinct_rows=0)  # also drive the sampled and hashed paths
     m = profile_sql_partition(source, "tbl; x", "my schema", "dä y", DAY, tuning=tune)
     assert set(m) == {"dä y", *weird}
     assert m['a"b']["distinct"] == 3 and m["my col"]["null_count"] == 5
@@ -295,7 +295,7 @@ def test_approximate_distinct_is_within_its_stated_error(source):
             )
         )
         amounts = np.array([r[0] for r in c.execute(text("SELECT amount FROM big"))])
-    tune = SqlTuning(sample_rows=4000, hashes_per_column=20_000, distinct_sample=4096)
+    tune = SqlTuning(sample_rows=4000, hashes_per_column=20_000, distinct_sample=4096, exact_distinct_rows=0)
     prof = profile_sql(source, "big", "public", "day", DAY, tuning=tune)
     m = prof.columns
     for col in ("uid", "sess", "amount"):
@@ -324,7 +324,9 @@ def test_profiles_are_deterministic(source):
                 "INSERT INTO d SELECT DATE '2026-11-20', g % 5000, md5(g::text) FROM generate_series(1, 30000) g"
             )
         )
-    tune = SqlTuning(sample_rows=1000, hashes_per_column=2000, distinct_sample=1024, distinct_min_sample=100)
+    tune = SqlTuning(
+        sample_rows=1000, hashes_per_column=2000, distinct_sample=1024, distinct_min_sample=100, exact_distinct_rows=0
+    )
     first = profile_sql_partition(source, "d", "public", "day", DAY, tuning=tune)
     assert first["s"]["distinct_is_approx"] and first["x"]["top_values_is_approx"]
     assert json.dumps(first, sort_keys=True) == json.dumps(
@@ -340,7 +342,7 @@ def test_several_key_sets_use_grouping_sets(source):
                 "INSERT INTO k SELECT DATE '2026-11-20', g % 7, 'b' || (g % 11), g % 5 FROM generate_series(1, 5000) g"
             )
         )
-    tune = SqlTuning(hashes_per_column=100, joint_groups_max=20, sample_rows=500)
+    tune = SqlTuning(hashes_per_column=100, joint_groups_max=20, sample_rows=500, exact_distinct_rows=0)
     prof = profile_sql(source, "k", "public", "day", DAY, tuning=tune)
     assert len(prof.stats["key_sets"]) >= 2
     m = prof.columns

@@ -43,7 +43,10 @@ from assay.profiling.sql.plan import (
 
 QUOTE = postgresql.dialect().identifier_preparer.quote_identifier
 DAY = dt.date(2026, 11, 20)
-TUNE = SqlTuning(sample_rows=500, distinct_sample=1024, distinct_min_sample=200, hashes_per_column=4000)
+# exact_distinct_rows=0: these small tables stand for large ones (the approximate paths).
+TUNE = SqlTuning(
+    sample_rows=500, distinct_sample=1024, distinct_min_sample=200, hashes_per_column=4000, exact_distinct_rows=0
+)
 WEIRD = ['a"b', "my col", "größe", "x; DROP TABLE y--"]
 
 
@@ -212,14 +215,14 @@ def test_key_sets_beyond_the_limit_are_hashed():
 
 # ---- the two-statement (fallback) plans ---------------------------------------------------------
 def statement1_row(table: Table, n: int) -> dict[str, Any]:
-    """Statement 1's row for :func:`events`: one JSON array per column in stats_fields order."""
+    """Statement 1's row for :func:`events`: one JSON array per column in stats_fields order (value checks before the sketch)."""
     by_name = {
         "day": [n, "2026-11-20", "2026-11-20", -(2**63), 2**63 - 1],
-        "id": [n, 1, n, n / 2, 10.0, -(2**63) + 2**50, 2**63 - 2**50],
-        "kind": [n, "k0", "k2", 2 * n, 2 * n, 2 * n, 2, -(2**63) + 2**61, 2**63 - 2**61],
-        "shop": [n, 0, 3, 1.5, 1.1, -(2**63) + 2**61, 2**63 - 2**61],
-        "price": [n, 5, 5, 5, 0, -(2**62), 2**62],
-        "label": [n, "a", "zz", 3 * n, 4 * n, 4, 8, -(2**63) + 2**40, 2**63 - 2**40],
+        "id": [n, 1, n, n / 2, 10.0, 0, 0, -(2**63) + 2**50, 2**63 - 2**50],
+        "kind": [n, "k0", "k2", 2 * n, 2 * n, 2 * n, 2, 0, 0, None, -(2**63) + 2**61, 2**63 - 2**61],
+        "shop": [n, 0, 3, 1.5, 1.1, 0, 0, -(2**63) + 2**61, 2**63 - 2**61],
+        "price": [n, 5, 5, 5, 0, 0, 0, -(2**62), 2**62],
+        "label": [n, "a", "zz", 3 * n, 4 * n, 4, 8, 0, 0, None, -(2**63) + 2**40, 2**63 - 2**40],
         "flag": [n, n // 2],
     }
     row: dict[str, Any] = {"n": n}

@@ -16,14 +16,24 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assay.classify.pii_scan import (
+    DIGITS_CANDIDATE,
+    EMAIL_CANDIDATE,
+    IPV6_CANDIDATE,
+    MAX_CANDIDATE_CHARS,
+    PLAIN_VALUE,
+    count_values,
+)
 from assay.profiling.metrics import (
     HISTOGRAM_BUCKETS,
     QUANTILES,
+    WHITESPACE,
     Kind,
     as_text,
     base_metrics,
     boolean_metrics,
     empty_metrics,
+    exact_key,
     histogram_from_counts,
     json_number,
     json_scalar,
@@ -54,25 +64,29 @@ def arrow_kind(data_type: pa.DataType) -> Kind:
     return Kind.OTHER
 
 
-def profile_arrow(table: pa.Table, *, pii: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+def profile_arrow(
+    table: pa.Table, *, pii: Mapping[str, str] | None = None, pii_values: bool = True
+) -> dict[str, dict[str, Any]]:
     """Metrics of every column of ``table`` (see :mod:`assay.profiling.metrics`), exact.
 
     Args:
         table: the partition (one landing file).
         pii: ``{column: pii label}``; those columns' values are masked before they are returned.
+        pii_values: screen every text value of the other columns for PII (counts and masked
+            examples in ``pii_values``; see :mod:`assay.classify.pii_scan`).
 
     Returns:
         ``{column name: metrics}`` in column order.
     """
     out: dict[str, dict[str, Any]] = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
-        metrics = _column(column, table.num_rows)
         label = (pii or {}).get(name)
+        metrics = _column(column, table.num_rows, scan_pii=pii_values and not label)
         out[name] = mask_metrics(metrics, label) if label else metrics
     return out
 
 
-def _column(column: pa.ChunkedArray, rows: int) -> dict[str, Any]:
+def _column(column: pa.ChunkedArray, rows: int, scan_pii: bool = True) -> dict[str, Any]:
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     kind = arrow_kind(column.type)
@@ -84,11 +98,14 @@ def _column(column: pa.ChunkedArray, rows: int) -> dict[str, Any]:
         return empty_metrics(kind, rows)
     m = base_metrics(kind, rows, non_null)
     valid = column.drop_null()
+    if kind is Kind.TEXT:
+        _text_checks(m, valid, scan_pii)
     if kind is Kind.OTHER:
         # Lists, structs, binary: compared by their text form, as the SQL profiler does.
         valid = pa.chunked_array([pa.array([as_text(v) for v in valid.to_pylist()], pa.string())])
     m["distinct"] = int(pc.count_distinct(valid, mode="only_valid").as_py())
     m["distinct_method"] = "exact"
+    exact_key(m)
     counts = pc.value_counts(valid)
     m["top_values"] = top_values(
         (as_text(v), int(c))
@@ -115,6 +132,8 @@ def _numeric(m: dict[str, Any], valid: pa.ChunkedArray) -> None:
         # Through text: Arrow's decimal-to-float cast is not correctly rounded, PostgreSQL's is.
         valid = valid.cast(pa.string())
     values = valid.cast(pa.float64())
+    m["zeros"] = int(pc.sum(pc.equal(values, 0.0)).as_py() or 0)
+    m["negatives"] = int(pc.sum(pc.less(values, 0.0)).as_py() or 0)
     m["mean"] = json_number(pc.mean(values).as_py())
     m["stddev"] = json_number(pc.stddev(values, ddof=1).as_py()) if len(values) > 1 else None
     qs = pc.quantile(values, q=[q for _, q in QUANTILES], interpolation="linear").to_pylist()
@@ -133,3 +152,29 @@ def _numeric(m: dict[str, Any], valid: pa.ChunkedArray) -> None:
     idx = np.clip(np.where(arr >= hi, HISTOGRAM_BUCKETS - 1, idx), 0, HISTOGRAM_BUCKETS - 1)
     counts = np.bincount(idx, minlength=HISTOGRAM_BUCKETS)
     m["histogram"] = histogram_from_counts(lo, hi, dict(enumerate(counts.tolist())), is_approx=False)
+
+
+_BLANK = "[" + "".join(f"\\x{ord(ch):02x}" for ch in WHITESPACE) + "]"
+
+
+def _matches(values: pa.ChunkedArray, pattern: str) -> pa.ChunkedArray:
+    return pc.match_substring_regex(values, pattern=pattern)
+
+
+def _text_checks(m: dict[str, Any], valid: pa.ChunkedArray, scan_pii: bool) -> None:
+    """Empty strings, leading/trailing whitespace and the value-level PII scan, as SQL computes them.
+
+    The PII candidates are found with the SQL profiler's patterns (RE2 here) and judged in Python
+    (:func:`assay.classify.pii_scan.count_values`), once per distinct candidate.
+    """
+    m["empty"] = int(pc.sum(pc.equal(valid, "")).as_py() or 0)
+    m["whitespace"] = int(pc.sum(_matches(valid, f"^{_BLANK}|{_BLANK}$")).as_py() or 0)
+    if not scan_pii:
+        return
+    email = pc.and_(_matches(valid, "@"), _matches(valid, EMAIL_CANDIDATE))
+    ipv6 = pc.and_(_matches(valid, ":"), _matches(valid, IPV6_CANDIDATE))
+    digits = pc.and_(_matches(valid, DIGITS_CANDIDATE), pc.invert(_matches(valid, PLAIN_VALUE)))
+    candidates = valid.filter(pc.or_(pc.or_(email, ipv6), digits))
+    counts = pc.value_counts(pc.utf8_slice_codeunits(candidates, 0, MAX_CANDIDATE_CHARS))
+    pairs = zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
+    m["pii_values"] = count_values((str(v), int(n)) for v, n in pairs)

@@ -19,6 +19,16 @@ One column's metrics are a JSON object (stored in ``column_metrics.metrics``)::
     histogram            {edges: 21 numbers, counts: 20 ints, is_approx}; numbers only
     true_count           booleans only
     pii, masked          set on PII columns: their raw values never leave this module unmasked
+    zeros, negatives     numbers: values equal to 0, values below 0 (exact)
+    empty, whitespace    text: empty strings, values with leading or trailing whitespace (exact)
+    looks_like_key       True: unique and never null, proven (exact distinct count, or a unique
+                         index); False: proven not (a null, or a value seen twice); None: unproven
+    top_values_method    exact | group_by | hash_counts | row_sample; row_sample values had at least
+                         MIN_SAMPLE_HITS sample hits, ``top_values_error`` is the worst relative error
+    max_repeats          {value, is_approx, method[, error, lower_bound]}: the most any value repeats
+    top_values_note      why fewer than TOP_K values are listed ("no value repeats more than ~N
+                         times (estimated)")
+    pii_values           text: {kind: {count, examples_masked}} from the value-level PII scan
 
 Everything here is pure Python so both profilers, the anomaly detector and the tests agree on
 definitions (the histogram's bucket rule, the quantile labels, what masking removes).
@@ -47,6 +57,11 @@ QUANTILES: tuple[tuple[str, float], ...] = (
 HISTOGRAM_BUCKETS = 20
 #: Most frequent values kept per column.
 TOP_K = 10
+#: Sample hits a value needs before a row sample may report its count: the count's relative
+#: standard error is then at most ``sqrt(1 / 30)`` (18 %).
+MIN_SAMPLE_HITS = 30
+#: Whitespace counted at either end of a text (the ASCII blanks: space, tab, LF, VT, FF, CR).
+WHITESPACE = " \t\n\x0b\x0c\r"
 
 
 class Kind(StrEnum):
@@ -172,13 +187,16 @@ def empty_metrics(kind: Kind, row_count: int) -> dict[str, Any]:
         "max": None,
         "top_values": [],
         "top_values_is_approx": False,
+        "top_values_method": "exact",
+        "looks_like_key": False,
+        "looks_like_key_method": "exact",
     }
     if kind.numeric or kind is Kind.BOOLEAN:
         metrics.update(mean=None, stddev=None)
     if kind.numeric:
-        metrics.update(quantiles=None, quantiles_is_approx=False, histogram=None)
+        metrics.update(quantiles=None, quantiles_is_approx=False, histogram=None, zeros=0, negatives=0)
     if kind is Kind.TEXT:
-        metrics["length"] = None
+        metrics.update(length=None, empty=0, whitespace=0)
     if kind is Kind.BOOLEAN:
         metrics["true_count"] = 0
     return metrics
@@ -209,6 +227,7 @@ def boolean_metrics(row_count: int, non_null: int, true_count: int) -> dict[str,
         stddev=_bool_stddev(non_null, true_count),
         top_values=top_values(present),
     )
+    exact_key(metrics)
     return metrics
 
 
@@ -217,6 +236,101 @@ def _bool_stddev(n: int, trues: int) -> float | None:
         return None
     p = trues / n
     return math.sqrt(p * (1 - p) * n / (n - 1))
+
+
+def set_key_flag(m: dict[str, Any], *, proven_unique: bool | None, method: str) -> None:
+    """``looks_like_key``: unique and never null, only when proven.
+
+    Args:
+        m: the column's metrics (``row_count``, ``null_count``, ``distinct`` set).
+        proven_unique: True when the values are proven distinct, False when a value is proven to
+            repeat, None when neither is known (an estimated distinct count proves nothing).
+        method: how it was decided (``exact``, ``group_by``, ``hash``, ``unique_index``,
+            ``hash_duplicates``, ``sample_duplicates``, ``unproven``).
+    """
+    if not m.get("row_count"):
+        m.update(looks_like_key=False, looks_like_key_method="exact")
+    elif m.get("null_count"):
+        m.update(looks_like_key=False, looks_like_key_method="exact")  # a null is no key
+    else:
+        m.update(looks_like_key=proven_unique, looks_like_key_method=method)
+
+
+def exact_key(m: dict[str, Any]) -> None:
+    """``looks_like_key`` from an exact distinct count."""
+    unique = m.get("distinct") == m.get("non_null_count")
+    set_key_flag(m, proven_unique=unique, method=str(m.get("distinct_method") or "exact"))
+
+
+def value_range(kind: Kind, lo: Any, hi: Any) -> int | None:
+    """How many distinct values fit between ``lo`` and ``hi`` (integers and dates), else None."""
+    if kind is Kind.INTEGER and isinstance(lo, int) and isinstance(hi, int):
+        return hi - lo + 1
+    if kind is Kind.DATE and isinstance(lo, str) and isinstance(hi, str):
+        try:
+            return (dt.date.fromisoformat(hi) - dt.date.fromisoformat(lo)).days + 1
+        except ValueError:  # 'infinity'
+            return None
+    return None
+
+
+def clamp_distinct(m: dict[str, Any], kind: Kind, estimate: float, floor: int) -> None:
+    """An estimated ``distinct`` bounded by what is possible: at least ``floor`` (values seen),
+    at most the non-null count and, for integers and dates, ``max - min + 1``; the bound that
+    applied is named in ``distinct_bound``."""
+    bounds = [("non_null_count", int(m.get("non_null_count") or 0))]
+    span = value_range(kind, m.get("min"), m.get("max"))
+    if span is not None:
+        bounds.append(("value_range", span))
+    value = round(estimate)
+    for name, bound in bounds:
+        if value > bound:
+            value = bound
+            m["distinct_bound"] = name
+    if value < floor:
+        value, m["distinct_bound"] = floor, "values_seen"
+    m["distinct"] = value
+
+
+def repeat_bound(max_hits: int, fraction: float) -> int:
+    """Most times a value can repeat when none was seen more than ``max_hits`` times in a row sample.
+
+    A value occurring ``c`` times is hit about Poisson(``c f``) times; ``c f = h + 1 + 3 sqrt(h + 1)``
+    gives at most ``h`` hits with a probability below 0.5 %.
+    """
+    if fraction <= 0:
+        return 0
+    h = max(0, max_hits)
+    return math.ceil((h + 1 + 3 * math.sqrt(h + 1)) / fraction)
+
+
+def sampled_top_values(
+    m: dict[str, Any], rows: Sequence[Sequence[Any]] | None, fraction: float, scale: float
+) -> None:
+    """Top values from a row sample: only values with at least :data:`MIN_SAMPLE_HITS` hits.
+
+    ``rows``: ``[value, hits]`` of the most hit values, most hits first (up to :data:`TOP_K`). Counts are hits scaled to the partition; ``top_values_error`` is the largest relative
+    standard error among them (``sqrt((1 - f) / hits)``). When fewer than :data:`TOP_K` values
+    qualify, ``max_repeats`` bounds every other value and ``top_values_note`` says so.
+    """
+    kept = [(str(v), int(n)) for v, n in rows or [] if int(n) >= MIN_SAMPLE_HITS][:TOP_K]
+    m["top_values"] = [{"value": v, "count": round(n * scale)} for v, n in kept]
+    m["top_values_is_approx"] = True
+    m["top_values_method"] = "row_sample"
+    m["top_values_min_hits"] = MIN_SAMPLE_HITS
+    m["top_values_error"] = max((math.sqrt(max(0.0, 1 - fraction) / n) for _, n in kept), default=0.0)
+    if len(kept) < TOP_K:
+        # Values hit once are not listed (the statement ranks values hit twice or more).
+        below = max((int(n) for _, n in rows or [] if int(n) < MIN_SAMPLE_HITS), default=1)
+        bound = repeat_bound(below, fraction)
+        m["max_repeats"] = {
+            "value": round(kept[0][1] * scale) if kept else bound,
+            "is_approx": True,
+            "method": "row_sample" if kept else "row_sample_bound",
+            "error": m["top_values_error"] if kept else None,
+        }
+        others = "other values repeat" if kept else "no value repeats"
+        m["top_values_note"] = f"{others} more than ~{bound:,} times (estimated)"
 
 
 def quantile_dict(values: Sequence[float] | None) -> dict[str, float] | None:

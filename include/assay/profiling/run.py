@@ -34,6 +34,7 @@ from assay.errors import AssayError, SourceError
 from assay.names import ALL_PARTITIONS
 from assay.profiling.anomalies import AnomalyConfig
 from assay.profiling.history import detect_findings
+from assay.profiling.pii_review import open_reviews
 from assay.profiling.report import AssetResult, ProfileReport, ProfilingError
 from assay.profiling.sql import DEFAULT_TUNING, SqlTuning
 from assay.profiling.store import anomaly_scope, finish_profile, replace_anomalies, replace_metrics
@@ -165,13 +166,16 @@ def _profile_one(
         finish_profile(s, run_id, success, dt.datetime.now(dt.UTC))
         findings = detect_findings(s, target, day, profile, config)
         replace_anomalies(s, target, day, run_id, findings)
+        # PII found value by value in columns not classified PII: a question for the steward.
+        pii_columns = open_reviews(s, target, day, run_id, profile)
     log.info(
-        "profiled %s [%s]: %d rows, %d columns, %d anomalies",
+        "profiled %s [%s]: %d rows, %d columns, %d anomalies, %d columns with PII-looking values",
         target.label,
         target.partition_key,
         profile.row_count,
         len(profile.columns),
         len(findings),
+        pii_columns,
     )
     return AssetResult(
         target.asset_id,

@@ -11,19 +11,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from assay.classify.pii_scan import decode as decode_pii
 from assay.profiling.metrics import (
+    TOP_K,
     Kind,
     base_metrics,
     boolean_metrics,
+    clamp_distinct,
     empty_metrics,
+    exact_key,
     histogram_from_counts,
     is_finite_number,
     json_number,
     json_scalar,
     quantile_dict,
+    sampled_top_values,
+    set_key_flag,
     top_values,
 )
-from assay.profiling.sql.fragments import single_fields, stats_fields
+from assay.profiling.sql.fragments import merged_fields, stats_fields
 from assay.profiling.sql.generate import as_float
 from assay.profiling.sql.plan import GROUPED, HASHED, WHOLE, ColumnPlan, Plan, kmv2
 
@@ -69,8 +75,7 @@ def one_statement(plan: Plan, shape: Mapping[str, Any]) -> Plan:
     """The row count and each column's statement-1 figures from the one statement's row."""
     columns = []
     for c in plan.columns:
-        names = [name for name, _ in single_fields(plan, c)]
-        first = dict(zip(names, shape[f"f{c.idx}"], strict=True))
+        first = dict(zip(merged_fields(plan, c), shape[f"f{c.idx}"], strict=True))
         # A counted key's non-null count comes from the second statement.
         columns.append(with_lengths(replace(c, first=first, non_null=int(first.get("nn") or 0))))
     return replace(plan, n=int(shape["n"] or 0), columns=tuple(columns))
@@ -111,9 +116,14 @@ def short_of_hashes(plan: Plan, shape: Mapping[str, Any], minimum: int) -> list[
     ]
 
 
-def profile(plan: Plan, shape: Mapping[str, Any], stats: dict[str, Any]) -> PartitionProfile:
-    """The partition's metrics, column by column, with ``stats`` saying how they were obtained."""
-    columns = {c.col.name: metrics(plan, c, shape) for c in plan.columns}
+def profile(
+    plan: Plan, shape: Mapping[str, Any], stats: dict[str, Any], unique: frozenset[str] = frozenset()
+) -> PartitionProfile:
+    """The partition's metrics, column by column, with ``stats`` saying how they were obtained.
+
+    ``unique``: columns a unique index covers alone (proven keys when never null).
+    """
+    columns = {c.col.name: metrics(plan, c, shape, c.col.name in unique) for c in plan.columns}
     return PartitionProfile(
         row_count=plan.n,
         columns=columns,
@@ -122,13 +132,15 @@ def profile(plan: Plan, shape: Mapping[str, Any], stats: dict[str, Any]) -> Part
     )
 
 
-def metrics(plan: Plan, c: ColumnPlan, shape: Mapping[str, Any]) -> dict[str, Any]:
+def metrics(
+    plan: Plan, c: ColumnPlan, shape: Mapping[str, Any], unique_index: bool = False
+) -> dict[str, Any]:
     """One column's metrics (see :mod:`assay.profiling.metrics`) from its figures and ``c<i>``."""
     n, kind = plan.n, c.col.kind
     if kind is Kind.BOOLEAN:
         return boolean_metrics(n, c.non_null, int(c.first.get("true") or 0))
     if c.non_null == 0:
-        return empty_metrics(kind, n)
+        return _checks(empty_metrics(kind, n), c)
     m = base_metrics(kind, n, c.non_null)
     f = c.first
     if kind.ordered:
@@ -137,7 +149,8 @@ def metrics(plan: Plan, c: ColumnPlan, shape: Mapping[str, Any]) -> dict[str, An
         m["mean"], m["stddev"] = json_number(f.get("mean")), json_number(f.get("sd"))
     if kind is Kind.TEXT:
         m["length"] = {"min": f.get("lmin"), "mean": int(f["lsum"]) / c.non_null, "max": f.get("lmax")}
-    k, sampled_n, quants, tops, hist = shape.get(f"c{c.idx}") or [None] * 5
+    _checks(m, c)
+    k, sampled_n, quants, tops, hist, kept = [*(shape.get(f"c{c.idx}") or []), *[None] * 6][:6]
     sampled_n = int(sampled_n or 0)
     exact = plan.exact
     scale = c.non_null / sampled_n if sampled_n else 0.0
@@ -146,26 +159,19 @@ def metrics(plan: Plan, c: ColumnPlan, shape: Mapping[str, Any]) -> dict[str, An
         m["top_values"] = top_values((v, n_) for _, v, n_, _ in rows)
         m["distinct"] = int(rows[0][3]) if rows else 0
         m.update(distinct_is_approx=False, distinct_error=0.0, distinct_method="group_by")
+        m["top_values_method"] = "group_by"
+        exact_key(m)
     elif c.path == WHOLE:
         distinct, ranked = tops or (0, None)
         m["top_values"] = top_values((v, n_) for v, n_ in ranked or [])
         m.update(
             distinct=int(distinct), distinct_is_approx=False, distinct_error=0.0, distinct_method="exact"
         )
+        exact_key(m)
     elif c.path == HASHED:
-        k = int(k or 0)
-        if c.threshold is None:
-            m.update(distinct=k, distinct_is_approx=False, distinct_error=0.0, distinct_method="hash")
-        else:
-            m.update(
-                distinct=min(c.non_null, round(k / c.p)),
-                distinct_is_approx=True,
-                distinct_error=math.sqrt((1 - c.p) / max(k, 1)),
-                distinct_method="hash_threshold",
-                distinct_sample={"hashes": k, "fraction": c.p},
-            )
-        m["top_values"] = top_values((v, n_ if exact else round(n_ * scale)) for v, n_ in tops or [])
-        m["top_values_is_approx"] = not exact
+        _hashed(m, c, int(k or 0), kept, tops, exact, sampled_n, scale)
+    if unique_index and not m["null_count"] and m["row_count"]:
+        set_key_flag(m, proven_unique=True, method="unique_index")
     if kind.numeric:
         m["quantiles"] = quantile_dict(quants)
         m["quantiles_is_approx"] = not exact
@@ -173,6 +179,78 @@ def metrics(plan: Plan, c: ColumnPlan, shape: Mapping[str, Any]) -> dict[str, An
     if not exact and c.sample_pos:
         m["sample_rows"] = sampled_n
     return m
+
+
+def _checks(m: dict[str, Any], c: ColumnPlan) -> dict[str, Any]:
+    """The value checks' counts (zeros, negatives, empty, whitespace) and the PII scan's verdict."""
+    f = c.first
+    if c.col.kind.numeric:
+        m["zeros"], m["negatives"] = int(f.get("zero") or 0), int(f.get("neg") or 0)
+    elif c.col.kind is Kind.TEXT:
+        m["empty"], m["whitespace"] = int(f.get("empty") or 0), int(f.get("ws") or 0)
+        if c.col.scan_pii:
+            m["pii_values"] = decode_pii(f.get("pii"))
+    return m
+
+
+def _hashed(
+    m: dict[str, Any],
+    c: ColumnPlan,
+    k: int,
+    kept: Any,
+    tops: Any,
+    exact: bool,
+    sampled_n: int,
+    scale: float,
+) -> None:
+    """Distinct count, top values and the key flag of a hashed column.
+
+    Every hash kept (``threshold`` None): the distinct count is exact and the top values are
+    counted from the hashes. Hashes kept below a threshold: the distinct count is estimated
+    and bounded by what is possible, and the top values come from the row sample only when
+    each has enough hits (:func:`~assay.profiling.metrics.sampled_top_values`).
+    """
+    most, total = (kept or [None, 0])[:2]
+    most, total = int(most or 0), int(total or 0)
+    if c.threshold is None:
+        m.update(distinct=k, distinct_is_approx=False, distinct_error=0.0, distinct_method="hash")
+        listed = []
+        for v, n_ in tops or []:
+            if v is None:  # a hash the row sample never saw: what follows may not be next
+                break
+            listed.append((v, int(n_)))
+        m["top_values"] = top_values(listed)
+        m["top_values_is_approx"] = False
+        m["top_values_method"] = "hash_counts"
+        m["max_repeats"] = {"value": most, "is_approx": False, "method": "hash_counts"}
+        if len(listed) < min(TOP_K, k):
+            m["top_values_note"] = (
+                f"values counted from every hash; only the ones the row sample saw are listed "
+                f"(the most frequent occurs {most:,} times)"
+            )
+        exact_key(m)
+        return
+    m.update(
+        distinct_is_approx=True,
+        distinct_error=math.sqrt((1 - c.p) / max(k, 1)),
+        distinct_method="hash_threshold",
+        distinct_sample={"hashes": k, "fraction": c.p, "most_repeated": most},
+    )
+    clamp_distinct(m, c.col.kind, k / c.p, k)
+    if exact:
+        m["top_values"] = top_values((v, int(n_)) for v, n_ in tops or [])
+        m["top_values_is_approx"] = False
+        m["top_values_method"] = "exact"
+    else:
+        sampled_top_values(m, tops, sampled_n / c.non_null if c.non_null else 0.0, scale)
+        if "max_repeats" in m and most:
+            m["max_repeats"]["lower_bound"] = most  # kept values' exact counts
+    if total > k or any(int(n_) > 1 for _, n_ in tops or []):
+        # A kept hash seen twice is a value seen twice (every occurrence is kept); a value hit
+        # twice by the row sample repeats too.
+        set_key_flag(m, proven_unique=False, method="hash_duplicates" if total > k else "sample_duplicates")
+    else:
+        set_key_flag(m, proven_unique=None, method="unproven")
 
 
 def histogram(c: ColumnPlan, buckets: Any, exact: bool, scale: float) -> dict[str, Any] | None:

@@ -61,6 +61,7 @@ def _text(statement: str) -> TextClause:
     """``text()`` of a generated statement: a ``:`` inside a quoted name (``":name"``) is no bind parameter."""
     return text(_QUOTED.sub(lambda m: m.group(0).replace(":", r"\:"), statement))
 
+
 TOO_WIDE = "too many result columns for one statement"
 
 
@@ -134,7 +135,8 @@ def profile_sql(
                 ),
                 {"work_mem": tuning.work_mem, "hash_mem": str(tuning.hash_mem_multiplier)},
             )
-            relation = _reflect(conn, table, schema, columns, partition_column, partition_value)
+            scan: dict[str, str] | None = {} if tuning.pii_values else None
+            relation = _reflect(conn, table, schema, columns, partition_column, partition_value, scan, pii)
             profile = _run(conn, relation, tuning)
     for name, label in (pii or {}).items():
         if name in profile.columns:
@@ -150,8 +152,14 @@ def _reflect(
     wanted: Sequence[str] | None,
     partition_column: str | None,
     partition_value: Any,
+    scan: Mapping[str, str] | None = None,
+    pii: Mapping[str, str] | None = None,
 ) -> Table:
-    """The relation as the statements name it: its columns, the partition predicate, its kind."""
+    """The relation as the statements name it: its columns, the partition predicate, its kind.
+
+    ``scan`` None: no value-level PII scan; otherwise every text column but the ``pii`` ones is
+    screened. The unique indexes of single columns come with the relation's kind (one query).
+    """
     from assay.sources.sql import reflect_columns, type_name
 
     where = f"{schema}.{table}" if schema else table
@@ -170,6 +178,7 @@ def _reflect(
             kind=kind_of(by_name[n]["type"]),
             sql_type=by_name[n]["type"],
             data_type=type_name(conn, by_name[n]["type"]),
+            scan_pii=scan is not None and n not in (pii or {}),
         )
         for n in names
     ]
@@ -177,11 +186,14 @@ def _reflect(
     qualified = ".".join(quote(p) for p in ((schema, table) if schema else (table,)))
     row = conn.execute(
         text(
-            "SELECT c.relkind, c.relhassubclass FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(:name)"
+            "SELECT c.relkind, c.relhassubclass, ARRAY(SELECT a.attname::text FROM pg_catalog.pg_index i "
+            "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+            "WHERE i.indrelid = c.oid AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL "
+            "AND i.indexprs IS NULL) FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(:name)"
         ),
         {"name": qualified},
     ).one_or_none()
-    relkind, children = row if row is not None else (None, False)
+    relkind, children, unique = row if row is not None else (None, False, [])
     predicate, params = "", dict[str, Any]()
     if partition_column is not None:
         col_type = next((c.sql_type for c in cols if c.name == partition_column), None)
@@ -202,6 +214,7 @@ def _reflect(
         has_ctid=relkind in ("r", "p", "m"),
         # A ctid names one row only in a table without partitions or inheritance children.
         tid_unique=relkind in ("r", "m") and not children,
+        unique_columns=frozenset(unique or ()),
     )
 
 
@@ -255,7 +268,7 @@ def _run(conn: Connection, table: Table, tuning: SqlTuning) -> PartitionProfile:
             log.debug("profiling %s: two statements with the sketch (%s)", table.source, attempt.reason)
             spent = 1 + attempt.info.get("statements_discarded", 0)
             outcome = _two_statements(conn, table, tuning, attempt.reason, attempt.info, spent=spent)
-    return decode.profile(outcome.plan, outcome.shape, outcome.stats)
+    return decode.profile(outcome.plan, outcome.shape, outcome.stats, table.unique_columns)
 
 
 def _whole(

@@ -30,8 +30,46 @@ from sqlalchemy.types import (
     Uuid,
 )
 
-from assay.profiling.metrics import Kind
+from assay.classify.pii_scan import candidate_agg_sql, merge_agg_sql
+from assay.profiling.metrics import WHITESPACE, Kind
 from assay.profiling.sql.plan import GROUPED, ColumnPlan, Plan, SqlColumn
+
+#: The whitespace ``btrim`` removes, as a PostgreSQL escape string literal.
+_BLANKS = "E'" + WHITESPACE.encode("unicode_escape").decode().replace("'", "\\'") + "'"
+#: Value checks counted in the scan (after statement 1's other fields): name -> condition on the
+#: value ``v`` (text checks on ``v::text``).
+_NUMBER_CHECKS = {"zero": "{v} = 0", "neg": "{v} < 0"}
+_TEXT_CHECKS = {"empty": "{v} = ''", "ws": "{v} <> btrim({v}, " + _BLANKS + ")"}
+#: Check fields merged over groups by summing (``pii`` records are joined instead).
+CHECK_COUNTS = frozenset({*_NUMBER_CHECKS, *_TEXT_CHECKS})
+
+
+def check_fields(c: ColumnPlan, ref: str, weight: str | None = None) -> list[tuple[str, str]]:
+    """``(name, aggregate)`` of the value checks of one column: zeros and negatives of numbers,
+    empty strings, leading/trailing whitespace and the PII candidates of text.
+
+    ``ref`` is the value (a row's column, or a group's key); with ``weight`` each value counts
+    that many rows (a group's ``n``).
+    """
+    kind = c.col.kind
+    if kind.numeric:
+        checks = _NUMBER_CHECKS
+        v = ref
+    elif kind is Kind.TEXT:
+        checks = _TEXT_CHECKS
+        v = f"{ref}::text"
+    else:
+        return []
+    if weight is None:
+        fields = [(name, f"count(*) FILTER (WHERE {cond.format(v=v)})") for name, cond in checks.items()]
+    else:
+        fields = [
+            (name, f"coalesce(sum({weight}) FILTER (WHERE {cond.format(v=v)}), 0)")
+            for name, cond in checks.items()
+        ]
+    if kind is Kind.TEXT and c.col.scan_pii:
+        fields.append(("pii", candidate_agg_sql(v, weight)))
+    return fields
 
 
 def partition_predicate(ref: str, col_type: TypeEngine[Any], value: Any) -> tuple[str, dict[str, Any]]:
@@ -96,7 +134,9 @@ def key_expr(col: SqlColumn, ref: str) -> str:
     return f"{ref}::text" if col.kind is Kind.OTHER else ref
 
 
-def stats_fields(c: ColumnPlan, sketch: bool = True, chars: bool = True) -> list[tuple[str, str]]:
+def stats_fields(
+    c: ColumnPlan, sketch: bool = True, chars: bool = True, checks: bool = True
+) -> list[tuple[str, str]]:
     """``(name, aggregate)`` pairs statement 1 computes for one column.
 
     Args:
@@ -105,6 +145,7 @@ def stats_fields(c: ColumnPlan, sketch: bool = True, chars: bool = True) -> list
         chars: text lengths as min/sum/max of ``char_length``; otherwise the sum of
             ``char_length`` and min/sum/max of ``octet_length`` (see
             :func:`~assay.profiling.sql.decode.with_lengths`).
+        checks: add the value checks (:func:`check_fields`), after the other figures.
     """
     ref, kind = c.ref, c.col.kind
     fields = [("nn", f"count({ref})")]
@@ -133,6 +174,8 @@ def stats_fields(c: ColumnPlan, sketch: bool = True, chars: bool = True) -> list
                 ("osum", f"sum({octets})"),
                 ("omax", f"max({octets})"),
             ]
+    if checks:
+        fields += check_fields(c, ref)
     if not sketch:
         return fields
     h = hash_expr(c.col, ref)
@@ -148,7 +191,15 @@ def single_fields(plan: Plan, c: ColumnPlan) -> list[tuple[str, str]]:
     """
     if plan.split and c.path == GROUPED:
         return [("min", f"min({c.ref})"), ("max", f"max({c.ref})")] if c.col.kind.numeric else []
-    return stats_fields(c, sketch=False, chars=plan.chars)
+    # A key column's value checks are computed once per group from its key (merged_stats_ctes).
+    return stats_fields(c, sketch=False, chars=plan.chars, checks=not (plan.key_sets and c.path == GROUPED))
+
+
+def merged_fields(plan: Plan, c: ColumnPlan) -> list[str]:
+    """The names of the figures the one statement returns for a column (``f<i>``), in order."""
+    if plan.key_sets and not plan.split:
+        return [name for name, _ in stats_fields(c, sketch=False, chars=plan.chars)]
+    return [name for name, _ in single_fields(plan, c)]
 
 
 def key_stats(c: ColumnPlan, own: str) -> str:
@@ -181,6 +232,8 @@ def key_stats(c: ColumnPlan, own: str) -> str:
             exprs.append(f"(SELECT {name[1:]}(char_length({k}::text)) {rows})")
         elif name == "lsum":
             exprs.append(f"(SELECT sum(g.n * char_length({k}::text)) {rows})")
+    # Value checks once per distinct value, weighted by its count.
+    exprs += [f"(SELECT {agg} {rows})" for _, agg in check_fields(c, k, weight="g.n")]
     return f"json_build_array({', '.join(exprs)}) AS f{c.idx}"
 
 
@@ -196,7 +249,12 @@ def merged_stats_ctes(plan: Plan) -> list[str]:
     merged = ["min(s0.n) AS n"]
     for c in plan.columns:
         names = [name for name, _ in stats_fields(c, sketch=False, chars=plan.chars)]
-        col = {name: f"g.a{c.idx}_{j}" for j, name in enumerate(names)}
+        col = {name: f"g.a{c.idx}_{j}" for j, (name, _) in enumerate(single_fields(plan, c))}
+        if c.path == GROUPED:
+            # A key's value checks from the key, once per group of its own set.
+            mine = f" AND g.gs{c.key_set} = 0" if len(plan.key_sets) > 1 else ""
+            for name, agg in check_fields(c, f"g.k{c.idx}", weight="g.n"):
+                col[name] = f"(SELECT {agg} FROM g WHERE g.k{c.idx} IS NOT NULL{mine})"
         cast = "numeric" if c.col.kind is Kind.DECIMAL else "float8"
         if "mean" in col:
             means.append(
@@ -213,6 +271,12 @@ def merged_stats_ctes(plan: Plan) -> list[str]:
                 exprs.append(f"max({a})")
             elif name == "lsum":
                 exprs.append(f"sum({a})")
+            elif a.startswith("(SELECT"):
+                exprs.append(f"min({a})")  # a key's check, one value over the groups
+            elif name in CHECK_COUNTS:
+                exprs.append(f"sum({a})::bigint")
+            elif name == "pii":
+                exprs.append(merge_agg_sql(a))
             elif name == "mean":
                 exprs.append(f"min(s0.m{c.idx})")
             elif name == "sd":

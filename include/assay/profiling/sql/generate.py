@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from assay.profiling.metrics import HISTOGRAM_BUCKETS, QUANTILES, TOP_K
+from assay.profiling.metrics import HISTOGRAM_BUCKETS, QUANTILES, TOP_K, Kind
 from assay.profiling.sql.fragments import (
     hash_expr,
     key_expr,
@@ -242,9 +242,14 @@ def _reductions(plan: Plan, c: ColumnPlan, sources: _Sources, single: bool, para
     A two-statement plan's histogram edges are statement 1's min/max, added to ``params``.
     """
     source, sample_source = sources.arrays, sources.sample
-    slots = ["NULL", "NULL", "NULL", "NULL", "NULL"]  # distinct, sampled, quantiles, tops, histogram
+    # distinct, sampled, quantiles, tops, histogram, [most repeats, hashes] of the kept hashes
+    slots = ["NULL", "NULL", "NULL", "NULL", "NULL", "NULL"]
     if c.path == HASHED:
-        slots[0] = f"(SELECT count(DISTINCT x) FROM {source}, unnest({source}.d{c.idx}) AS x)"
+        # The kept hashes grouped once: their count is the distinct count (below the
+        # threshold), their sizes the exact counts of the values they stand for (every
+        # occurrence of a kept value is kept).
+        slots[0] = "count(*)"
+        slots[5] = "json_build_array(max(hc.n), coalesce(sum(hc.n), 0))"
     if c.sample_pos:
         values = f"FROM {sample_source}, unnest({sample_source}.s{c.idx}) AS x"
         # The arrays hold non-null values only: their length is the count (no unnest).
@@ -265,7 +270,9 @@ def _reductions(plan: Plan, c: ColumnPlan, sources: _Sources, single: bool, para
                 "(SELECT json_agg(json_build_array(t.v, t.n)) FROM "
                 f'(SELECT z.v, z.n FROM z ORDER BY z.n DESC, z.v COLLATE "C" LIMIT {TOP_K}) AS t)))'
             )
-        if c.path == HASHED:
+        if c.path == HASHED and c.threshold is None:
+            slots[3] = _hash_counted_tops(c, values)
+        elif c.path == HASHED:
             # In a true sample a value seen once says nothing about its frequency: only
             # values seen at least twice are ranked (this also spares sorting unique ids).
             repeated = "" if plan.sample_threshold is None else " HAVING count(*) > 1"
@@ -275,7 +282,29 @@ def _reductions(plan: Plan, c: ColumnPlan, sources: _Sources, single: bool, para
                 f"LIMIT {TOP_K}) AS z)"
             )
         slots[4] = _histogram(plan, c, values, single, params)
-    return f"json_build_array({', '.join(slots)}) AS c{c.idx}"
+    if c.path != HASHED:
+        return f"json_build_array({', '.join(slots)}) AS c{c.idx}"
+    hc = f"SELECT x AS h, count(*) AS n FROM {source}, unnest({source}.d{c.idx}) AS x GROUP BY x"
+    return f"(WITH hc AS ({hc}) SELECT json_build_array({', '.join(slots)}) FROM hc) AS c{c.idx}"
+
+
+def _hash_counted_tops(c: ColumnPlan, values: str) -> str:
+    """Top values of a column whose every hash is kept: exact counts from the hashes (``hc``).
+
+    The value each hash stands for comes from the row sample; within equal counts the values
+    the sample knows come first. A NULL value is a hash the sample did not see (the decoder
+    stops there: the values after it may not be the next most frequent).
+    """
+    if c.col.kind is Kind.OTHER:  # sampled as text, hashed by type: no join
+        known = "SELECT NULL::bigint AS h, NULL::text AS v WHERE false"
+    else:
+        h = hash_expr(c.col, "x")
+        known = f'SELECT DISTINCT ON (1) {h} AS h, x::text AS v {values} ORDER BY 1, x::text COLLATE "C"'
+    return (
+        "(SELECT json_agg(json_build_array(t.v, t.n)) FROM (SELECT sv.v, hc.n FROM hc "
+        f"LEFT JOIN ({known}) AS sv ON sv.h = hc.h "
+        f'ORDER BY hc.n DESC, sv.v IS NULL, sv.v COLLATE "C" LIMIT {TOP_K}) AS t)'
+    )
 
 
 def _histogram(plan: Plan, c: ColumnPlan, values: str, single: bool, params: dict[str, Any]) -> str:

@@ -63,6 +63,11 @@ class SqlTuning:
             aggregate and row once the groups are many).
         single_statement: plan from the bounded probe or the table's statistics and read the
             partition once; ``False`` forces the two-statement plan (stats, then shape).
+        exact_distinct_rows: a column with at most this many non-null values keeps every
+            hash: its distinct count is exact (64-bit hashes) and its top values are counted
+            from all of them.
+        pii_values: screen every text value for PII (e-mail, phone, card, IBAN, IP) in the
+            scan (see :mod:`assay.classify.pii_scan`); columns classified PII are not screened.
     """
 
     sample_rows: int = 20_000
@@ -78,6 +83,8 @@ class SqlTuning:
     estimate_group_max: int = 1_000
     single_groups_max: int = 256
     single_statement: bool = True
+    exact_distinct_rows: int = 1_000_000
+    pii_values: bool = True
 
 
 DEFAULT_TUNING = SqlTuning()
@@ -85,12 +92,13 @@ DEFAULT_TUNING = SqlTuning()
 
 @dataclass(frozen=True)
 class SqlColumn:
-    """A column to profile: its name, the profiling kind and the reflected type."""
+    """A column to profile: its name, the profiling kind, the reflected type; ``scan_pii``: screen its text values."""
 
     name: str
     kind: Kind
     sql_type: TypeEngine[Any]
     data_type: str
+    scan_pii: bool = True
 
 
 def kind_of(sql_type: TypeEngine[Any]) -> Kind:
@@ -124,6 +132,7 @@ class Table:
         params: the predicate's bound parameters.
         has_ctid: the relation is a table (views have no ``ctid``).
         tid_unique: a ``ctid`` names one row (no partitions, no inheritance children).
+        unique_columns: columns a unique index covers alone (their values are proven distinct).
     """
 
     qualified: str
@@ -133,6 +142,7 @@ class Table:
     params: Mapping[str, Any] = field(default_factory=dict)
     has_ctid: bool = False
     tid_unique: bool = False
+    unique_columns: frozenset[str] = frozenset()
 
     @property
     def source(self) -> str:
@@ -167,6 +177,7 @@ def table_of(
     params: Mapping[str, Any] | None = None,
     has_ctid: bool = False,
     tid_unique: bool = False,
+    unique_columns: frozenset[str] = frozenset(),
 ) -> Table:
     """A :class:`Table`, every identifier quoted by ``quote`` (:func:`quote_identifier`)."""
     return Table(
@@ -177,6 +188,7 @@ def table_of(
         params=dict(params or {}),
         has_ctid=has_ctid,
         tid_unique=tid_unique,
+        unique_columns=unique_columns,
     )
 
 
@@ -367,6 +379,8 @@ def assign(columns: tuple[ColumnPlan, ...], n: int, tuning: SqlTuning, *, estima
     )
     for c in active:
         frac = min(1.0, tuning.distinct_sample / c.d_est, budget / c.non_null)
+        if c.non_null <= tuning.exact_distinct_rows:
+            frac = 1.0  # every hash: an exact distinct count and exact value counts
         if whole:
             cols[c.idx] = replace(
                 c, path=WHOLE
