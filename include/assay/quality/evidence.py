@@ -171,7 +171,9 @@ def gather(settings: Settings, asset_id: int, runs: Sequence[Any], pii: set[str]
     order = {r.id: i for i, r in enumerate(ordered)}
     unchecked: list[str] = []
     with session(settings.catalog_url()) as s:
-        asset = s.get(Asset, asset_id)
+        newest = ordered[-1] if ordered else None
+        # A dated file's history spans its series (one asset per file): shapes come from the newest file.
+        asset = s.get(Asset, newest.asset_id if newest is not None else asset_id)
         assert asset is not None
         source = s.execute(select(Source.name).where(Source.id == asset.source_id)).scalar_one()
         rows = s.execute(
@@ -182,7 +184,6 @@ def gather(settings: Settings, asset_id: int, runs: Sequence[Any], pii: set[str]
         for run_id, column, metrics in rows:
             per_column.setdefault(column, []).append((order[run_id], metrics or {}))
         metrics_of = {c: tuple(m for _, m in sorted(ms, key=lambda x: x[0])) for c, ms in per_column.items()}
-        newest = ordered[-1] if ordered else None
         shapes: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
         for c, ms in metrics_of.items():
             given = ms[-1].get("shapes")
@@ -206,7 +207,7 @@ def gather(settings: Settings, asset_id: int, runs: Sequence[Any], pii: set[str]
         fks: list[ForeignKey] = []
         if newest is not None:
             try:
-                fks, notes = find_foreign_keys(settings, s, decls, asset_id, newest.partition_key, columns)
+                fks, notes = find_foreign_keys(settings, s, decls, asset.id, newest.partition_key, columns)
                 unchecked += notes
             except (SQLAlchemyError, AssayError, ValueError) as exc:
                 unchecked.append(f"foreign keys: {_reason(exc)}")
