@@ -111,3 +111,25 @@ def test_a_late_day_is_one_freshness_failure_and_nothing_else(late_world, mlflow
     assert rows(late_world.catalog_url, "SELECT dag_id, task_id, try_number, logical_date, error_type "
                                         "FROM task_failures") == [("quality", "wait_for_data", 1, DAY2,
                                                                     "AirflowFailException")]
+
+
+def test_a_source_that_cannot_be_read_is_retried_not_called_late(world_env, monkeypatch):
+    """The trigger keeps polling through a source outage; still down at the deadline, the task gets an
+    infrastructure error (it retries with backoff), never a freshness failure."""
+    from assay.config import get_settings
+    from assay.errors import SourceError
+    from assay.orchestration.arrival import PartitionArrivalSensor, PartitionArrivalTrigger
+
+    monkeypatch.setenv("ASSAY_SHOP_URL", "postgresql+psycopg2://nobody@localhost:1/none")
+    get_settings.cache_clear()
+
+    async def first_event(t: PartitionArrivalTrigger) -> dict:
+        async for event in t.run():
+            return event.payload
+        raise AssertionError("no event")
+
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).isoformat()
+    event = asyncio.run(first_event(PartitionArrivalTrigger(DAY1.isoformat(), soon, sources=["shop"], poll_seconds=0.2)))
+    assert event["status"] == "error" and "source shop" in event["error"]
+    with pytest.raises(SourceError, match="could not check the arrival of 2026-11-01"):
+        PartitionArrivalSensor(task_id="w").execute_complete(_context(DAY1), event)

@@ -170,17 +170,27 @@ class PartitionArrivalTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yield ``arrived`` as soon as nothing is missing, or ``late`` with the missing list at the deadline."""
+        from assay.errors import AssayError
+
         day, due = dt.date.fromisoformat(self.day), dt.datetime.fromisoformat(self.deadline)
         while True:
-            missing = await asyncio.to_thread(missing_partitions, day, self.sources, self.assets)
+            try:
+                missing = await asyncio.to_thread(missing_partitions, day, self.sources, self.assets)
+                problem = None
+            except AssayError as exc:  # a source down for a moment: look again at the next poll
+                missing, problem = [], str(exc)
+                self.log.warning("%s: cannot check the arrival: %s", self.day, problem)
             now = dt.datetime.now(dt.UTC)
-            if not missing:
+            if problem is None and not missing:
                 yield TriggerEvent({"status": "arrived", "day": self.day})
                 return
             if now >= due:
-                yield TriggerEvent({"status": "late", "day": self.day, "missing": missing})
+                # A check that keeps failing is an infrastructure error (the task retries), not lateness.
+                status = {"status": "error", "error": problem} if problem else {"status": "late", "missing": missing}
+                yield TriggerEvent({"day": self.day, **status})
                 return
-            self.log.info("%s: waiting for %s", self.day, "; ".join(missing))
+            if missing:
+                self.log.info("%s: waiting for %s", self.day, "; ".join(missing))
             await asyncio.sleep(min(self.poll_seconds, (due - now).total_seconds()))
 
 
@@ -218,7 +228,11 @@ class PartitionArrivalSensor(BaseOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> str:
         """Back from the triggerer: the day arrived, or it is late (one freshness failure)."""
+        from assay.errors import SourceError
+
         day = dt.date.fromisoformat(event["day"])
+        if event.get("status") == "error":
+            raise SourceError(f"could not check the arrival of {day}: {event.get('error')}")
         if event.get("status") != "arrived":
             params = context.get("params") or {}
             _late(day, event.get("missing") or [], deadline(day, params.get("arrival_deadline_hours")))
