@@ -209,3 +209,11 @@ def test_foreign_key_candidates_by_name_and_one_database():
     assert same_database(sock, "postgresql+psycopg2://owner@localhost/mart?host=/run/pg&options=-c%20x")
     assert not same_database(sock, "postgresql+psycopg2://reader@localhost/crm?host=/run/pg")
     assert not same_database("postgresql://h1/db", "postgresql://h2/db")
+
+
+def test_a_column_whose_profiled_values_were_masked_gets_no_value_set():
+    statuses = ["active"] * 100 + ["paused"] * 99 + ["ops@example.com"]
+    run = txt(200, statuses, scrubbed={"email": 1}, pii_values={"email": {"count": 1}})
+    assert "proposed_status_in_set" not in suggest(col("status", run))
+    clean = txt(200, statuses[:-1] + ["paused"], pii_values={"email": {"count": 0}})
+    assert "proposed_status_in_set" in suggest(col("status", clean))

@@ -17,10 +17,7 @@ The rules, and why they are shaped so (docs/quality.md, "Suggestions"):
 * **edge values stay visible**: a zero (or a negative) among values otherwise all > 0 is never
   absorbed into a wider range. Rare ones (<= :data:`RARE` of the values) give the strict bound with
   ``mostly`` and a finding; common ones make the bound ``>= 0`` (or none).
-* **formats**: value shapes (``A`` upper, ``a`` lower, ``9`` digit per character, other
-  characters kept) become a regex: one fixed shape ``99999`` -> ``^\\d{5}$``; shapes differing only in
-  run lengths -> ``+`` runs, for code-like shapes (digits, no lower case) only, so names and words do
-  not get a format.
+* **formats**: value shapes become a regex (:mod:`assay.quality.shapes`: ``99999`` -> ``^\\d{5}$``).
 * **an all-null column** (in the newest partition) is a finding: a non-null-proportion check that
   fails until the column is filled or the steward rejects it.
 * **foreign keys** come confirmed (containment counted by :mod:`assay.quality.relations`) and
@@ -37,39 +34,31 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from assay.quality.column_facts import (
+    KEY_HINTS,
+    MIN_VALUES,
+    ColumnEvidence,
+    duplicates,
+    is_key_like,
+    is_unique,
+    name_hints_key,
+    non_null,
+)
+from assay.quality.column_facts import count as _count
+from assay.quality.column_facts import fixed_length as _fixed_length
+from assay.quality.column_facts import null_ratio as _null_ratio
+from assay.quality.column_facts import number as _number
 from assay.quality.shapes import RARE, find_format, regex_of, shape_of
 
-__all__ = ["RARE", "ColumnEvidence", "Evidence", "ForeignKey", "find_format", "regex_of", "shape_of",
-           "suggest_expectations"]
+__all__ = [
+    "KEY_HINTS", "MIN_VALUES", "RARE", "ColumnEvidence", "Evidence", "ForeignKey", "duplicates", "find_format",
+    "is_key_like", "is_unique", "name_hints_key", "non_null", "regex_of", "shape_of", "suggest_expectations",
+]
 
-#: Fewest non-null values (over all runs) an exact rule (unique, format, sign, set) rests on.
-MIN_VALUES = 20
 #: Largest number of distinct values a value-set suggestion lists.
 MAX_SET = 25
 #: Each value of a set must be seen this many times on average, or a rare value may be missing.
 SET_SUPPORT = 20
-#: Name parts that mark an identifier (a key) rather than a measurement.
-KEY_HINTS = ("id", "key", "code", "uuid", "guid", "sku", "ean", "gtin", "isbn", "no", "nr", "num", "number")
-
-
-@dataclass(frozen=True)
-class ColumnEvidence:
-    """One column: its metrics in each profiled partition (oldest first) and its newest value shapes.
-
-    Attributes:
-        kind: the profile's kind (integer, float, decimal, text, boolean, date, timestamp, other).
-        runs: the ``column_metrics.metrics`` of each run that profiled the column.
-        shapes: ``{shape: count}`` of the newest partition's non-null values (``None``: unknown).
-        coarse_shapes: the same with letters and digits merged (``X``), for mixed codes.
-        pii: the column's values must not appear in the suite (bounds and sets are skipped).
-    """
-
-    name: str
-    kind: str
-    runs: tuple[Mapping[str, Any], ...]
-    shapes: Mapping[str, int] | None = None
-    coarse_shapes: Mapping[str, int] | None = None
-    pii: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,21 +105,6 @@ def _margin(runs: int) -> float:
     return 1.0 if runs <= 1 else (0.5 if runs < 7 else 0.1)
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _count(m: Mapping[str, Any], *keys: str) -> int | None:
-    """The first of ``keys`` present as a number (profiles of different ages spell counts differently)."""
-    for key in keys:
-        value = _number(m.get(key))
-        if value is not None:
-            return int(value)
-    return None
-
-
 def _round(value: float, up: bool) -> float:
     """Round outwards to 2 decimals (a bound must never shrink onto the data)."""
     cents = round(value * 100, 6)
@@ -148,86 +122,6 @@ def _tolerate(bad: int, values: int, runs: int) -> float:
     return max(0.01, math.floor((1 - slack * bad / values) * 100 + 1e-9) / 100)
 
 
-def non_null(m: Mapping[str, Any]) -> int:
-    """Non-null values of one run's metrics."""
-    nn = _count(m, "non_null_count")
-    if nn is None:
-        rows, nulls = _count(m, "row_count"), _count(m, "null_count")
-        nn = (rows or 0) - (nulls or 0)
-    return max(nn, 0)
-
-
-def _null_ratio(m: Mapping[str, Any]) -> float | None:
-    ratio = _number(m.get("null_ratio"))
-    if ratio is None:
-        rows, nulls = _count(m, "row_count"), _count(m, "null_count")
-        ratio = nulls / rows if rows and nulls is not None else None
-    return ratio
-
-
-def name_hints_key(column: str) -> bool:
-    """Whether the column's name reads like an identifier (``id``, ``order_id``, ``SkuCode``)."""
-    parts = [p for p in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", column).lower()) if p]
-    return bool(parts) and (parts[-1] in KEY_HINTS or parts[0] in ("id", "uuid", "sku"))
-
-
-def is_unique(runs: Sequence[Mapping[str, Any]]) -> bool:
-    """Unique and complete in every run, counted exactly (or flagged ``looks_like_key`` by the profiler)."""
-    for m in runs:
-        if m.get("looks_like_key") is True:
-            continue
-        if m.get("looks_like_key") is False:
-            return False
-        nn, rows, distinct = non_null(m), _count(m, "row_count"), _count(m, "distinct_exact", "distinct")
-        approx = m.get("distinct_is_approx") and _count(m, "distinct_exact") is None
-        if approx or not nn or rows != nn or distinct != nn:
-            return False
-    return bool(runs)
-
-
-def is_key_like(col: ColumnEvidence) -> bool:
-    """A column that identifies rows: unique, complete, of a key kind, with a key name or a code format."""
-    if col.kind not in ("integer", "text", "other") or not is_unique(col.runs):
-        return False
-    if sum(non_null(m) for m in col.runs) < MIN_VALUES:
-        return False
-    return name_hints_key(col.name) or (col.kind != "integer" and _fixed_length(col.runs) is not None)
-
-
-def duplicates(col: ColumnEvidence) -> int | None:
-    """Repeats in a key-named, complete column that is all but unique (at most :data:`RARE` repeats).
-
-    ``None`` when the column is not such an almost-key (distinct counts must be exact).
-    """
-    if col.kind not in ("integer", "text", "other") or not name_hints_key(col.name):
-        return None
-    dupes = 0
-    for m in col.runs:
-        nn, rows = non_null(m), _count(m, "row_count")
-        distinct = _count(m, "distinct_exact") if m.get("distinct_is_approx") else _count(m, "distinct")
-        if distinct is None or not nn or rows != nn:
-            return None
-        dupes += nn - distinct
-    nn = sum(non_null(m) for m in col.runs)
-    return dupes if 0 < dupes <= RARE * nn and nn >= MIN_VALUES else None
-
-
-def _fixed_length(runs: Sequence[Mapping[str, Any]]) -> int | None:
-    """The one length every text value had in every run (``None``: lengths vary or are unknown)."""
-    lengths = set()
-    for m in runs:
-        if not non_null(m):
-            continue
-        length = m.get("length") if isinstance(m.get("length"), dict) else {}
-        lo = _count(length, "min") if length else _count(m, "min_length")
-        hi = _count(length, "max") if length else _count(m, "max_length")
-        if lo is None or hi is None or lo != hi:
-            return None
-        lengths.add(lo)
-    return lengths.pop() if len(lengths) == 1 else None
-
-
-# ---- building expectations ----------------------------------------------------------------------
 class _Out:
     """The suggestions being built, with unique names."""
 
@@ -457,6 +351,14 @@ def _tops(raw: Any) -> dict[str, int] | None:
     return out
 
 
+def _pii_hits(m: Mapping[str, Any]) -> int:
+    """Values the profile's value-level PII scan found in the column (``pii_values``)."""
+    found = m.get("pii_values")
+    if not isinstance(found, dict):
+        return 0
+    return sum(int(f.get("count") or 0) for f in found.values() if isinstance(f, dict))
+
+
 def _value_set(out: _Out, col: ColumnEvidence) -> None:
     """A closed set of values when exact top values covered every value and each was seen often enough."""
     name = col.name
@@ -467,6 +369,8 @@ def _value_set(out: _Out, col: ColumnEvidence) -> None:
         distinct = _count(m, "distinct")
         if m.get("pii") or m.get("masked") or m.get("top_values_is_approx") or tops is None or distinct is None:
             return
+        if m.get("scrubbed") or _pii_hits(m):
+            return  # values were masked on their way into the profile: no closed set to write down
         if distinct > MAX_SET or sum(tops.values()) < non_null(m):
             return
         values |= set(tops)
