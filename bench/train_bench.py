@@ -164,6 +164,7 @@ def main(argv: list[str]) -> int:
         weight_decay=0.0,
         max_length=NAIVE_LENGTH,
         val_fraction=0.0,
+        teacher_weight=0.0,  # click labels only in both loops (the teacher is a data choice, not a loop one)
         checkpoint_every=0,
         progress=False,
         seed=args.seed,
