@@ -273,3 +273,41 @@ def test_suggestions_read_the_whole_series(untyped, tmp_path):
     path = propose_suite(untyped, f"exports/{D3}/sellers.csv", folder=tmp_path / "expectations")
     proposal = json.loads(path.read_text())["meta"]["proposal"]
     assert (proposal["runs"], proposal["from"], proposal["to"]) == (3, str(D1), str(D3))
+
+
+def test_bad_files_of_a_day_are_errors_of_their_own(catalog_url, tmp_path):
+    """Undecodable bytes, a ragged TSV, an empty file and a value unfit for its declared type, among good files."""
+    root = tmp_path / "pos"
+    day = root / "2026-03-02"
+    day.mkdir(parents=True)
+    (day / "tills.csv").write_text("till_id,store_zip\nt1,00501\nt2,10001\n")
+    (day / "legacy.csv").write_bytes("till_id,label\nt1,caf\xe9\n".encode("latin-1"))
+    (day / "shifts.tsv").write_text("shift\tstaff\nmorning\t3\nevening\t4\textra\n")
+    (day / "empty.csv").write_bytes(b"")
+    (day / "counts.csv").write_text("till_id,units\nt1,4\nt2,four\n")
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump({"sources": [{
+        "name": "pos", "kind": "files", "root": str(root), "patterns": ["*/*"],
+        "assets": {"counts.csv": {"columns": {"units": "integer"}}},
+    }]}))  # fmt: skip
+    settings = Settings(database_url=catalog_url, sources_file=path)
+    report = inventory(settings, D2)
+    assert (report.source("pos").status, report.source("pos").errors) == ("partial", 3)
+    found = assets(catalog_url)
+    where = f"{day}/"
+    assert found["2026-03-02/tills.csv"]["status"] == "active"
+    assert columns(catalog_url, "2026-03-02/tills.csv") == {"till_id": "string", "store_zip": "string"}
+    assert found["2026-03-02/legacy.csv"]["error"] == (
+        f"{where}legacy.csv: not valid UTF-8: byte 0xE9 at offset 20 (line 2), column 'label'; "
+        "only UTF-8 (with or without a byte-order mark) is read - re-export the file as UTF-8"
+    )
+    assert found["2026-03-02/shifts.tsv"]["error"] == (
+        f"{where}shifts.tsv: line 3 has 3 fields, expected 2 (as in the header); delimiter '\\t'"
+    )
+    assert found["2026-03-02/counts.csv"]["error"] == (
+        f"{where}counts.csv: line 3: the value of column 'units' is not an integer "
+        "(declared integer in the source's columns); fix the file or the declaration"
+    )
+    # An empty file is readable (no columns, no rows): active, with a note saying so.
+    assert found["2026-03-02/empty.csv"]["status"] == "active"
+    assert found["2026-03-02/empty.csv"]["error"] == "2026-03-02/empty.csv: empty file (0 bytes): no header and no rows"
