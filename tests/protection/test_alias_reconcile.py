@@ -208,3 +208,20 @@ def test_policy_alias_protection_option():
     assert policy("restore").alias_protection is AliasProtection.RESTORE
     with pytest.raises(PolicyError, match="test-policy: alias_protection"):
         parse({**POLICY, "alias_protection": "revert"}, "test-policy")
+
+
+def test_versions_are_found_whatever_quotes_the_model_name_holds(tmp_path):
+    """MLflow's filter grammar has no escape: a doubled quote would silently match nothing."""
+    from mlflow import MlflowClient
+
+    from assay.gate.registry import versions
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    c = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run = c.create_run(c.create_experiment("q", artifact_location=(tmp_path / "a").as_uri()))
+    for name in ("plain", "o'brien", 'say "hi"', """both ' and \""""):
+        c.create_registered_model(name)
+        c.create_model_version(name, source=f"{run.info.artifact_uri}/m", run_id=run.info.run_id)
+        c.create_model_version(name, source=f"{run.info.artifact_uri}/m", run_id=run.info.run_id)
+    for name in ("plain", "o'brien", 'say "hi"', """both ' and \""""):
+        assert sorted(int(v.version) for v in versions(c, name)) == [1, 2], name

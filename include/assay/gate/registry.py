@@ -100,13 +100,15 @@ def champion_version(c: MlflowClient, model_name: str) -> str | None:
 
 def versions(c: MlflowClient, model_name: str) -> list[ModelVersion]:
     """Every version of a registered model (all pages; empty if the model is not registered)."""
+    # MLflow's filter grammar has no escape inside a quoted string (a doubled quote silently matches
+    # nothing): quote with the kind the name lacks, or list every version and filter here.
+    quote = next((q for q in ("'", '"') if q not in model_name), None)
+    where = f"name = {quote}{model_name}{quote}" if quote else None
     found: list[ModelVersion] = []
     token: str | None = None
-    # MLflow's filter grammar quotes with single quotes; a quote in a name is escaped by doubling.
-    quoted = model_name.replace("'", "''")
     while True:
-        page = c.search_model_versions(f"name = '{quoted}'", page_token=token)
-        found.extend(page)
+        page = c.search_model_versions(where, page_token=token)
+        found.extend(mv for mv in page if mv.name == model_name)
         token = page.token
         if not token:
             return found
