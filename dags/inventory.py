@@ -60,7 +60,7 @@ def inventory():
         from assay.orchestration import partition_date, run_key
 
         day = partition_date(context)
-        report = run_inventory(get_settings(), day, run_key(context), sources=params["sources"] or None)
+        report = run_inventory(get_settings(), day, run_key(context, params), sources=params["sources"] or None)
         context["outlet_events"][INVENTORY].extra = {"logical_date": day.isoformat()}
         return report.summary()
 

@@ -58,7 +58,7 @@ def profile():
 
         day = partition_date(context)
         report = run_profile(
-            get_settings(), day, run_key(context), assets=params["assets"] or None, force=params["force"]
+            get_settings(), day, run_key(context, params), assets=params["assets"] or None, force=params["force"]
         )
         context["outlet_events"][PROFILES].extra = {"logical_date": day.isoformat()}
         return report.summary()

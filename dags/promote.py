@@ -51,7 +51,7 @@ def promote():
         from assay.orchestration import run_key
         from assay.orchestration.tasks import data_failures
 
-        settings, key = get_settings(), run_key(context)
+        settings, key = get_settings(), run_key(context, params)
         with data_failures():
             # ---- #14.5: reconcile the registry with the ledger before judging (alias protection).
             # Guarded: the module lands with that work; without it the gate runs as before.

@@ -68,7 +68,7 @@ def quality():
         report = run_quality(
             get_settings(),
             partition_date(context),
-            run_key(context),
+            run_key(context, params),
             assets=params["assets"] or None,
             result_format=params["result_format"],
             raise_on_failure=False,

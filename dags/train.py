@@ -79,7 +79,7 @@ def train():
         from assay.training.process import train_in_subprocess
         from assay.training.request import TrainRequest
 
-        request = TrainRequest.from_params(params, partition_date(context), run_key=run_key(context))
+        request = TrainRequest.from_params(params, partition_date(context), run_key=run_key(context, params))
         ids = train_in_subprocess(request)
         return {**ids, "logical_date": request.window_end.isoformat()}
 

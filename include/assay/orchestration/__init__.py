@@ -64,14 +64,18 @@ def run_scope(params: Mapping[str, Any] | None) -> str:
     return "&".join(parts)
 
 
-def run_key(context: Mapping[str, Any]) -> str:
+def run_key(context: Mapping[str, Any], params: Mapping[str, Any] | None = None) -> str:
     """A stable key for the run and its scope: ``dag_id/run_id`` or ``dag_id/run_id?assets=a,b``.
 
     Retries of the same run share it; runs of different sources or assets on one date (or in one
     run id) never share it, so neither replaces the other's run record.
+
+    Args:
+        params: the run's Params; default ``context["params"]`` (a ``@task`` that takes ``params``
+            as an argument no longer has them in ``**context``: pass them).
     """
     run = context["dag_run"]
-    scope = run_scope(context.get("params"))
+    scope = run_scope(params if params is not None else context.get("params"))
     return f"{run.dag_id}/{run.run_id}" + (f"?{scope}" if scope else "")
 
 
