@@ -10,10 +10,11 @@ append-only), tags the version, points `challenger` at it and moves `champion` o
 Runs when `train` emits the `candidate` asset (extra `{model_name, version, run_id, logical_date}`),
 or manually with Params `model_name`, `version` (a positive integer; empty = from the candidate
 asset) and `dry_run` to decide without recording. Before judging, the registry is reconciled with
-the decision ledger (`assay.gate.reconcile`, when installed). A refused candidate is a successful
-run whose return value says `fail`: the refusal is data. The task fails — at once, without retry,
-with the reason as its message — when no decision could be reached (`error`, still recorded) or
-the registry disagrees with the ledger; a store that is down is retried with backoff.
+the decision ledger (`assay.gate.reconcile`, when installed). The task fails — at once, without
+retry, with the reasons as its message, after everything was recorded — when the gate refused a
+candidate (`fail`: it became `challenger`, `champion` stayed), when no decision could be reached
+(`error`), or when the registry disagrees with the ledger; a store that is down is retried with
+backoff. A `dry_run` never fails on a refusal: its return value carries the decision.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def promote():
         from assay.config import get_settings
         from assay.gate.run import gate_for_airflow
         from assay.orchestration import run_key
-        from assay.orchestration.tasks import data_failures
+        from assay.orchestration.tasks import data_failures, fail_on_refusal
 
         settings, key = get_settings(), run_key(context, params)
         with data_failures():
@@ -61,7 +62,10 @@ def promote():
                 reconcile_for_airflow = None
             if reconcile_for_airflow is not None and not params.get("dry_run"):
                 reconcile_for_airflow(settings, {"model_name": params.get("model_name")}, key)
-            return gate_for_airflow(settings, params, context, key)
+            result = gate_for_airflow(settings, params, context, key)
+        if not params.get("dry_run"):
+            fail_on_refusal(result)  # recorded first, then red: a refusal needs a look, not a retry
+        return result
 
     gate()
 

@@ -82,3 +82,16 @@ def test_a_failure_is_recorded_once_per_try_scrubbed(catalog_url):
         catalog_url, "SELECT scope, logical_date, error_type, error, task_id, try_number FROM task_failures")
     assert (scope, day, kind, task, tried) == ("assets=interactions", dt.date(2026, 11, 19), "QualityError", "enforce", 1)
     assert "jane.doe@example.com" not in text and "s3cretpw" not in text and "interactions:2026-11-19" in text
+
+
+def test_a_gate_refusal_fails_the_promote_task_once_with_each_reason():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from assay.orchestration.tasks import fail_on_refusal
+
+    passed = {"decision_id": 1, "decision": "pass", "model_name": "m", "version": "1", "reason": "ok"}
+    refused = {"decision_id": 2, "decision": "fail", "model_name": "m", "version": "2",
+               "reason": "ndcg_at_10 0.61 < champion 0.64"}
+    fail_on_refusal({"decisions": [passed]})  # nothing refused: the run stays green
+    with pytest.raises(AirflowFailException, match=r"gate refused m v2 \(decision #2\): ndcg_at_10 0.61 < champion"):
+        fail_on_refusal({"decisions": [passed, refused]})

@@ -63,6 +63,21 @@ def data_failures(*kinds: type[BaseException]) -> Iterator[None]:
         raise AirflowFailException(str(exc)) from None
 
 
+def fail_on_refusal(result: Mapping[str, Any]) -> None:
+    """Raise ``AirflowFailException`` when the gate refused a candidate (``promote``'s result).
+
+    Called after every decision was recorded (decision rows, version tags, ``challenger``): the
+    evidence is kept, then the run turns red, once, with each refusal and its reason.
+    """
+    refused = [d for d in result.get("decisions", []) if d.get("decision") == "fail"]
+    if refused:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("gate refused " + "; ".join(
+            f"{d.get('model_name')} v{d.get('version')} (decision #{d.get('decision_id')}): {d.get('reason')}"
+            for d in refused))
+
+
 def record_failure(context: Mapping[str, Any]) -> None:
     """``on_failure_callback``: record the failed task in the catalog; never raises.
 
