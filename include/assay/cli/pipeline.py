@@ -45,6 +45,9 @@ def seed(
 def inventory(
     date: Annotated[str | None, typer.Option(help=DATE_HELP)] = None,
     source: Annotated[list[str] | None, typer.Option(help="source name (repeatable); default: all declared")] = None,
+    embeddings: Annotated[
+        bool, typer.Option(help="classify columns with the sentence embedding too (--no-embeddings: rules only)")
+    ] = True,
     allow_empty: Annotated[bool, typer.Option("--allow-empty", help=ALLOW_EMPTY_HELP)] = False,
 ) -> None:
     """Inventory the declared sources for one logical date (what the `inventory` DAG runs)."""
@@ -53,7 +56,7 @@ def inventory(
     day = parse_day(date)
     run_key = cli_run_key("inventory", day, source)
     echo(f"inventory of {', '.join(source) if source else 'every source'} for {day} ({run_key}) ...")
-    report = run_inventory(get_settings(), day, run_key, sources=source or None)
+    report = run_inventory(get_settings(), day, run_key, sources=source or None, use_embeddings=embeddings)
     echo(str(report.summary()))
     if not any(s.seen for s in report.sources):
         _nothing_to_do(f"the inventory of {day} found no asset in {', '.join(source or ['any source'])}", allow_empty)

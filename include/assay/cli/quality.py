@@ -137,7 +137,8 @@ def suites_show(
         if proposal:
             raise
         broken = [str(e) for e in loaded.errors if e.suite_name == split_name(name)[1]]
-        raise ConfigError("; ".join(broken) or f"no suite or proposal {name!r} in {folder} ({why})") from None
+        detail = f" ({why})" if why != name else " (see `assay suites list`)"
+        raise ConfigError("; ".join(broken) or f"no suite or proposal {name!r} in {folder}{detail}") from None
     for line in render.proposal_lines(p, _live_doc(p)):
         echo(line)
 

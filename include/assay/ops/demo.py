@@ -26,8 +26,6 @@ PIPELINE: tuple[str, ...] = ("catalog_maintenance", "seed_shop", "inventory", "p
 #: The demo's own logical date: fixed, so reruns hit the same partition keys. Only the demo uses it
 #: (``assay demo`` passes it explicitly); every other command defaults to the last complete day.
 DEMO_DATE = "2026-11-20"
-#: The former name, kept while ``assay train`` still reads it.
-DEFAULT_DATE = DEMO_DATE
 
 #: Days of shop history the demo seeds (the defect schedule needs 16 or more).
 DEMO_DAYS = 21

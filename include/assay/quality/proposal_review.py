@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,11 +35,6 @@ from assay.quality.suites import (
     split_name,
     suites_dir,
 )
-
-log = logging.getLogger(__name__)
-
-#: Review-item kind of a proposal (``ReviewKind.SUGGESTED_SUITE`` once the catalog's vocabulary has it).
-SUGGESTED_SUITE = "suggested_suite"
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
@@ -258,24 +252,19 @@ def reject_proposal(
 
 
 # ---- the review item ----------------------------------------------------------------------------
-def _review_kind() -> str | None:
-    """The catalog's review kind for proposals, or ``None`` while its vocabulary lacks one."""
+def _review_kind() -> str:
     from assay.catalog.models import ReviewKind
 
-    kind = getattr(ReviewKind, "SUGGESTED_SUITE", None)
-    return None if kind is None else str(kind.value)
+    return ReviewKind.SUGGESTED_SUITE.value
 
 
-def open_review_item(settings: Settings, asset_id: int, suite: str, path: Path, proposal: dict[str, Any]) -> int | None:
-    """Open (or reopen) the review item of a proposal; its id, or ``None`` when the kind is missing."""
+def open_review_item(settings: Settings, asset_id: int, suite: str, path: Path, proposal: dict[str, Any]) -> int:
+    """Open (or reopen) the review item of a proposal (kind ``suggested_suite``, ref ``suite:<source>.<stem>``)."""
     from assay.catalog.db import session
     from assay.catalog.models import ReviewItem
     from assay.catalog.upsert import upsert
 
     kind = _review_kind()
-    if kind is None:
-        log.warning("no review item for the proposal of %s: the catalog has no %r review kind yet", suite, SUGGESTED_SUITE)
-        return None
     added, changed = proposal.get("added", []), proposal.get("changed", [])
     summary = f"suggested suite {suite}: {len(added)} new, {len(changed)} changed expectations to review"
     with session(settings.catalog_url()) as s:
@@ -296,7 +285,7 @@ def _sync_review_item(settings: Settings, p: Proposal, actor: str, when: dt.date
     from assay.catalog.models import ReviewItem
 
     kind = _review_kind()
-    if kind is None or p.pending:
+    if p.pending:
         return
     decided = p.meta.get("decided", [])
     resolution = "; ".join(f"{d['decision']} {d['name']} by {d['by']}" for d in decided)[:2000]
