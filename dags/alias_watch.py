@@ -58,7 +58,7 @@ def alias_watch():
         from assay.orchestration import run_key
 
         try:
-            return reconcile_for_airflow(get_settings(), params, run_key(context))
+            return reconcile_for_airflow(get_settings(), params, run_key(context, params))
         except AliasDriftError as exc:  # a finding is data, not a flake: fail now, without a traceback
             raise AirflowFailException(str(exc)) from None
 
