@@ -221,3 +221,14 @@ def test_propose_accept_validate_from_one_partition(mart):
         report = run_quality(mart.settings, day, f"t/quality/product/{day}", raise_on_failure=False, suites=folder)
         (part,) = report.partitions
         assert {o.expectation_id for o in part.outcomes if not o.success} == failing, day
+
+
+def test_a_large_partition_finds_the_format_on_a_sample_and_counts_it_over_every_row(mart, monkeypatch):
+    """Above SHAPE_SAMPLE rows the shapes come from a sample; the regex is then counted over the partition."""
+    monkeypatch.setattr("assay.quality.evidence.SHAPE_SAMPLE", 50)
+    for days, matching in (((D1,), ROWS), ((D3,), ROWS - 2)):
+        suggestions, _ = _suggest(mart, days)
+        fmt = {e["meta"]["name"]: e for e in suggestions}["proposed_zip_format"]
+        assert fmt["kwargs"]["regex"] == r"^\d{5}$"
+        assert (fmt["meta"]["evidence"]["values"], fmt["meta"]["evidence"]["matching"]) == (ROWS, matching)
+    assert "2 x '9999'" in fmt["meta"]["finding"]  # the odd shapes of the whole partition, not of the sample

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assay.quality.shapes import RARE
+from assay.quality.shapes import RARE, Format
 
 #: Fewest non-null values (over all runs) an exact rule (unique, format, sign, set) rests on.
 MIN_VALUES = 20
@@ -32,6 +32,7 @@ class ColumnEvidence:
         shapes: ``{shape: count}`` of the newest partition's non-null values (``None``: unknown).
         coarse_shapes: the same with letters and digits merged (``X``), for mixed codes.
         pii: the column's values must not appear in the suite (bounds and sets are skipped).
+        format: a format already counted over the whole partition (large partitions: no shapes).
     """
 
     name: str
@@ -40,6 +41,7 @@ class ColumnEvidence:
     shapes: Mapping[str, int] | None = None
     coarse_shapes: Mapping[str, int] | None = None
     pii: bool = False
+    format: Format | None = None
 
 
 def number(value: Any) -> float | None:

@@ -33,6 +33,7 @@ from assay.catalog.models import Asset, ColumnMetrics, Source
 from assay.config import Settings
 from assay.errors import AssayError
 from assay.names import ALL_PARTITIONS
+from assay.quality.shapes import RARE, Format, candidate_formats
 from assay.quality.suggestions import (
     ColumnEvidence,
     Evidence,
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 MAX_SHAPE_LENGTH = 64
 #: Shapes per column (most frequent first) read back from the database.
 TOP_SHAPES = 50
+#: Rows above which a partition's shapes come from a sample and its format is verified by a count.
+SHAPE_SAMPLE = 50_000
+#: A column's (fine shapes, coarse shapes, verified format); shapes are None when only the format is known.
+Shapes = tuple[dict[str, int] | None, dict[str, int] | None, "Format | None"]
 _ASCII = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _FINE = "9" * 10 + "A" * 26 + "a" * 26
 _COARSE = "X" * 62
@@ -64,14 +69,13 @@ def _shaped(metrics: Mapping[str, Any]) -> bool:
 
 
 def sql_shapes(url: str, schema: str, table: str, partition_column: str | None, day: dt.date | None,
-               columns: Sequence[str]) -> dict[str, tuple[dict[str, int], dict[str, int]]]:
+               columns: Sequence[str], *, sample: int | None = None) -> dict[str, tuple[dict[str, int], dict[str, int]]]:
     """``{column: (fine shapes, coarse shapes)}`` of a table partition, in one statement.
 
-    One pass over the partition with ``GROUPING SETS`` (one set per column and shape kind); only the
-    :data:`TOP_SHAPES` most frequent shapes per set are returned.
+    One pass over the partition (its first ``sample`` rows when given) with ``GROUPING SETS`` (one
+    set per column and shape kind); only the :data:`TOP_SHAPES` most frequent shapes per set return.
     """
     from assay.quality.gxrun import sql_identifier as q
-    from assay.sources.sql import source_engine
 
     if not columns:
         return {}
@@ -82,8 +86,9 @@ def sql_shapes(url: str, schema: str, table: str, partition_column: str | None, 
         keys += [f"s{i}", f"x{i}"]
     where = f" WHERE {q(partition_column)} = :day" if partition_column and day is not None else ""
     which = " ".join(f"WHEN GROUPING({k}) = 0 THEN '{k}'" for k in keys)
+    limit = " LIMIT :sample" if sample is not None else ""
     sql = (
-        f"WITH v AS (SELECT {', '.join(selects)} FROM {q(schema)}.{q(table)}{where}), "  # noqa: S608 - quoted
+        f"WITH v AS (SELECT {', '.join(selects)} FROM {q(schema)}.{q(table)}{where}{limit}), "  # noqa: S608 - quoted
         f"g AS (SELECT CASE {which} END AS k, COALESCE({', '.join(keys)}) AS shape, count(*) AS n "
         f"FROM v GROUP BY GROUPING SETS ({', '.join(f'({k})' for k in keys)})) "
         "SELECT k, shape, n FROM (SELECT k, shape, n, row_number() OVER (PARTITION BY k ORDER BY n DESC, shape) AS rk "
@@ -92,16 +97,60 @@ def sql_shapes(url: str, schema: str, table: str, partition_column: str | None, 
     params: dict[str, Any] = {"chars": _ASCII, "fine": _FINE, "coarse": _COARSE, "top": TOP_SHAPES}
     if where:
         params["day"] = day
-    engine = source_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(text(sql), params).all()
-    finally:
-        engine.dispose()
+    if sample is not None:
+        params["sample"] = sample
+    rows = _query(url, sql, params)
     out: dict[str, tuple[dict[str, int], dict[str, int]]] = {c: ({}, {}) for c in columns}
     for k, shape, n in rows:
         column = columns[int(k[1:])]
         out[column][0 if k[0] == "s" else 1][shape] = int(n)
+    return out
+
+
+def _query(url: str, sql: str, params: dict[str, Any]) -> list[Any]:
+    from assay.sources.sql import source_engine
+
+    engine = source_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql), params).all())
+    finally:
+        engine.dispose()
+
+
+def verify_formats(url: str, schema: str, table: str, partition_column: str | None, day: dt.date | None,
+                   candidates: Mapping[str, Sequence[str]]) -> dict[str, Format | None]:
+    """Candidate regexes counted over the whole partition: the first holding for all but :data:`RARE`.
+
+    One aggregate statement (``count(c)`` and ``count(*) FILTER (WHERE c ~ regex)`` per column and
+    candidate), plus, for a column that some values break, the few most frequent shapes of those values.
+    """
+    from assay.quality.gxrun import sql_identifier as q
+
+    pairs = [(c, r) for c in sorted(candidates) for r in dict.fromkeys(candidates[c])]
+    if not pairs:
+        return {}
+    where = f" WHERE {q(partition_column)} = :day" if partition_column and day is not None else ""
+    aggs = ", ".join(f"count({q(c)}), count(*) FILTER (WHERE ({q(c)})::text ~ :r{i})" for i, (c, _) in enumerate(pairs))
+    params: dict[str, Any] = {f"r{i}": r for i, (_, r) in enumerate(pairs)}
+    if where:
+        params["day"] = day
+    (row,) = _query(url, f"SELECT {aggs} FROM {q(schema)}.{q(table)}{where}", params)  # noqa: S608 - quoted
+    out: dict[str, Format | None] = {}
+    for i, (c, regex) in enumerate(pairs):
+        total, covered = int(row[2 * i] or 0), int(row[2 * i + 1] or 0)
+        if out.get(c) is not None or not total or covered < (1 - RARE) * total:
+            out.setdefault(c, None)
+            continue
+        outliers: dict[str, int] = {}
+        if covered < total:
+            and_day = f" AND {q(partition_column)} = :day" if partition_column and day is not None else ""
+            odd = (f"SELECT translate(({q(c)})::text, :chars, :fine) AS s, count(*) FROM {q(schema)}.{q(table)} "  # noqa: S608
+                   f"WHERE {q(c)} IS NOT NULL AND NOT (({q(c)})::text ~ :r)"
+                   f"{and_day} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5")
+            found = _query(url, odd, {"chars": _ASCII, "fine": _FINE, "r": regex, **({"day": day} if where else {})})
+            outliers = {str(shape): int(n) for shape, n in found}
+        out[c] = Format(regex, covered, total, outliers)
     return out
 
 
@@ -122,15 +171,26 @@ def file_shapes(path: Path, root: Path, columns: Sequence[str]) -> dict[str, tup
 
 
 def _shapes(settings: Settings, decls: Declarations, asset: Asset, source: str, partition_key: str,
-            columns: Sequence[str]) -> dict[str, tuple[dict[str, int], dict[str, int]]]:
+            rows: int | None, columns: Sequence[str]) -> dict[str, Shapes]:
+    """Each column's shapes, or for a partition above :data:`SHAPE_SAMPLE` rows its verified format."""
     decl = decls.get(source)
     day = None if partition_key == ALL_PARTITIONS else dt.date.fromisoformat(partition_key)
     if isinstance(decl, SqlSource):
-        return sql_shapes(decl.resolve_url(settings), asset.namespace, asset.name, asset.partition_column, day, columns)
+        url, part = decl.resolve_url(settings), asset.partition_column
+        if rows is None or rows > SHAPE_SAMPLE:
+            # Counting every shape of a large partition sorts every value; a sample finds the format
+            # and one count over every row confirms it (rare odd values included).
+            sampled = sql_shapes(url, asset.namespace, asset.name, part, day, columns, sample=SHAPE_SAMPLE)
+            candidates = {c: candidate_formats(fine) + candidate_formats(coarse) for c, (fine, coarse) in sampled.items()}
+            formats = verify_formats(url, asset.namespace, asset.name, part, day, candidates)
+            return {c: (None, None, formats.get(c)) for c in columns}
+        exact = sql_shapes(url, asset.namespace, asset.name, part, day, columns)
+        return {c: (fine, coarse, None) for c, (fine, coarse) in exact.items()}
     assert isinstance(decl, FileSource)
     root = decl.resolve_root(settings)
     path = Path(asset.location or asset.name)
-    return file_shapes(path if path.is_absolute() else root / path, root, columns)
+    found = file_shapes(path if path.is_absolute() else root / path, root, columns)
+    return {c: (fine, coarse, None) for c, (fine, coarse) in found.items()}
 
 
 def kind_of(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -184,22 +244,23 @@ def gather(settings: Settings, asset_id: int, runs: Sequence[Any], pii: set[str]
         for run_id, column, metrics in rows:
             per_column.setdefault(column, []).append((order[run_id], metrics or {}))
         metrics_of = {c: tuple(m for _, m in sorted(ms, key=lambda x: x[0])) for c, ms in per_column.items()}
-        shapes: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+        shapes: dict[str, Shapes] = {}
         for c, ms in metrics_of.items():
             given = ms[-1].get("shapes")
             if isinstance(given, dict):
-                shapes[c] = ({str(k): int(v) for k, v in given.items()}, {})
+                shapes[c] = ({str(k): int(v) for k, v in given.items()}, {}, None)
         wanted = [c for c, ms in sorted(metrics_of.items()) if c not in shapes and _shaped(ms[-1])]
         decls = declarations or load(default_path(settings))
         try:
             if newest is not None and wanted:
-                shapes.update(_shapes(settings, decls, asset, source, newest.partition_key, wanted))
+                shapes.update(_shapes(settings, decls, asset, source, newest.partition_key, newest.row_count, wanted))
         except (SQLAlchemyError, OSError, AssayError, ValueError) as exc:
             unchecked.append(f"value shapes: {_reason(exc)}")
         columns = {
             c: ColumnEvidence(
                 name=c, kind=kind_of(ms), runs=ms,
-                shapes=shapes.get(c, (None, None))[0], coarse_shapes=shapes.get(c, (None, None))[1] or None,
+                shapes=shapes.get(c, (None, None, None))[0], coarse_shapes=shapes.get(c, (None, None, None))[1] or None,
+                format=shapes.get(c, (None, None, None))[2],
                 pii=c in pii or any(m.get("pii") or m.get("masked") for m in ms),
             )
             for c, ms in metrics_of.items()

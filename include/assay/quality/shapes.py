@@ -100,3 +100,25 @@ def find_format(shapes: Mapping[str, int] | None) -> Format | None:
         return None
     outliers = {s: n for s, n in shapes.items() if s not in members}
     return Format(regex_of(top_shape, fixed=False), group_total, total, outliers)
+
+
+def candidate_formats(shapes: Mapping[str, int] | None, share: float = 0.9) -> list[str]:
+    """Regexes a *sample's* shapes suggest, most specific first, to be counted over every row.
+
+    The largest class-sequence group must hold ``share`` of the sample (looser than :data:`RARE`: a
+    few odd values in a small sample are many in share); its most frequent shape gives the fixed
+    regex and, for code-like shapes, the ``+`` regex. The count over the partition decides.
+    """
+    if not shapes or sum(shapes.values()) <= 0:
+        return []
+    groups: dict[tuple[str, ...], dict[str, int]] = {}
+    for shape, n in shapes.items():
+        groups.setdefault(tuple(ch for ch, _ in _runs_of(shape)), {})[shape] = n
+    key, members = max(groups.items(), key=lambda kv: (sum(kv[1].values()), kv[0]))
+    if sum(members.values()) < share * sum(shapes.values()):
+        return []
+    top_shape = max(members.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    out = [regex_of(top_shape)]
+    if "9" in key and "a" not in key:
+        out.append(regex_of(top_shape, fixed=False))
+    return out

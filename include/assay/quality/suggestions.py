@@ -302,7 +302,7 @@ def _format(out: _Out, col: ColumnEvidence, runs: int) -> bool:
     nn = sum(non_null(m) for m in col.runs)
     if nn < MIN_VALUES:
         return False
-    fmt = find_format(col.shapes) or find_format(col.coarse_shapes)
+    fmt = col.format or find_format(col.shapes) or find_format(col.coarse_shapes)
     if fmt is not None:
         ev: dict[str, Any] = {"values": fmt.total, "matching": fmt.covered, "distinct_shapes": len(col.shapes or {})}
         kwargs: dict[str, Any] = {"column": name, "regex": fmt.regex}
