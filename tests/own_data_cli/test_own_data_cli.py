@@ -285,3 +285,27 @@ def test_no_command_but_the_demo_defaults_to_the_demo_date():
                 hits.append(f"{path.relative_to(ROOT)}:{name}")
     assert sorted(hits) == ["include/assay/cli/pipeline.py:DEMO_DATE", "include/assay/ops/demo.py:2026-11-20",
                             "include/assay/ops/demo.py:DEMO_DATE"], hits
+
+
+def test_two_sources_products_suites_validate_side_by_side_in_one_run(profiled: World):
+    """Same stem, same partition key: GX keeps two suites, the summary two keys, each on its own table."""
+    w = profiled
+
+    def suite(source: str, column: str) -> dict:
+        return {"name": "products", "meta": {"assay": {"source": source, "table": "public.products"}},
+                "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": column},
+                                  "meta": {"name": f"{column}_not_null", "dimension": "completeness",
+                                           "severity": "critical"}}]}
+
+    folder = w.folder / "side-by-side"
+    for source, column in (("shop", "product_id"), ("marketplace", "sku")):
+        (folder / source).mkdir(parents=True)
+        (folder / source / "products.json").write_text(json.dumps(suite(source, column)))
+    out = _ok(w.run("quality", "--date", D2.isoformat(), "--asset", "products", ASSAY_EXPECTATIONS_DIR=str(folder)))
+    # a suite evaluated on the other source's table would fail on the missing column
+    assert "2 of 2 partitions validated" in out, out
+    assert "shop.products:__all__ [products]" in out and "marketplace.products:__all__ [products]" in out
+    rows = execute(w.catalog_url, """
+        SELECT s.name, r.suite_name, r.status FROM quality_runs r JOIN assets a ON a.id = r.asset_id
+        JOIN sources s ON s.id = a.source_id WHERE r.run_key = :k ORDER BY 1""", k=f"cli/quality/products/{D2}")
+    assert rows == [("marketplace", "products", "ok"), ("shop", "products", "ok")]

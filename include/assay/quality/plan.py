@@ -155,6 +155,21 @@ def plan_suite(
     return planned
 
 
+def disambiguate(planned: list[Planned]) -> None:
+    """Prefix ``<source>.`` to targets that two sources share on one partition, so keys stay unique.
+
+    A partition's key (``<target>:<partition>``) is what the summary and the VALIDATED asset event
+    list; without the prefix, two sources' ``products`` tables validated on one day would be one key.
+    Targets no other source shares keep their plain name (the demo's keys do not change).
+    """
+    sources: dict[str, set[str]] = {}
+    for p in planned:
+        sources.setdefault(p.result.key, set()).add(p.source.name)
+    for p in planned:
+        if len(sources[p.result.key]) > 1:
+            p.result.target = f"{p.source.name}.{p.result.target}"
+
+
 def is_selected(p: Planned, wanted: set[str] | None) -> bool:
     """Whether a planned validation is among the ``wanted`` names (target, suite, source, asset)."""
     if wanted is None:

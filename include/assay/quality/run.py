@@ -31,7 +31,7 @@ from assay.errors import ConfigError, SourceError
 from assay.names import ALL_PARTITIONS
 from assay.quality import store
 from assay.quality.masking import mask_result, scrub_text
-from assay.quality.plan import Planned, is_selected, plan_suite, register_asset
+from assay.quality.plan import Planned, disambiguate, is_selected, plan_suite, register_asset
 from assay.quality.report import Outcome, PartitionResult, QualityFailure, QualityReport
 from assay.quality.suites import (
     LoadedSuites,
@@ -378,6 +378,7 @@ def run_quality(
             raise ConfigError(f"no suite covers {', '.join(unknown)}; suites are in {folder}")
     if not loaded.suites and not loaded.errors:
         raise ConfigError(f"no suites {f'of source {source} ' if source else ''}in {folder}")
+    disambiguate(planned)  # two sources' ``products`` on one partition: ``<source>.products`` keys
 
     log.info("quality %s (%s): %d partitions to validate, catalog %s", run_key, logical_date, len(planned), masked(url))
     with session(url) as s:
