@@ -33,8 +33,16 @@ floor and profile interleaved so background load hits both alike):
    column cost more than count/min/max);
 5. for reference, the one-query-per-metric approach against the profile on a 200k-row sample.
 
-The database is dropped at the end unless ``--keep``. The exit status is 1 when a full-size run
-(``--rows`` 5M or more) misses a target.
+6. on the project's ``events`` table and on issue #16's events shape (``events16``, see
+   :mod:`bench.profile_shapes`: md5 session ids every value x8, ~25 rows per user, product ids
+   within 50,000 integers, text queries, prices with nulls, timestamps, booleans), the profile
+   as it runs by default (richer metrics and the value-level PII scan) against issue #16's floor
+   (``count`` per column + ``sum(length)`` of text: floor A) and the count/min/max floor
+   (floor B), and the same profile without the PII scan; target <= 3x floor A at 5M rows.
+
+The default size (``--rows`` 200,000) runs in about a minute on an idle machine; ``--rows 5000000`` is the published
+size, ``--shapes events16`` runs the new shape alone. The database is dropped at the end unless
+``--keep``. The exit status is 1 when a full-size run (``--rows`` 5M or more) misses a target.
 """
 
 from __future__ import annotations
@@ -54,12 +62,15 @@ from sqlalchemy.engine import make_url
 
 from assay.config import Settings
 from assay.profiling.sql import profile_sql
+from bench import profile_shapes
 
 TARGET_FULL = 3.0
 TARGET_DAY = 1.5
 TARGET_DISTINCT = 0.05
 TARGET_RSS_MB = 500.0
 FULL_SIZE = 5_000_000
+DEFAULT_ROWS = 200_000
+SHAPES = ("project", "events16")
 DAY = dt.date(2025, 7, 2)
 
 COLUMNS = (
@@ -198,7 +209,17 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.profile_bench", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--rows", type=int, default=FULL_SIZE, help="rows of each table (default 5,000,000)")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=DEFAULT_ROWS,
+        help="rows of each table (default 200,000; 5,000,000 published)",
+    )
+    parser.add_argument(
+        "--shapes",
+        default=",".join(SHAPES),
+        help="comma-separated: project (events + the 365-day table), events16 (issue #16's shape)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="timings per measurement; the best is kept")
     parser.add_argument(
         "--naive-rows", type=int, default=200_000, help="sample size for the per-metric reference"
@@ -207,13 +228,30 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args(argv)
 
+    shapes = {s.strip() for s in args.shapes.split(",") if s.strip()}
+    if not shapes <= set(SHAPES):
+        parser.error(f"--shapes: one or more of {', '.join(SHAPES)}")
     admin = _admin(args.server_url)
     name = f"assay_profile_bench_{uuid.uuid4().hex[:8]}"
     _autocommit(admin, f'CREATE DATABASE "{name}"')
     url = make_url(admin).set(database=name).render_as_string(hide_password=False)
     eng = create_engine(url)
-    print(f"database {name}: building 2 x {args.rows:,} rows ...", flush=True)
+    print(f"database {name}: building {', '.join(sorted(shapes))} at {args.rows:,} rows ...", flush=True)
     try:
+        missed: list[str] = []
+        if "events16" in shapes:
+            built16 = profile_shapes.build(eng, "events16", profile_shapes.EVENTS16, args.rows)
+            print(f"built events16 in {built16:.1f} s", flush=True)
+            cost = profile_shapes.measure(eng, "events16", profile_shapes.EVENTS16, args.rounds)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print("\n" + "\n".join(profile_shapes.report(cost, TARGET_FULL, rss)), flush=True)
+            if cost.ratio_a > TARGET_FULL:
+                missed.append("events16 profile / floor A")
+        if "project" not in shapes:
+            print(f"load average during the run: {', '.join(f'{x:.1f}' for x in _loadavg())}")
+            if missed:
+                print(f"missed: {', '.join(missed)}")
+            return 1 if missed and args.rows >= FULL_SIZE else 0
         built = _build(eng, "events", args.rows, "DATE '2025-01-01' + (g % 7)")
         built += _build(eng, "daily", args.rows, f"DATE '2025-01-01' + ((g - 1) * 365 / {args.rows})::int")
         with eng.begin() as c:
@@ -228,7 +266,7 @@ def main(argv: list[str]) -> int:
                 text(f"CREATE TABLE events_sample AS SELECT * FROM events WHERE id <= {args.naive_rows}")
             )
         print(f"built in {built:.1f} s", flush=True)
-        return _measure(eng, args)
+        return _measure(eng, args, missed)
     finally:
         eng.dispose()
         if args.keep:
@@ -237,7 +275,7 @@ def main(argv: list[str]) -> int:
             _autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _measure(eng: Engine, args: argparse.Namespace) -> int:
+def _measure(eng: Engine, args: argparse.Namespace, missed: list[str]) -> int:
     def run(sql: str, params: dict[str, Any] | None = None) -> Any:
         with eng.connect() as c:
             return c.execute(text(sql), params or {}).all()
@@ -280,7 +318,12 @@ def _measure(eng: Engine, args: argparse.Namespace) -> int:
     sample_s = min(
         _timed(lambda: profile_sql(eng, "events_sample", "public", None, None))[0] for _ in range(args.rounds)
     )
+    # 5. The project's table against issue #16's floor, with and without the PII scan.
+    project = profile_shapes.measure(eng, "events", COLUMNS, args.rounds)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("\n" + "\n".join(profile_shapes.report(project, TARGET_FULL, rss_mb)))
+    if project.ratio_a > TARGET_FULL:
+        missed.append("events profile / floor A")
 
     print(
         f"\nevents: {prof.row_count:,} rows x {len(COLUMNS)} columns, sample fraction {prof.stats['sample_fraction']:.4g}"
@@ -318,7 +361,7 @@ def _measure(eng: Engine, args: argparse.Namespace) -> int:
     )
     print(f"peak RSS of this process              {rss_mb:8.1f} MB   (target <= {TARGET_RSS_MB:.0f} MB)")
 
-    missed = [
+    missed += [
         label
         for label, ok in (
             ("full profile ratio", full_ratio <= TARGET_FULL),

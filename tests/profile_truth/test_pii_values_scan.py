@@ -126,7 +126,8 @@ def test_a_stray_email_is_counted_reported_and_never_raw(world, caplog):
     url = settings.catalog_url()
     caplog.set_level(logging.DEBUG)
     report = run_profile(settings, DAY, "test/pii")
-    assert len(report.profiled) == 2
+    assert len(report.profiled) == 2 and report.pii_column_count == 2
+    assert "2 columns with PII-looking values" in report.summary()
 
     with session(url) as s:
         rows = {

@@ -23,6 +23,7 @@ class AssetResult:
         row_count: rows in the partition, when profiled.
         anomalies: anomalies found in this partition.
         error: why it failed.
+        pii_columns: columns not classified PII holding PII-looking values (a review item each).
     """
 
     asset_id: int
@@ -33,6 +34,7 @@ class AssetResult:
     row_count: int | None = None
     anomalies: int = 0
     error: str | None = None
+    pii_columns: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,18 @@ class ProfileReport:
     def anomaly_count(self) -> int:
         return sum(r.anomalies for r in self.results)
 
+    @property
+    def pii_column_count(self) -> int:
+        """Columns not classified PII found holding PII-looking values (each has a review item)."""
+        return sum(r.pii_columns for r in self.results)
+
     def summary(self) -> str:
         head = (
             f"profiling {self.logical_date} ({self.run_key}): {len(self.profiled)} profiled, "
             f"{len(self.skipped)} skipped, {len(self.failed)} failed, {self.anomaly_count} anomalies"
         )
+        if self.pii_column_count:
+            head += f", {self.pii_column_count} columns with PII-looking values (review items opened)"
         errors = [f"{r.asset} [{r.partition_key}]: {r.error}" for r in self.failed]
         return "\n".join([head, *errors])
 
@@ -79,6 +88,7 @@ class ProfileReport:
             "skipped": len(self.skipped),
             "failed": len(self.failed),
             "anomalies": self.anomaly_count,
+            "pii_columns": self.pii_column_count,
             "results": [asdict(r) for r in self.results],
         }
 

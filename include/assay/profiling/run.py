@@ -185,6 +185,7 @@ def _profile_one(
         run_id,
         profile.row_count,
         len(findings),
+        pii_columns=pii_columns,
     )
 
 

@@ -31,6 +31,8 @@ from assay.profiling.sql.plan import HASHED, NONE, WHOLE, ColumnPlan, Plan, Tabl
 
 #: PostgreSQL allows 1,664 entries in a target list; keep a margin.
 MAX_COLUMNS = 1600
+#: Most frequent hashes of an every-hash column matched to the row sample's values for its top values.
+HASH_TOPS = 256
 
 #: ``pg_stats`` of a relation (inherited rows first: a partitioned table's own statistics).
 COLUMN_STATS_SQL = (
@@ -300,10 +302,13 @@ def _hash_counted_tops(c: ColumnPlan, values: str) -> str:
     else:
         h = hash_expr(c.col, "x")
         known = f'SELECT DISTINCT ON (1) {h} AS h, x::text AS v {values} ORDER BY 1, x::text COLLATE "C"'
+    # Only the most frequent hashes are joined (a bounded heap sort, not a sort of every hash);
+    # within them, equal counts put the values the sample knows first.
+    top = f"(SELECT hc.h, hc.n FROM hc ORDER BY hc.n DESC LIMIT {HASH_TOPS})"
     return (
-        "(SELECT json_agg(json_build_array(t.v, t.n)) FROM (SELECT sv.v, hc.n FROM hc "
-        f"LEFT JOIN ({known}) AS sv ON sv.h = hc.h "
-        f'ORDER BY hc.n DESC, sv.v IS NULL, sv.v COLLATE "C" LIMIT {TOP_K}) AS t)'
+        "(SELECT json_agg(json_build_array(t.v, t.n)) FROM (SELECT sv.v, ht.n FROM "
+        f"{top} AS ht LEFT JOIN ({known}) AS sv ON sv.h = ht.h "
+        f'ORDER BY ht.n DESC, sv.v IS NULL, sv.v COLLATE "C" LIMIT {TOP_K}) AS t)'
     )
 
 

@@ -1,0 +1,186 @@
+"""Table shapes for the profiling benchmark, and the cost of a profile against a full-scan floor.
+
+``EVENTS16`` is the events table of issue #16, built outside the project's own shapes: 12
+columns with md5 session ids (every value exactly 8 times), about 25 rows per user, product
+ids spanning at most 50,000 integers, text queries, numeric prices with nulls, timestamps and
+booleans. :func:`measure` times, on one table and interleaved (best of ``rounds``):
+
+* floor A: one scan computing ``count(col)`` of every column plus ``sum(length(col))`` of the
+  text columns (issue #16's floor);
+* floor B: ``count``/``min``/``max`` of every column (the floor the project's bench used);
+* the profile as it runs by default (richer metrics and the value-level PII scan);
+* the same profile without the PII scan (``SqlTuning(pii_values=False)``), so the scan's own
+  cost is the difference.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from assay.profiling.sql import SqlTuning, profile_sql
+
+Column = tuple[str, str, str]
+
+#: issue #16's events shape: (name, SQL type, expression of g = 1..rows).
+EVENTS16: tuple[Column, ...] = (
+    ("event_id", "bigint", "g"),
+    ("session_id", "text", "md5(((g - 1) / 8)::text)"),
+    ("user_id", "integer", "((hashint8(g) & 2147483647) % greatest(1, {rows} / 25))::int"),
+    ("product_id", "integer", "1 + (hashint8(g + 1) & 2147483647) % 50000"),
+    (
+        "query",
+        "text",
+        "(ARRAY['red','blue','cheap','large','wireless','organic','kids','vintage'])"
+        "[1 + (hashint8(g + 2) & 2147483647) % 8] || ' ' || "
+        "(ARRAY['shoes','lamp','sofa','phone case','jacket','kettle','desk','tent'])"
+        "[1 + (hashint8(g + 3) & 2147483647) % 8] || ' ' || ((hashint8(g + 4) & 2147483647) % 5000)",
+    ),
+    (
+        "price",
+        "numeric(10,2)",
+        "CASE WHEN (hashint8(g + 5) & 2147483647) % 8 = 0 THEN NULL "
+        "ELSE ((hashint8(g + 6) & 2147483647) % 100000) / 100.0 END",
+    ),
+    ("qty", "smallint", "(1 + (hashint8(g + 7) & 2147483647) % 5)::smallint"),
+    ("event_at", "timestamptz", "TIMESTAMPTZ '2026-11-01 00:00+00' + g * INTERVAL '100 milliseconds'"),
+    ("clicked", "boolean", "(hashint8(g + 8) & 7) = 0"),
+    ("is_mobile", "boolean", "(hashint8(g + 9) & 1) = 0"),
+    (
+        "referrer",
+        "text",
+        "CASE WHEN (hashint8(g + 10) & 2147483647) % 4 = 0 THEN NULL "
+        "ELSE (ARRAY['google','direct','newsletter','partner'])[1 + (hashint8(g + 11) & 2147483647) % 4] END",
+    ),
+    ("score", "double precision", "((hashint8(g + 12) & 2147483647) % 1000000) / 1000.0"),
+)
+
+
+def build(eng: Engine, table: str, columns: Sequence[Column], rows: int, **fmt: str) -> float:
+    """Create and fill ``table`` from ``columns`` (``{rows}`` and ``fmt`` formatted in), analyzed."""
+    started = time.perf_counter()
+    defs = ", ".join(f"{name} {sqltype}" for name, sqltype, _ in columns)
+    exprs = ", ".join(expr.format(rows=rows, **fmt) for _, _, expr in columns)
+    with eng.begin() as c:
+        c.execute(text(f"CREATE TABLE {table} ({defs})"))
+        c.execute(
+            text(f"INSERT INTO {table} SELECT {exprs} FROM generate_series(1, :rows) g"), {"rows": rows}
+        )
+    with eng.connect() as c:
+        c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"VACUUM ANALYZE {table}")
+    return time.perf_counter() - started
+
+
+def floor_a_sql(table: str, columns: Sequence[Column]) -> str:
+    """issue #16's floor: ``count(col)`` of every column, ``sum(length(col))`` of the text ones."""
+    parts = ["count(*)"]
+    for name, sqltype, _ in columns:
+        parts.append(f"count({name})")
+        if sqltype == "text":
+            parts.append(f"sum(length({name}))")
+    return f"SELECT {', '.join(parts)} FROM {table}"
+
+
+def floor_b_sql(table: str, columns: Sequence[Column]) -> str:
+    """count/min/max of every column (booleans: bool_and/bool_or)."""
+    parts = ["count(*)"]
+    for name, sqltype, _ in columns:
+        if sqltype == "boolean":
+            parts.append(f"count({name}), bool_and({name}), bool_or({name})")
+        else:
+            parts.append(f"count({name}), min({name}), max({name})")
+    return f"SELECT {', '.join(parts)} FROM {table}"
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Best-of-rounds timings of one table, and the profile the last round produced."""
+
+    table: str
+    rows: int
+    columns: int
+    floor_a: float
+    floor_b: float
+    profile: float
+    without_pii: float
+    result: Any
+
+    @property
+    def ratio_a(self) -> float:
+        return self.profile / self.floor_a
+
+    @property
+    def ratio_b(self) -> float:
+        return self.profile / self.floor_b
+
+    @property
+    def pii_share(self) -> float:
+        """The PII scan's cost in floors A (profile minus the profile without it)."""
+        return (self.profile - self.without_pii) / self.floor_a
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - started, out
+
+
+def measure(eng: Engine, table: str, columns: Sequence[Column], rounds: int) -> Cost:
+    """Floors A and B, the default profile and the profile without the PII scan, interleaved."""
+
+    def run(sql: str) -> Any:
+        with eng.connect() as c:
+            return c.execute(text(sql)).all()
+
+    times: dict[str, list[float]] = {"a": [], "b": [], "p": [], "n": []}
+    result = None
+    no_pii = SqlTuning(pii_values=False)
+    for _ in range(rounds):
+        times["a"].append(_timed(lambda: run(floor_a_sql(table, columns)))[0])
+        elapsed, result = _timed(lambda: profile_sql(eng, table, "public", None, None))
+        times["p"].append(elapsed)
+        times["b"].append(_timed(lambda: run(floor_b_sql(table, columns)))[0])
+        times["n"].append(_timed(lambda: profile_sql(eng, table, "public", None, None, tuning=no_pii))[0])
+    assert result is not None
+    return Cost(
+        table,
+        result.row_count,
+        len(columns),
+        min(times["a"]),
+        min(times["b"]),
+        min(times["p"]),
+        min(times["n"]),
+        result,
+    )
+
+
+def report(cost: Cost, target: float, rss_mb: float) -> list[str]:
+    """The lines the benchmark prints for one table."""
+    stats = cost.result.stats
+    lines = [
+        f"{cost.table}: {cost.rows:,} rows x {cost.columns} columns; plan {stats.get('plan')}, "
+        f"{stats.get('statements')} statements (probe included), key sets {stats.get('key_sets')}",
+        f"  floor A (count per column + sum(length) of text)  {cost.floor_a:8.2f} s",
+        f"  floor B (count/min/max of every column)           {cost.floor_b:8.2f} s",
+        f"  profile (richer metrics + PII scan)               {cost.profile:8.2f} s   "
+        f"{cost.ratio_a:5.2f} x A (target <= {target} x), {cost.ratio_b:5.2f} x B",
+        f"  profile without the PII scan                      {cost.without_pii:8.2f} s   "
+        f"{cost.without_pii / cost.floor_a:5.2f} x A; the scan itself {cost.pii_share:+.2f} x A",
+        f"  peak RSS of this process so far                   {rss_mb:8.1f} MB",
+    ]
+    cols = cost.result.columns
+    for name in ("session_id", "product_id", "user_id"):
+        m = cols.get(name)
+        if m is None:
+            continue
+        tops = ", ".join(f"{t['value'][:12]}={t['count']}" for t in m["top_values"][:3]) or "none listed"
+        lines.append(
+            f"    {name:11s} distinct {m['distinct']:>10,} ({m['distinct_method']}, error "
+            f"{m['distinct_error']:.2%}{', bound ' + m['distinct_bound'] if m.get('distinct_bound') else ''}); "
+            f"top values {tops} ({m.get('top_values_method')}); {m.get('top_values_note') or ''}"
+        )
+    return lines
