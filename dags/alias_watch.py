@@ -23,6 +23,8 @@ import datetime as dt
 
 from airflow.sdk import Param, dag, task
 
+from assay.orchestration.tasks import record_failure
+
 
 @dag(
     dag_id="alias_watch",
@@ -39,6 +41,7 @@ from airflow.sdk import Param, dag, task
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": dt.timedelta(minutes=10),
         "execution_timeout": dt.timedelta(minutes=10),
+        "on_failure_callback": record_failure,  # every failed task in the catalog's task_failures
     },
     params={
         "model_name": Param(None, type=["null", "string"], minLength=1, maxLength=256,
