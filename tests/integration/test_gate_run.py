@@ -118,7 +118,7 @@ def test_unwaived_critical_failure_refuses_then_waiver_flips_it(world):
 def test_whole_table_partition_is_judged_too(world):
     """The training-set builder lists products validated whole as ``products:<run day>``."""
     from assay.catalog.db import session
-    from assay.catalog.models import Asset, ExpectationResult, QualityRun, TrainingDataset
+    from assay.catalog.models import Asset, ExpectationResult, QualityCurrent, QualityRun, TrainingDataset
 
     with session(world.catalog) as s:
         src_id = s.query(Asset).filter_by(name="search_sessions").one().source_id
@@ -129,6 +129,8 @@ def test_whole_table_partition_is_judged_too(world):
                         run_key="t", status="failed", success=False, critical_failures=1)
         s.add(qr)
         s.flush()
+        s.add(QualityCurrent(suite_name="products", asset_id=prod.id, partition_key="__all__",
+                             logical_date=TRAIN[-1], quality_run_id=qr.id))  # the key's current attempt
         s.add(ExpectationResult(quality_run_id=qr.id, expectation_id="price_positive",
                                 expectation_type="expect_column_values_to_be_between", column_name="price",
                                 dimension="validity", severity="critical", success=False))

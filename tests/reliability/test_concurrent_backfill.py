@@ -55,12 +55,15 @@ def _concurrently(
     return done, time.perf_counter() - t0
 
 
-def _runs(url: str) -> list[tuple]:
+def _runs(url: str, current: bool = True) -> list[tuple]:
+    """The current attempt of each key (issue #14 item 4: every attempt is a row), or every attempt."""
     return rows(
         url,
         """
         SELECT suite_name, asset_id, partition_key, logical_date, id, status, success, critical_failures,
-               warning_failures, error, gx_run_id FROM quality_runs ORDER BY id""",
+               warning_failures, error, gx_run_id FROM quality_runs r"""
+        + (" WHERE id IN (SELECT quality_run_id FROM quality_current)" if current else "")
+        + " ORDER BY id",
     )
 
 
@@ -137,13 +140,13 @@ def test_thirty_days_by_four_workers_all_succeed_one_result_set_each(world, back
     targets = per_day[DAYS[0]]
     assert len(targets) >= 5 and set(targets.values()) == {1}
     assert all(t == targets for t in per_day.values())
-    assert len(runs) == len(DAYS) * len(targets)
+    assert len(runs) == len(DAYS) * len(targets) == len(_runs(url, current=False))  # one attempt each
     # failures only where the data says: the defect day's interactions
     bad = [(r[0], r[3], r[5], r[9]) for r in runs if r[5] != "ok"]
     assert {(suite, day) for suite, day, _, _ in bad} == {("interactions", DEFECT_DAY)}, bad
     assert all(error is None for *_, error in bad), bad  # failed on data, not on an error
     assert rows(
-        url, "SELECT count(*) FROM quality_runs WHERE status = 'running' OR attempt_started_at IS NOT NULL"
+        url, "SELECT count(*) FROM quality_runs WHERE status = 'running'"
     ) == [(0,)]
     # results: none twice, none orphaned, every run has its results
     results = _results(url)
@@ -156,8 +159,10 @@ def test_thirty_days_by_four_workers_all_succeed_one_result_set_each(world, back
 
 
 def test_ten_days_rerun_concurrently_change_no_row(world, backfilled):
+    """Since issue #14 item 4 a rerun adds attempts (was: rewrote the same rows): none changes, one current each."""
     url = world.catalog_url
     before = (_runs(url), _results(url), _cards(url))
+    attempts_before = _runs(url, current=False)
     assert set(TWICE) <= set(RERUN)
     jobs = [(d, f"rerun-1/{d}") for d in RERUN] + [(d, f"rerun-2/{d}") for d in TWICE]
     done, seconds = _concurrently(world.settings, jobs)
@@ -167,14 +172,21 @@ def test_ten_days_rerun_concurrently_change_no_row(world, backfilled):
     failed = {day for (day, _), (ok, _) in done.items() if not ok}
     assert failed <= {DEFECT_DAY}, {job: r for job, r in done.items() if not r[0]}
     after = (_runs(url), _results(url), _cards(url))
-    assert after[0] == before[0]  # same run rows (ids), statuses, counts, GX run ids
-    assert after[1] == before[1]
+    attempts = _runs(url, current=False)
+    assert set(attempts_before) <= set(attempts) and set(before[1]) <= set(after[1])  # no row changed
+    per_day = len(before[0]) // len(DAYS)
+    assert len(attempts) == len(attempts_before) + len(jobs) * per_day  # raced days: both attempts kept
+    def what(runs: list[tuple]) -> list[tuple]:  # a run without its attempt's id and GX run id
+        return sorted(r[:4] + r[5:10] for r in runs)
+    assert what(after[0]) == what(before[0])  # one current per key, saying what it said
+    assert len({(r[1], r[2]) for r in after[1]}) == len(after[1])  # no result twice
     assert after[2] == before[2]
     assert _missing_pages(url) == []
     assert rows(
-        url, "SELECT count(*) FROM quality_runs WHERE status = 'running' OR attempt_started_at IS NOT NULL"
+        url, "SELECT count(*) FROM quality_runs WHERE status = 'running'"
     ) == [(0,)]
     rerun_keys = Counter(
-        k.split("/")[0].split("-")[0] for (k,) in rows(url, "SELECT run_key FROM quality_runs")
+        k.split("/")[0].split("-")[0]
+        for (k,) in rows(url, "SELECT run_key FROM quality_runs WHERE id IN (SELECT quality_run_id FROM quality_current)")
     )
     assert rerun_keys["rerun"] == len(RERUN) * len(before[0]) // len(DAYS)

@@ -141,8 +141,26 @@ def _assert_one_clear_line(rc: int, out: str, err: str, secret: str | None = Non
     return lines[0]
 
 
+def _current_with_attempts(table: str, key: tuple[str, ...]) -> str:
+    """Each key's current attempt as JSON, with 0003's attempt columns read off the key's other attempts.
+
+    Since issue #14 item 4 every attempt is a row of its own and ``<table>_current`` names the
+    record: ``attempt_started_at`` is an attempt of the key still running, ``attempt_error`` why the
+    newest attempt after the record did not replace it (its own ``error``).
+    """
+    same = " AND ".join(f"x.{k} = r.{k}" for k in key)
+    pointer, column = table.replace("_runs", "_current"), table.removesuffix("s") + "_id"
+    return f"""to_jsonb(r) || jsonb_build_object(
+        'attempt_started_at', (SELECT max(x.started_at) FROM {table} x WHERE {same} AND x.status = 'running'),
+        'attempt_error', (SELECT x.error FROM {table} x WHERE {same} AND x.id > r.id AND x.status <> 'running'
+                          ORDER BY x.id DESC LIMIT 1))
+        FROM {table} r JOIN {pointer} c ON c.{column} = r.id"""
+
+
 def _profile_runs(w: World) -> dict[tuple[str, dt.date], dict[str, Any]]:
-    found = rows(w.catalog, "SELECT a.name, r.logical_date, to_jsonb(r) FROM profile_runs r JOIN assets a ON a.id = r.asset_id")
+    found = rows(w.catalog, "SELECT a.name, r.logical_date, "
+                 + _current_with_attempts("profile_runs", ("asset_id", "partition_key", "logical_date"))
+                 + " JOIN assets a ON a.id = r.asset_id")
     return {(name, day): _fields(run) for name, day, run in found}
 
 
@@ -163,6 +181,8 @@ def _running(w: World, table: str) -> list[tuple[Any, ...]]:
 def _in_progress(w: World, table: str) -> int:
     """Rows with an attempt in progress (columns absent before the change: every row counts)."""
     try:
+        if table in ("profile_runs", "quality_runs"):  # an attempt row is in progress while running
+            return rows(w.catalog, f"SELECT count(*) FROM {table} WHERE status = 'running'")[0][0]
         return rows(w.catalog, f"SELECT count(*) FROM {table} WHERE attempt_started_at IS NOT NULL")[0][0]
     except Exception:
         return -1
@@ -329,7 +349,9 @@ run_quality(get_settings(), dt.date.fromisoformat(sys.argv[1]), sys.argv[2], sui
 
 
 def _quality_runs(w: World) -> dict[dt.date, dict[str, Any]]:
-    return {day: _fields(run) for day, run in rows(w.catalog, "SELECT logical_date, to_jsonb(r) FROM quality_runs r")}
+    key = ("suite_name", "asset_id", "partition_key", "logical_date")
+    return {day: _fields(run) for day, run in rows(w.catalog, "SELECT r.logical_date, "
+                                                   + _current_with_attempts("quality_runs", key))}
 
 
 def test_killed_quality_run_keeps_the_previous_result_and_the_next_run_reaps_it(world: World) -> None:
@@ -514,9 +536,10 @@ def test_quality_rerun_that_cannot_run_keeps_the_previous_result(world: World) -
     results = rows(world.catalog, "SELECT expectation_id, success FROM expectation_results WHERE quality_run_id = :r",
                    r=before["id"])
     assert results == [("id_not_null", True)]
+    ((key_id,),) = rows(world.catalog, "SELECT id FROM quality_current WHERE quality_run_id = :r", r=before["id"])
     execute(world.catalog, "INSERT INTO review_items (kind, ref, asset_id, quality_run_id, summary, details) "
             "VALUES ('quality_failure', :ref, :a, :r, 'earlier failure', '{}')",
-            ref=f"{before['id']}/old", a=before["asset_id"], r=before["id"])
+            ref=f"{key_id}/old", a=before["asset_id"], r=before["id"])
 
     execute(world.source, "DROP TABLE alpha")
     report = run_quality(world.settings, DAY, "test/second", suites=suites, raise_on_failure=False)
@@ -526,9 +549,10 @@ def test_quality_rerun_that_cannot_run_keeps_the_previous_result(world: World) -
     assert after["attempt_started_at"] is None and after["attempt_error"], after
     assert rows(world.catalog, "SELECT expectation_id, success FROM expectation_results WHERE quality_run_id = :r",
                 r=before["id"]) == results
-    # The steward's open item is not closed as "passed on re-run"; the failure to run is raised as an item.
-    items = dict(rows(world.catalog, "SELECT ref, status FROM review_items WHERE quality_run_id = :r", r=before["id"]))
-    assert items[f"{before['id']}/old"] == "open" and items[f"{before['id']}/__run__"] == "open", items
+    # The steward's open item is not closed as "passed on re-run"; the failure to run is raised as an item
+    # (on the attempt that could not run, under the key's stable id).
+    items = dict(rows(world.catalog, "SELECT ref, status FROM review_items WHERE ref LIKE :p", p=f"{key_id}/%"))
+    assert items[f"{key_id}/old"] == "open" and items[f"{key_id}/__run__"] == "open", items
 
 
 # ---- catalog behind the code (item 2) --------------------------------------------------------------

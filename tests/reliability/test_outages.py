@@ -198,14 +198,15 @@ def own_server() -> Iterator[Any]:
 
 
 def _profile_records(url: str) -> dict[str, tuple]:
-    """Per table: the profile record and its metrics, without dates, times, ids and run keys."""
+    """Per table: the profile record (the current attempt) and its metrics, without dates, times, ids and run keys."""
     runs = rows(
         url,
         """
-        SELECT a.name, r.status, r.error, r.row_count, r.attempt_started_at IS NOT NULL,
+        SELECT a.name, r.status, r.error, r.row_count, r.status = 'running',
                (SELECT jsonb_object_agg(m.column_name, m.metrics - 'profiled_at')
                 FROM column_metrics m WHERE m.profile_run_id = r.id)::text
-        FROM profile_runs r JOIN assets a ON a.id = r.asset_id WHERE r.logical_date = :d""",
+        FROM profile_runs r JOIN profile_current c ON c.profile_run_id = r.id
+        JOIN assets a ON a.id = r.asset_id WHERE r.logical_date = :d""",
         d=NEXT,
     )
     return {name: rest for name, *rest in runs}
@@ -250,7 +251,7 @@ def test_postgresql_stopped_mid_profile_is_one_line_and_a_rerun_after_restart_co
             assert proc.poll() is None, proc.communicate()[1][-3000:]
             assert time.monotonic() < deadline, "the profile never reached alpha"
             time.sleep(0.2)
-        in_flight = rows(catalog, "SELECT count(*) FROM profile_runs WHERE attempt_started_at IS NOT NULL")
+        in_flight = rows(catalog, "SELECT count(*) FROM profile_runs WHERE status = 'running'")  # an attempt row
         t0 = time.perf_counter()
         assert embedded.down(settings)
         out, err = proc.communicate(timeout=120)
@@ -272,12 +273,12 @@ def test_postgresql_stopped_mid_profile_is_one_line_and_a_rerun_after_restart_co
     state = embedded.up(settings)
     left = rows(
         catalog,
-        "SELECT count(*) FROM profile_runs WHERE status = 'running' OR attempt_started_at IS NOT NULL",
+        "SELECT count(*) FROM profile_runs WHERE status = 'running'",
     )
     run_profile(settings, NEXT, f"cli/{NEXT}")
     assert rows(
         catalog,
-        "SELECT count(*) FROM profile_runs WHERE status = 'running' OR attempt_started_at IS NOT NULL",
+        "SELECT count(*) FROM profile_runs WHERE status = 'running'",
     ) == [(0,)]
     after = _profile_records(catalog)
     assert sorted(after) == ["alpha", "beta"] and all(r[0] == "success" for r in after.values()), after

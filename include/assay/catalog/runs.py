@@ -17,8 +17,8 @@ keep saying exactly what that attempt saw:
 
 **The inventory** (``inventory_runs``, one row per run key) keeps the record-and-attempt columns: a
 row is the *record* of the last finished attempt of its run key and a new attempt only sets
-``attempt_started_at`` until its finish writes the record (:func:`finished_sql`); a failed attempt
-on a successful record keeps it (:func:`fail_attempt`) with the reason in ``attempt_error``.
+``attempt_started_at`` until its finish writes the record (:func:`finished_sql`); an attempt that
+ends without finishing leaves the record with the reason in ``attempt_error`` (:func:`interrupt`).
 
 For both, while an attempt runs its process holds a *shared* advisory lock on the key
 (:func:`held`) on a connection of its own. A process killed (``kill -9``, OOM) or cut from the
@@ -328,21 +328,6 @@ def interrupt(bind: Bind, table: RunTable, row_id: int, reason: str, now: dt.dat
         )
     )
     return bool(bind.execute(stmt).rowcount)  # type: ignore[attr-defined]
-
-
-def fail_attempt(bind: Bind, table: RunTable, row_id: int, reason: str) -> bool:
-    """End a failed attempt on row ``row_id`` keeping its record if that is a success; True if kept.
-
-    A record in ``table.kept_statuses`` stays as it was (status, figures, child rows), with
-    ``reason`` in ``attempt_error``, as :func:`interrupt` does. Otherwise (a first attempt, a
-    failed record) nothing is written: the caller records the failure as the new record.
-    """
-    stmt = (
-        update(table.model)
-        .where(and_(table.column("id") == row_id, table.column("status").in_(table.kept_statuses)))
-        .values(attempt_error=reason, attempt_started_at=None)
-    )
-    return bool(table.kept_statuses) and bool(bind.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
 def _require_head(bind: Bind) -> None:

@@ -319,8 +319,9 @@ def run_quality(
 ) -> QualityReport:
     """Validate the suites in ``expectations/`` on the partitions of ``logical_date``.
 
-    Idempotent: re-running a date rewrites the same quality runs, replaces their expectation
-    results and Data Docs pages, refreshes review items and scorecards.
+    Idempotent for consumers: re-running a date adds a validation attempt per partition (with its
+    results and Data Docs page; earlier attempts are never changed) that becomes the current one
+    of its key, refreshes review items and scorecards.
 
     Args:
         settings: where the catalog, the sources and the GX state folder are.
