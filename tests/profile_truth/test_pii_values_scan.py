@@ -1,7 +1,7 @@
 """Value-level PII (#13 item 7): one stray e-mail in a 100,000-row text column nobody classified as PII.
 
 ``run_profile`` over a SQL table and a landing file: the scan counts it in the column's metrics
-(``pii_values``), a steward review item (kind ``classification``) opens for that column only,
+(``pii_values``), a steward review item (kind ``pii_finding``) opens for that column only,
 and the raw address appears nowhere: not in any catalog row, not in the log records, not in
 the report.
 """
@@ -134,7 +134,7 @@ def test_a_stray_email_is_counted_reported_and_never_raw(world, caplog):
             (m.column_name): m.metrics
             for m in s.query(ColumnMetrics).all()  # both assets: column names differ
         }
-        items = s.query(ReviewItem).filter(ReviewItem.kind == "classification").order_by(ReviewItem.ref).all()
+        items = s.query(ReviewItem).filter(ReviewItem.kind == "pii_finding").order_by(ReviewItem.ref).all()
         found = {(i.asset_id, i.details["column_name"]): (i.summary, i.details) for i in items}
     body = rows["body"]["pii_values"]
     assert body == {"email": {"count": 1, "examples_masked": ["s***@e***.org"]}}
@@ -158,8 +158,8 @@ def test_a_stray_email_is_counted_reported_and_never_raw(world, caplog):
 
     # A rerun refreshes the same items and keeps a steward's status.
     with session(url) as s:
-        s.query(ReviewItem).filter(ReviewItem.kind == "classification").update({"status": "closed"})
+        s.query(ReviewItem).filter(ReviewItem.kind == "pii_finding").update({"status": "closed"})
     run_profile(settings, DAY, "test/pii-2", force=True)
     with session(url) as s:
-        after = s.query(ReviewItem).filter(ReviewItem.kind == "classification").all()
+        after = s.query(ReviewItem).filter(ReviewItem.kind == "pii_finding").all()
     assert len(after) == 2 and {i.status for i in after} == {"closed"}

@@ -4,7 +4,7 @@ The profile's value-level scan (:mod:`assay.classify.pii_scan`) counts, per text
 values that hold an e-mail address, a phone or card number, an IBAN or an IP address. A column
 classified PII is masked anyway; any other column with such values is a question for the
 steward: classify it as PII, or have the data cleaned. One review item (kind
-``classification``) per column, partition and logical date, upserted on ``(kind, ref)`` with
+``pii_finding``) per column, partition and logical date, upserted on ``(kind, ref)`` with
 ``ref = pii_values/<asset id>/<partition>/<logical date>/<column>``, so a rerun refreshes it
 and keeps the steward's status; an item the rerun no longer finds is deleted while still open.
 Only counts and masked examples are written (the summary is screened as well).
@@ -69,7 +69,7 @@ def open_reviews(s: Session, target: Target, day: dt.date, run_id: int, profile:
         non_null = int(profile.columns[column].get("non_null_count") or 0)
         rows.append(
             {
-                "kind": ReviewKind.CLASSIFICATION.value,
+                "kind": ReviewKind.PII_FINDING.value,
                 "ref": review_ref(target.asset_id, target.partition_key, day, column),
                 "asset_id": target.asset_id,
                 "summary": summary(target.label, target.partition_key, column, kinds, non_null),
@@ -88,7 +88,7 @@ def open_reviews(s: Session, target: Target, day: dt.date, run_id: int, profile:
         upsert(s, ReviewItem, rows, ["kind", "ref"], update=["summary", "details"])
     prefix = f"{REF_PREFIX}/{target.asset_id}/{target.partition_key}/{day.isoformat()}/"
     stale = delete(ReviewItem).where(
-        ReviewItem.kind == ReviewKind.CLASSIFICATION.value,
+        ReviewItem.kind == ReviewKind.PII_FINDING.value,
         ReviewItem.ref.startswith(prefix, autoescape=True),
         ReviewItem.status == ReviewStatus.OPEN.value,
     )
