@@ -19,13 +19,13 @@ DAY0 = dt.date(2026, 11, 1)
 
 def profile_history(url: str, table: str, runs: list[tuple[int, dict[str, dict]]], pii: dict[str, str] | None = None) -> int:
     """A source, an asset and one successful profile run per (row_count, {column: metrics})."""
+    from assay.catalog import runs as attempts
     from assay.catalog.db import session
     from assay.catalog.models import (
         AssetColumn,
         AssetKind,
         Classification,
         ColumnMetrics,
-        ProfileRun,
         SourceKind,
     )
     from assay.catalog.upsert import upsert
@@ -35,12 +35,13 @@ def profile_history(url: str, table: str, runs: list[tuple[int, dict[str, dict]]
         source_id = store.ensure_source(s, "shop", SourceKind.SQL, "settings:shop")
         asset_id = store.ensure_asset(s, source_id, "public", table, AssetKind.TABLE, f"public.{table}", "day")
         for i, (rows, columns) in enumerate(runs):
-            (run_id,) = upsert(s, ProfileRun, [{
+            # one profiling attempt per day, the current one of its key (issue #14 item 4)
+            run_id = attempts.start_attempt(s, attempts.PROFILE, {
                 "asset_id": asset_id, "partition_key": (DAY0 + dt.timedelta(days=i)).isoformat(),
-                "logical_date": DAY0 + dt.timedelta(days=i), "run_key": f"t/{i}", "row_count": rows, "status": "success",
-            }], key=["asset_id", "partition_key", "logical_date"])
+                "logical_date": DAY0 + dt.timedelta(days=i), "run_key": f"t/{i}"}, dt.datetime.now(dt.UTC))
             upsert(s, ColumnMetrics, [{"profile_run_id": run_id, "column_name": c, "metrics": m} for c, m in columns.items()],
                    key=["profile_run_id", "column_name"])
+            attempts.finish_attempt(s, attempts.PROFILE, run_id, {"status": "success", "row_count": rows}, dt.datetime.now(dt.UTC))
         for column, label in (pii or {}).items():
             (col_id,) = upsert(s, AssetColumn, [{"asset_id": asset_id, "name": column, "ordinal": 1, "data_type": "text",
                                                  "nullable": True}], key=["asset_id", "name"])

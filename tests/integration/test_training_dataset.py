@@ -255,11 +255,18 @@ def test_a_damaged_folder_is_replaced_on_rebuild(env, built):
 def test_products_must_pass_quality_too(env):
     (run_id, status), = sql(env.catalog_url, """
         SELECT r.id, r.status FROM quality_runs r JOIN assets a ON a.id = r.asset_id
+        JOIN quality_current c ON c.quality_run_id = r.id
         WHERE a.name = 'products' AND r.logical_date = :d""", d=END)
     assert status == "ok"
-    sql(env.catalog_url, "UPDATE quality_runs SET status = 'failed' WHERE id = :i", i=run_id)
+    # a re-validation that failed: a new attempt becomes current (issue #14 item 4: attempts never change)
+    (failed_id,), = sql(env.catalog_url, """
+        INSERT INTO quality_runs (suite_name, asset_id, partition_key, logical_date, run_key, status, success,
+                                  critical_failures, finished_at)
+        SELECT suite_name, asset_id, partition_key, logical_date, 'test/rerun', 'failed', false, 1, now()
+        FROM quality_runs WHERE id = :i RETURNING id""", i=run_id)
+    sql(env.catalog_url, "UPDATE quality_current SET quality_run_id = :n WHERE quality_run_id = :i", n=failed_id, i=run_id)
     try:
-        with pytest.raises(NoValidatedData, match=f"products:{END}: quality run {run_id} .*failed"):
+        with pytest.raises(NoValidatedData, match=f"products:{END}: quality run {failed_id} .*failed"):
             build_training_set(env.settings, END, DAYS)
         # an older products run is not a substitute for the newest one of the window
         with pytest.raises(NoValidatedData, match="products"):
@@ -268,7 +275,8 @@ def test_products_must_pass_quality_too(env):
         earlier = build_training_set(env.settings, END - timedelta(days=1), 2)
         assert f"products:{END - timedelta(days=1)}" in earlier.partitions
     finally:
-        sql(env.catalog_url, "UPDATE quality_runs SET status = :s WHERE id = :i", s=status, i=run_id)
+        sql(env.catalog_url, "UPDATE quality_current SET quality_run_id = :i WHERE quality_run_id = :n", i=run_id,
+            n=failed_id)
 
 
 def test_test_rows_carry_judged_grades_and_train_rows_never_do(env, built):

@@ -152,8 +152,9 @@ def grant_reader(admin_url: str, database: str, reader: str = READER_ROLE) -> No
                     sql.Identifier(owner), who))
 
 
-#: Functions assay's migrations create (``GUARD_FUNCTION`` in migrations/versions/0001_catalog_schema.py).
-CATALOG_FUNCTIONS: tuple[str, ...] = ("assay_refuse_append_only_change",)
+#: Functions assay's migrations create (``GUARD_FUNCTION`` in migrations/versions/0001_catalog_schema.py
+#: and 0004_evidence_attempts.py).
+CATALOG_FUNCTIONS: tuple[str, ...] = ("assay_refuse_append_only_change", "assay_refuse_finished_attempt_change")
 
 
 def _catalog_names() -> tuple[list[str], list[str]]:
