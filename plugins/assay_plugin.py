@@ -1,4 +1,4 @@
-"""assay's Airflow plugin: the steward app (Data Docs) under /assay and links in the UI nav.
+"""assay's Airflow plugin: the steward app (pages, actions, Data Docs) under /assay and links in the UI nav.
 
 Importing this module builds nothing and reads no settings: every Airflow process imports the
 plugins (scheduler, DAG processor, workers), and only the API server serves the app. The plugin's
@@ -27,10 +27,17 @@ def _steward_apps() -> list[dict[str, Any]]:
 
 @cache
 def _nav_links() -> list[dict[str, Any]]:
-    """Data Docs (served by the steward app) and MLflow in the UI's Browse menu (``external_views``)."""
+    """The steward pages and Data Docs (served by the steward app) and MLflow in the UI's Browse menu."""
     from assay.config import get_settings
 
     return [
+        {
+            "name": "Steward",
+            "href": "assay/",
+            "url_route": "assay-steward",
+            "destination": "nav",
+            "category": "browse",
+        },
         {
             "name": "Data Docs",
             "href": "assay/data-docs/index.html",

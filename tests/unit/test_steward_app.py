@@ -53,7 +53,7 @@ def test_plugin_registers_app_and_links():
     assert plugin.fastapi_apps[0]["url_prefix"] == "/assay"
     assert plugin().fastapi_apps[0]["app"] is plugin.fastapi_apps[0]["app"]  # built once per process
     names = {v["name"] for v in plugin.external_views}
-    assert names == {"Data Docs", "MLflow"}
+    assert names == {"Steward", "Data Docs", "MLflow"}
     assert all(not v["href"].startswith("/") for v in plugin.external_views)
 
 

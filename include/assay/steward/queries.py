@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from assay.catalog.db import engine
+from assay.catalog.models.enums import Dimension
 from assay.config import Settings
 
 #: Days shown by the charts and the calendar.
@@ -161,28 +162,41 @@ def profile_history(settings: Settings, asset_id: int, *, days: int = WINDOW_DAY
 
 
 def quality_calendar(settings: Settings, *, days: int = WINDOW_DAYS, asset_id: int | None = None,
-                     limit: int = 40) -> dict[str, Any]:
-    """Pass/warn/fail per asset and day over the last ``days`` days with results (current attempts)."""
+                     limit: int = 40, offset: int = 0) -> dict[str, Any]:
+    """Pass/warn/fail per asset and day over the last ``days`` days with results (current attempts).
+
+    One page of assets (``limit`` from ``offset``, by source and name) among those with results in
+    the window; ``total`` is how many have results.
+    """
     with reading(settings) as c:
         end = c.execute(text("SELECT max(logical_date) FROM quality_current")).scalar() or dt.date.today()
         start = end - dt.timedelta(days=days - 1)
+        shown = _rows(
+            c, "SELECT a.id, s.name || '.' || a.name AS label, count(*) OVER () AS total FROM assets a "
+               "JOIN sources s ON s.id = a.source_id WHERE (CAST(:aid AS bigint) IS NULL OR a.id = :aid) "
+               "AND EXISTS (SELECT 1 FROM quality_current qc WHERE qc.asset_id = a.id "
+               "AND qc.logical_date BETWEEN :start AND :end) ORDER BY s.name, a.name, a.id LIMIT :limit OFFSET :offset",
+            start=start, end=end, aid=asset_id, limit=limit, offset=offset)
+        labels = {r["id"]: r["label"] for r in shown}
         cells = _rows(
-            c, "SELECT a.id AS asset_id, s.name || '.' || a.name AS label, qc.logical_date AS day, "
-               "bool_or(r.status IN ('failed', 'error')) AS failed, bool_or(r.warning_failures > 0) AS warned "
-               "FROM quality_current qc JOIN quality_runs r ON r.id = qc.quality_run_id "
-               "JOIN assets a ON a.id = qc.asset_id JOIN sources s ON s.id = a.source_id "
-               "WHERE qc.logical_date BETWEEN :start AND :end AND (CAST(:aid AS bigint) IS NULL OR qc.asset_id = :aid) "
-               "AND qc.asset_id IN (SELECT asset_id FROM quality_current WHERE logical_date BETWEEN :start AND :end "
-               "GROUP BY asset_id ORDER BY bool_or(true) DESC, asset_id LIMIT :limit) "
-               "GROUP BY a.id, s.name, a.name, qc.logical_date", start=start, end=end, aid=asset_id, limit=limit)
-    return {"start": start, "end": end, "cells": cells}
+            c, "SELECT qc.asset_id, qc.logical_date AS day, bool_or(r.status IN ('failed', 'error')) AS failed, "
+               "bool_or(r.warning_failures > 0) AS warned FROM quality_current qc "
+               "JOIN quality_runs r ON r.id = qc.quality_run_id WHERE qc.asset_id = ANY(:ids) "
+               "AND qc.logical_date BETWEEN :start AND :end GROUP BY qc.asset_id, qc.logical_date",
+            ids=list(labels), start=start, end=end) if labels else []
+    for cell in cells:
+        cell["label"] = labels[cell["asset_id"]]
+    total = int(shown[0]["total"]) if shown else 0
+    return {"start": start, "end": end, "cells": cells, "total": total, "labels": list(labels.values())}
 
 
 def results(settings: Settings, *, asset_id: int, day: dt.date, only_failed: bool = False) -> list[dict[str, Any]]:
     """Each current result of one asset and day, with its run (suite, Data Docs URL, attempt)."""
     with reading(settings) as c:
         return _rows(
-            c, "SELECT e.id, e.expectation_id, e.expectation_type, e.column_name, e.dimension, e.severity, e.success, e.observed_value, e.unexpected_count, e.unexpected_percent, e.details, e.waived, e.waiver_id, r.id AS run_id, r.suite_name, r.partition_key, r.data_docs_url, r.status "
+            c, "SELECT e.id, e.expectation_id, e.expectation_type, e.column_name, e.dimension, e.severity, "
+               "e.success, e.observed_value, e.unexpected_count, e.unexpected_percent, e.details, e.waived, e.waiver_id, "
+               "r.id AS run_id, r.suite_name, r.partition_key, r.data_docs_url, r.status "
                "FROM quality_current qc JOIN quality_runs r ON r.id = qc.quality_run_id "
                "JOIN expectation_results e ON e.quality_run_id = r.id "
                "WHERE qc.asset_id = :aid AND qc.logical_date = :day AND (NOT :only OR NOT e.success) "
@@ -194,7 +208,7 @@ def attempts_of(settings: Settings, *, asset_id: int, day: dt.date) -> list[dict
     """Every attempt (current and superseded) of one asset and day, newest first."""
     with reading(settings) as c:
         return _rows(c, "SELECT r.id, r.suite_name, r.status, r.started_at, r.finished_at, r.error, "
-                        "r.id IN (SELECT quality_run_id FROM quality_current) AS is_current FROM quality_runs r "
+                        "EXISTS (SELECT 1 FROM quality_current c WHERE c.quality_run_id = r.id) AS is_current FROM quality_runs r "
                         "WHERE r.asset_id = :aid AND r.logical_date = :day ORDER BY r.id DESC LIMIT 50",
                      aid=asset_id, day=day)
 
@@ -202,25 +216,34 @@ def attempts_of(settings: Settings, *, asset_id: int, day: dt.date) -> list[dict
 def run_results(settings: Settings, run_id: int) -> dict[str, Any] | None:
     """One attempt (current or superseded) and its results."""
     with reading(settings) as c:
-        run = _rows(c, "SELECT r.*, r.id IN (SELECT quality_run_id FROM quality_current) AS is_current "
+        run = _rows(c, "SELECT r.*, EXISTS (SELECT 1 FROM quality_current c WHERE c.quality_run_id = r.id) "
+                       "AS is_current "
                        "FROM quality_runs r WHERE r.id = :id", id=run_id)
         if not run:
             return None
         out = run[0]
-        out["results"] = _rows(c, "SELECT e.id, e.expectation_id, e.expectation_type, e.column_name, e.dimension, e.severity, e.success, e.observed_value, e.unexpected_count, e.unexpected_percent, e.details, e.waived, e.waiver_id FROM expectation_results e WHERE e.quality_run_id = :id "
+        out["results"] = _rows(c, "SELECT e.id, e.expectation_id, e.expectation_type, e.column_name, e.dimension, e.severity, "
+                                  "e.success, e.observed_value, e.unexpected_count, e.unexpected_percent, e.details, e.waived, e.waiver_id "
+                                  "FROM expectation_results e WHERE e.quality_run_id = :id "
                                   "ORDER BY e.success, e.severity, e.expectation_id LIMIT 500", id=run_id)
     return out
 
 
 def scorecard(settings: Settings, *, days: int = WINDOW_DAYS, asset_id: int | None = None) -> list[dict[str, Any]]:
-    """Mean score per dimension and day (all assets, or one) from the scorecards table."""
+    """Mean score per dimension and day (all assets, or one) from the scorecards table.
+
+    One pass over the window's rows, one ``->>`` per dimension (the closed list of
+    :class:`~assay.catalog.models.Dimension`): no row per (asset, day, dimension) is made.
+    """
+    dims = [d.value for d in Dimension]
+    means = ", ".join(f"avg(CAST(dimension_scores->>'{d}' AS double precision)) AS \"{d}\"" for d in dims)
     with reading(settings) as c:
         end = c.execute(text("SELECT max(day) FROM scorecards")).scalar() or dt.date.today()
-        return _rows(
-            c, "SELECT day, d.key AS dimension, avg(CAST(d.value AS double precision)) AS score FROM scorecards, "
-               "jsonb_each_text(dimension_scores) d WHERE day > :start AND d.value IS NOT NULL "
-               "AND (CAST(:aid AS bigint) IS NULL OR asset_id = :aid) GROUP BY day, d.key ORDER BY day",
+        per_day = _rows(
+            c, "SELECT day, " + means + " FROM scorecards WHERE day > :start "  # noqa: S608 - closed enum names
+               "AND (CAST(:aid AS bigint) IS NULL OR asset_id = :aid) GROUP BY day ORDER BY day",
             start=end - dt.timedelta(days=days), aid=asset_id)
+    return [{"day": r["day"], "dimension": d, "score": r[d]} for r in per_day for d in dims if r[d] is not None]
 
 
 def waivers(settings: Settings, *, include_revoked: bool = False, limit: int = 200) -> list[dict[str, Any]]:
@@ -247,14 +270,6 @@ def alias_events(settings: Settings, *, model_name: str = "", limit: int = 100) 
     with reading(settings) as c:
         return _rows(c, "SELECT * FROM alias_events WHERE (:m = '' OR model_name = :m) "
                         "ORDER BY moved_at DESC, id DESC LIMIT :limit", m=model_name, limit=limit)
-
-
-def rollback_choices(settings: Settings, model_name: str) -> list[str]:
-    """Versions of ``model_name`` with at least one passing gate decision (the only rollback targets)."""
-    with reading(settings) as c:
-        return [r["version"] for r in _rows(
-            c, "SELECT version, max(decided_at) AS at FROM gate_decisions WHERE model_name = :m AND decision = 'pass' "
-               "GROUP BY version ORDER BY at DESC", m=model_name)]
 
 
 def audit(settings: Settings, *, limit: int = 100, target_kind: str = "", target_id: str = "") -> list[dict[str, Any]]:

@@ -190,7 +190,7 @@ def _read_pages(app: FastAPI, settings: Settings, signed_in: Any) -> None:
     def quality(request: Request, user: Any = signed_in) -> HTMLResponse:
         p = request.query_params
         return _render(request, user, "Quality", pages.quality_page(settings, _base(request), _int(p.get("asset")),
-                                                                   _day(p.get("day"))))
+                                                                    _day(p.get("day")), _int(p.get("offset")) or 0))
 
     @app.get("/quality/runs/{run_id}", response_class=HTMLResponse)
     def quality_run(run_id: int, request: Request, user: Any = signed_in) -> HTMLResponse:

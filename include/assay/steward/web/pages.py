@@ -19,6 +19,7 @@ from assay.steward.web import svg
 from assay.steward.web.html import e, form, link, pager, query, select, status_class, t, table
 
 PAGE_SIZE = 50
+CALENDAR_ROWS = 40
 REVIEW_KINDS = ("quality_failure", "anomaly", "schema_change", "classification", "suggested_suite", "pii_finding")
 REASONS = ("expected", "false_positive", "missing_data", "duplicates", "out_of_bounds", "fixed", "other")
 
@@ -148,21 +149,23 @@ RESULT_HEADS = ("verdict", "expectation", "type", "column", "dimension", "severi
                 "examples (masked)", "docs")
 
 
-def quality_page(settings: Settings, base: str, asset_id: int | None, day: dt.date | None) -> str:
-    """Heat-map calendar (asset × day), scorecard by dimension, and one asset-day's results."""
-    cal = q.quality_calendar(settings, asset_id=asset_id)
+def quality_page(settings: Settings, base: str, asset_id: int | None, day: dt.date | None, offset: int = 0) -> str:
+    """Heat-map calendar (asset × day, a page of assets), scorecard by dimension, one asset-day's results."""
+    cal = q.quality_calendar(settings, asset_id=asset_id, limit=CALENDAR_ROWS, offset=offset)
     days = [cal["start"] + dt.timedelta(days=i) for i in range((cal["end"] - cal["start"]).days + 1)]
     cells: dict[tuple[str, dt.date], str] = {}
     links: dict[str, str] = {}
     for c in cal["cells"]:
         cells[(c["label"], c["day"])] = "fail" if c["failed"] else "warn" if c["warned"] else "pass"
         links[c["label"]] = f"{base}quality{query({'asset': c['asset_id']})}"
-    labels = sorted({c["label"] for c in cal["cells"]})
+    labels = cal["labels"]
     score = q.scorecard(settings, asset_id=asset_id)
     series: dict[str, list[tuple[dt.date, float | None]]] = defaultdict(list)
     for s in score:
         series[s["dimension"]].append((s["day"], s["score"]))
-    out = [f"<h2>Results per asset and day</h2>{svg.calendar(labels, days, cells, links)}",
+    paging = "" if asset_id is not None else pager(f"{base}quality", {}, offset=offset, limit=CALENDAR_ROWS,
+                                                    total=cal["total"])
+    out = [f"<h2>Results per asset and day</h2>{paging}{svg.calendar(labels, days, cells, links)}",
            f"<h2>Scorecard by dimension</h2>{svg.lines('mean score by dimension', series)}"]
     if asset_id is not None:
         asset_days = sorted({c["day"] for c in cal["cells"] if c["asset_id"] == asset_id}, reverse=True)
@@ -271,6 +274,8 @@ def suites_page(settings: Settings, base: str, csrf: str) -> str:
 
 def models_page(settings: Settings, base: str, csrf: str, model: str) -> str:
     """Gate decisions with checks and evidence, alias history, rollback to a version that passed."""
+    from assay.steward.web.service import steward_service
+
     decisions = q.decisions(settings, model_name=model)
     out = []
     for d in decisions:
@@ -292,7 +297,7 @@ def models_page(settings: Settings, base: str, csrf: str, model: str) -> str:
                     e(a["decision_id"]), e(a["actor"]), t(a["reason"])] for a in aliases], empty="No alias moves.")
     rollbacks = []
     for name in names:
-        ok = q.rollback_choices(settings, name)
+        ok = steward_service().rollback_options(settings, name)
         if ok:
             rollbacks.append(form(f"{base}models/{quote(name, safe='')}/rollback", csrf,
                                   f"{e(name)} to {select('version', ok, None, blank='version…')} ", "Roll back"))
