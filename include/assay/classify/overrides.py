@@ -1,4 +1,8 @@
-"""Steward overrides win over automatic classifications: a pure function, no database."""
+"""Steward overrides win over automatic classifications: pure functions, no database.
+
+The steward service (:func:`assay.steward.service.override_classification`) stores an override as the
+column's ``steward`` row built by :func:`overriding`; readers apply :func:`effective`.
+"""
 
 from __future__ import annotations
 
@@ -55,19 +59,26 @@ def effective(
             continue
         if override.label == NO_LABEL:
             continue
-        out.append(
-            Classification(
-                kind=override.kind,
-                label=override.label,
-                score=1.0,
-                method="override",
-                evidence={
-                    "override": True,
-                    "reason": override.reason,
-                    "decided_by": override.decided_by,
-                    "auto_label": replaced.label if replaced else None,
-                    "auto_score": replaced.score if replaced else None,
-                },
-            )
-        )
+        out.append(overriding(override, replaced))
     return out
+
+
+def overriding(override: Override, replaced: Classification | None) -> Classification:
+    """The classification a steward's ``override`` stands for (score 1.0, method ``override``).
+
+    The evidence keeps the automatic label and score it replaced, and the steward's reason; the
+    steward service stores it as the column's ``steward`` row (label ``none`` included).
+    """
+    return Classification(
+        kind=override.kind,
+        label=override.label,
+        score=1.0,
+        method="override",
+        evidence={
+            "override": True,
+            "reason": override.reason,
+            "decided_by": override.decided_by,
+            "auto_label": replaced.label if replaced else None,
+            "auto_score": replaced.score if replaced else None,
+        },
+    )

@@ -18,7 +18,7 @@ from typing import Any
 import typer
 
 from assay.catalog.urls import scrub, urls_of
-from assay.cli import gate, pipeline, platform, quality, train
+from assay.cli import gate, pipeline, platform, quality, steward, train
 from assay.cli.output import echo
 from assay.config import get_settings
 from assay.errors import AssayError, ConfigError
@@ -31,6 +31,7 @@ pipeline.register(app)
 quality.register(app)
 train.register(app)
 gate.register(app)
+steward.register(app)
 
 #: Attributes the ``handle_error`` listener sets on a SQLAlchemy error: the masked URL of the
 #: engine that raised it, and whether the connection was lost (or never made).

@@ -76,6 +76,7 @@ from assay.catalog.models.quality import (
     Scorecard,
     Waiver,
 )
+from assay.catalog.models.steward import ResolutionReason, StewardAudit  # noqa: F401  (steward audit)
 from assay.catalog.models.training import (
     AliasEvent,
     GateDecision,

@@ -19,6 +19,7 @@ from assay.catalog.models.base import (
     one_of,
 )
 from assay.catalog.models.enums import Dimension, QualityStatus, ReviewKind, ReviewStatus, Severity
+from assay.catalog.models.steward import ResolutionReason
 
 
 class QualityRun(Base):
@@ -134,6 +135,7 @@ class ReviewItem(Base):
         UniqueConstraint("kind", "ref"),
         one_of("kind", ReviewKind),
         one_of("status", ReviewStatus),
+        one_of("resolution_reason", ResolutionReason),  # NULL passes: open items and the stages' closes
         Index(None, "asset_id", "status"),
         Index(None, "quality_run_id"),
         Index(None, "anomaly_id"),
@@ -159,6 +161,12 @@ class ReviewItem(Base):
     closed_at: Mapped[dt.datetime | None]
     created_at: Mapped[Now]
     updated_at: Mapped[Now]
+    # The steward's workflow (assay.steward): acknowledge -> assign -> resolve with a reason code.
+    acknowledged_by: Mapped[str | None]
+    acknowledged_at: Mapped[dt.datetime | None]
+    assigned_to: Mapped[str | None]
+    assigned_at: Mapped[dt.datetime | None]
+    resolution_reason: Mapped[str | None] = mapped_column(comment="ResolutionReason of a steward's close")
 
 
 class Scorecard(Base):
