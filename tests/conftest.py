@@ -27,7 +27,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 # Imported after the lines above (pytest reads this name once the module has run); importable as
 # ``support`` because pytest puts this folder on sys.path for its conftest.
-pytest_plugins = ["support.db", "support.worlds", "support.gate_world", "support.airflow", "support.models"]
+pytest_plugins = ["support.db", "support.worlds", "support.gate_world", "support.airflow", "support.models",
+                  "support.standalone"]
 
 if TYPE_CHECKING:
     from assay.config import Settings
