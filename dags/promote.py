@@ -15,6 +15,14 @@ retry, with the reasons as its message, after everything was recorded — when t
 candidate (`fail`: it became `challenger`, `champion` stayed), when no decision could be reached
 (`error`), or when the registry disagrees with the ledger; a store that is down is retried with
 backoff. A `dry_run` never fails on a refusal: its return value carries the decision.
+
+With `require_approval` in the policy (`always`, or `when_waived`: the training data relied on
+waived results), a passing decision is held: `champion` stays, and the `approve` task (Airflow's
+ApprovalOperator, `assay.orchestration.approval`) asks a person in Browse → Required Actions or
+through `PATCH …/taskInstances/approve/-1/hitlDetails`. The answer is a decision row of its own
+with the responding user: *Approve* moves `champion`; *Reject* (or no answer within
+`approval_hours`) leaves it and fails the task. `approve` is skipped when nothing is held; manual
+runs (`airflow dags test`, `make demo`) and backfills do not wait unless `approval_hours` is set.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from airflow.sdk import Param, dag, task
 from assay import names
 from assay.assets import CANDIDATE
 from assay.orchestration import params as P
+from assay.orchestration.approval import GateApproval, approval_hours_param
 from assay.orchestration.tasks import default_args
 
 
@@ -42,6 +51,7 @@ from assay.orchestration.tasks import default_args
         "model_name": P.model_name(names.MODEL_NAME),
         "version": P.version("model version to judge; empty = from the candidate asset"),
         "dry_run": Param(False, type="boolean", description="decide only: record nothing, move no alias"),
+        "approval_hours": approval_hours_param(),
     },
 )
 def promote():
@@ -67,7 +77,9 @@ def promote():
             fail_on_refusal(result)  # recorded first, then red: a refusal needs a look, not a retry
         return result
 
-    gate()
+    # Between a passing decision and the champion move when the policy asks for a person (skipped
+    # otherwise). A rejection is AirflowFailException (no retry); an infrastructure error retries and asks again.
+    gate() >> GateApproval(task_id="approve", execution_timeout=dt.timedelta(minutes=10))
 
 
 promote()

@@ -8,19 +8,27 @@ expectation result is stored in the catalog with its dimension and severity, PII
 open review items for stewards; waivers exempt named expectations for a time window. Data Docs
 (masked) are rebuilt and daily scorecards recomputed.
 
-Four tasks: `wait_for_data` returns at once when the day's partitions are there (a late day is
+Five tasks: `wait_for_data` returns at once when the day's partitions are there (a late day is
 one freshness failure, and nothing is validated); `validate` records everything and returns a
 small summary; `publish` emits the `validated` asset with `{"logical_date", "partitions": [...]}`
 for the partitions with no unwaived critical failure — only when at least one *day* partition
 passed (dimension tables alone are not a day's data; skipped otherwise, with the reason);
-`enforce` then fails the run, without retry, with a summary naming each critical failure or error.
+`review` (human-in-the-loop, `assay.orchestration.hitl`) asks a steward — Browse → Required
+Actions, or `PATCH …/taskInstances/review/-1/hitlDetails` — to **Waive** the unwaived critical
+failures (reason, expiry, comment: the waivers are recorded with the responding user, the failed
+suites are validated again and the day is published as `validated`) or **Fail**; no answer within
+`review_hours` is a Fail. It is skipped when nothing is reviewable or nobody is asked (manual runs
+such as `airflow dags test` / `make demo`, and backfills, unless `review_hours` is set).
+`enforce` then fails the run, without retry, with a summary naming each critical failure or error
+that is still unwaived.
 
 **Runs when `profile` emits its asset**, never on a clock of its own. Manual run or backfill for
 day D: logical date D (data interval D 00:00 → D+1 00:00 UTC); `airflow backfill create --dag-id
 quality --from-date D1 --to-date D2 --max-active-runs 1` (or `POST /api/v2/backfills`) covers
 D1..D2 inclusive. Params: `assets` (tables such as `interactions`, file targets such as
 `feeds/northwind`, or suite names; empty = all), `result_format` (GX's `SUMMARY` by default),
-`arrival_deadline_hours` (empty = 24).
+`arrival_deadline_hours` (empty = 24), `review_hours` (empty = 24 for scheduled and
+asset-triggered runs, 0 = do not ask for manual runs and backfills).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from airflow.sdk import AssetOrTimeSchedule, Param, TriggerRule, dag, task
 from assay.assets import PROFILES, VALIDATED
 from assay.orchestration import params as P
 from assay.orchestration.arrival import PartitionArrivalSensor
+from assay.orchestration.hitl import QualityReview, review_hours_param
 from assay.orchestration.tasks import default_args
 from assay.orchestration.timetable import DailyPartitions
 
@@ -54,6 +63,7 @@ from assay.orchestration.timetable import DailyPartitions
             description="how much GX keeps of failing values (always PII-masked)",
         ),
         "arrival_deadline_hours": P.deadline_hours(),
+        "review_hours": review_hours_param(),
     },
 )
 def quality():
@@ -93,19 +103,26 @@ def quality():
         }
         return partitions
 
-    # Runs after a skipped publish too. A data failure is a decision, not a flake: it fails at once,
-    # without retry; a steward fixes or waives, then clears `validate`.
+    # A steward may waive the day's critical failures (recorded with their name) or fail the run;
+    # skipped when nothing is reviewable or nobody is asked. Its data outcomes are AirflowFailException
+    # (no retry); an infrastructure error retries, which asks again.
+    review = QualityReview(task_id="review", outlets=[VALIDATED],
+                           trigger_rule=TriggerRule.NONE_FAILED, execution_timeout=dt.timedelta(minutes=30))
+
+    # Runs after a skipped publish or review too. A data failure is a decision, not a flake: it fails at
+    # once, without retry; after a Waive it judges the re-validated summary the review returned.
     @task(trigger_rule=TriggerRule.NONE_FAILED, execution_timeout=dt.timedelta(minutes=5))
-    def enforce(summary: dict) -> None:
+    def enforce(summary: dict, **context) -> None:
         from assay.orchestration.tasks import data_failures
         from assay.quality import enforce as enforce_summary
 
+        reviewed = context["ti"].xcom_pull(task_ids="review")
         with data_failures():
-            enforce_summary(summary)
+            enforce_summary(reviewed or summary)
 
     summary = validate()
     wait >> summary
-    publish(summary) >> enforce(summary)
+    publish(summary) >> review >> enforce(summary)
 
 
 quality()

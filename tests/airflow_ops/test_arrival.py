@@ -102,7 +102,7 @@ def test_a_late_day_is_one_freshness_failure_and_nothing_else(late_world, mlflow
     airflow_db, log = dags_test(settings, "quality", DAY2.isoformat())
     states = dict(rows(airflow_db, "SELECT task_id, state FROM task_instance WHERE dag_id = 'quality'"))
     assert states == {"wait_for_data": "failed", "validate": "upstream_failed", "publish": "upstream_failed",
-                      "enforce": "upstream_failed"}, log[-3000:]
+                      "review": "upstream_failed", "enforce": "upstream_failed"}, log[-3000:]
     assert "freshness:" in log and "shop:public/interactions (no rows with day = 2026-11-02)" in log
     assert rows(airflow_db, "SELECT try_number FROM task_instance WHERE task_id = 'wait_for_data'") == [(1,)]
     assert rows(airflow_db, "SELECT count(*) FROM asset_event") == [(0,)]

@@ -51,6 +51,17 @@ class AliasProtection(StrEnum):
     RESTORE = "restore"
 
 
+class RequireApproval(StrEnum):
+    """When a passing decision waits for a person before ``champion`` moves (:mod:`assay.gate.approval`)."""
+
+    #: Every passing candidate needs an approval.
+    ALWAYS = "always"
+    #: Only a candidate whose training data relied on waived results (a waiver covers a failure).
+    WHEN_WAIVED = "when_waived"
+    #: The gate moves ``champion`` on ``pass`` by itself.
+    NEVER = "never"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -176,6 +187,8 @@ class Policy(_Strict):
     on_no_champion: OnNoChampion = OnNoChampion.REFUSE
     #: Registry aliases moved outside the gate (MLflow UI, API): report only, or restore from the ledger.
     alias_protection: AliasProtection = AliasProtection.REPORT
+    #: A person approves (Airflow's ApprovalOperator in ``promote``) before a passing candidate becomes champion.
+    require_approval: RequireApproval = RequireApproval.NEVER
     data: DataRules = Field(default_factory=DataRules)
     drift: Drift = Field(default_factory=Drift)
     metrics: list[MetricRule] = Field(default_factory=list)

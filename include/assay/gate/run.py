@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay.config import Settings
 from assay.errors import GateError
+from assay.gate import approval
 from assay.gate import policy as policy_mod
 from assay.gate.decide import ERROR, PASS, Check, Decision, decide
 from assay.gate.evidence import gather
@@ -120,13 +121,16 @@ def run_gate(
             if client is None and problem and problem not in ev.errors:
                 ev.errors.append(problem)
             d = decide(ev, pol)
-            d.decision_id = _store(s, d, pol, ev.as_json(), actor, run_key)
+            evidence = ev.as_json()
+            # require_approval (assay.gate.approval): a pass that needs a person keeps champion where it is.
+            hold = approval.annotate(s, pol, d.decision, evidence)
+            d.decision_id = _store(s, d, pol, evidence, actor, run_key)
             log.info("%s v%s: decision #%s %s: %s", model_name, version, d.decision_id, d.decision, d.reason)
             if d.decision == ERROR or client is None:
                 d.champion_version = ev.champion_version
                 _tag_if_possible(client, d)
                 return d
-            d.champion_version = _act(client, s, d, actor)
+            d.champion_version = _act(client, s, d, actor, hold_champion=hold)
             return d
     except SQLAlchemyError as exc:
         raise GateError(
@@ -150,8 +154,8 @@ def _tag_if_possible(client: Any, d: Decision) -> None:
                     d.decision_id, registry.short(exc))
 
 
-def _act(client: Any, s: Session, d: Decision, actor: str) -> str | None:
-    """Tag, set challenger, and on pass move champion; returns the champion version afterwards."""
+def _act(client: Any, s: Session, d: Decision, actor: str, *, hold_champion: bool = False) -> str | None:
+    """Tag, set challenger, and on pass move champion (unless held for approval); returns the champion afterwards."""
     from mlflow.exceptions import MlflowException
 
     from assay import names
@@ -163,7 +167,7 @@ def _act(client: Any, s: Session, d: Decision, actor: str) -> str | None:
         registry.set_challenger(client, s, d.model_name, d.version, d.decision_id, actor,
                                 f"gate decision #{d.decision_id} ({d.decision})")
         s.commit()
-        if d.decision == PASS:
+        if d.decision == PASS and not hold_champion:
             current = registry.champion_version(client, d.model_name)
             if current != d.version:
                 registry.promote_champion(client, s, d.model_name, d.version, d.decision_id, actor,
@@ -217,6 +221,10 @@ def rollback(
                     f"{model_name} v{to_version} has no recorded passing gate decision; rollback refused "
                     "(champion unchanged)"
                 )
+            if ((relied.evidence or {}).get("approval") or {}).get("status") == approval.PENDING:
+                # A pass held for approval was never approved (an approved one has a newer pass row).
+                raise GateError(f"{model_name} v{to_version}: its passing decision #{relied.id} was not approved; "
+                                "rollback refused (champion unchanged)")
             client, problem = registry.client_or_error(settings)
             if client is None:
                 raise GateError(f"{model_name}: rollback to v{to_version} impossible: {problem}")
