@@ -3,10 +3,9 @@
 `POST /api/v2/backfills` names its runs with ``DagRun.generate_run_id(run_after=...)``
 (airflow/models/backfill.py, ``_create_backfill_dag_run_non_partitioned``), not with the
 timetable's ``generate_run_id``; ``DailyPartitions`` gives a day's run ``run_after`` = D+1 00:00,
-so the backfill run of 2026-11-17 is ``backfill__2026-11-18T00:00:00+00:00`` (seen under
-`airflow standalone` by test_chain_under_scheduler). Its logical date and data interval are D's.
-Strict xfail: the day the timetable gives backfill runs ``run_after`` = D, this passes and fails
-the suite, and the marker goes.
+so the timetable gives a backfill's run ``run_after`` = D (D is past, nothing waits) and the
+backfill run of 2026-11-17 is ``backfill__2026-11-17T00:00:00+00:00``, as test_chain_under_scheduler
+sees under `airflow standalone`.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ pytestmark = pytest.mark.airflow
 D1, D3 = pendulum.datetime(2026, 11, 15, tz="UTC"), pendulum.datetime(2026, 11, 17, tz="UTC")
 
 
-@pytest.mark.xfail(strict=True, reason="#14.1: Airflow names backfill runs for run_after (D+1), not for D")
 @pytest.mark.parametrize("dag_id", ["inventory", "profile", "quality"])
 def test_backfill_run_ids_name_their_day(assay_plugin: None, dag_id: str) -> None:
     from airflow.models.backfill import _get_info_list

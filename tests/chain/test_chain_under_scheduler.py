@@ -203,9 +203,8 @@ def test_whole_chain_then_a_quality_backfill(chain_deployment: Deployment, last_
     listing = [(r.dag_run_id, r.logical_date, r.data_interval_start, r.data_interval_end) for r in filled]
     assert [(_day(r.logical_date), r.data_interval_start, r.data_interval_end) for r in filled] == [
         (day, _midnight(day), _midnight(day + dt.timedelta(days=1))) for day in days], listing
-    # Run ids: Airflow's backfill names them for run_after (D+1), not through the timetable; the
-    # strict xfail test_backfill_run_ids_name_their_day pins that gap without a scheduler.
-    assert all(r.dag_run_id.startswith("backfill__") for r in filled), listing
+    # Run ids name their day too (the timetable gives backfill runs run_after = D).
+    assert [r.dag_run_id for r in filled] == [f"backfill__{day.isoformat()}T00:00:00+00:00" for day in days], listing
     run_of_day = {_day(r.logical_date): r.dag_run_id for r in filled}
     for a, b in zip(filled, filled[1:], strict=False):
         assert b.start_date >= a.end_date, f"backfill runs overlapped: {a.dag_run_id} and {b.dag_run_id}"

@@ -70,9 +70,16 @@ class DailyPartitions(CronDataIntervalTimetable):
         """
         if not self.scheduled and not restriction.catchup:
             return None
-        return super().next_dagrun_info(
+        info = super().next_dagrun_info(
             last_automated_data_interval=last_automated_data_interval, restriction=restriction
         )
+        if info is not None and restriction.catchup:
+            # Only backfills iterate with catchup (every DAG keeps catchup=False). POST
+            # /api/v2/backfills names its runs from ``run_after`` (DagRun.generate_run_id), not from
+            # this timetable's generate_run_id, so run_after = D makes them ``backfill__D``; D is past,
+            # so the runs are not held back.
+            return DagRunInfo(run_after=info.data_interval.start, data_interval=info.data_interval)
+        return info
 
     def generate_run_id(
         self, *, run_type: Any, run_after: DateTime, data_interval: DataInterval | None, **extra: Any
