@@ -56,7 +56,9 @@ def window(req: WaiverRequest) -> tuple[dt.datetime, dt.datetime]:
 def put_request(s: Session, settings: Settings, actor: str, req: WaiverRequest, *, item_id: int | None = None) -> int:
     """Write the waiver of ``req`` and its audit row in ``s``'s transaction; returns the waiver's id."""
     if not req.suite or not req.expectation or req.asset is None:
-        raise StewardError("a waiver names its asset, suite and expectation")
+        about = f"review item {item_id}" if item_id is not None else f"waiver on {req.asset or '?'}"
+        raise StewardError(f"{about}: a waiver names its asset, suite and expectation "
+                           f"(got suite {req.suite or '-'}, expectation {req.expectation or '-'})")
     if not (req.reason or "").strip():
         raise StewardError(f"waiver of {req.expectation} on {req.asset}: a reason is required")
     start, end = window(req)
