@@ -42,7 +42,14 @@ floor and profile interleaved so background load hits both alike):
 
 The default size (``--rows`` 200,000) runs in about a minute on an idle machine; ``--rows 5000000`` is the published
 size, ``--shapes events16`` runs the new shape alone. The database is dropped at the end unless
-``--keep``. The exit status is 1 when a full-size run (``--rows`` 5M or more) misses a target.
+``--keep``. The exit status is 1 when any target is missed, at any ``--rows`` (issue #16: ``python -m
+bench`` fails on a missed target); the targets are stated for 5M rows, so a smaller run that misses
+one says the profile's fixed costs do not amortise there, not that 5M rows miss it.
+
+7. issue #16's other two shapes, ``wide60`` (60 numeric columns) and ``text`` (long free-text
+   bodies, titles, md5 ids, codes), measured like ``events16``; target <= 3x floor A at 5M rows,
+   <= 2x on the project's own ``events``; peak RSS <= 200 MB. Each shape's table is dropped
+   after its measurement.
 """
 
 from __future__ import annotations
@@ -65,12 +72,19 @@ from assay.profiling.sql import profile_sql
 from bench import profile_shapes
 
 TARGET_FULL = 3.0
+#: issue #16: the project's own events table at most 2x floor A.
+TARGET_PROJECT = 2.0
 TARGET_DAY = 1.5
 TARGET_DISTINCT = 0.05
-TARGET_RSS_MB = 500.0
-FULL_SIZE = 5_000_000
+TARGET_RSS_MB = 200.0
 DEFAULT_ROWS = 200_000
-SHAPES = ("project", "events16")
+#: issue #16's three shapes (name -> columns), then the project's own tables.
+SHAPE_COLUMNS = {
+    "events16": profile_shapes.EVENTS16,
+    "wide60": profile_shapes.WIDE60,
+    "text": profile_shapes.TEXT_HEAVY,
+}
+SHAPES = ("project", *SHAPE_COLUMNS)
 DAY = dt.date(2025, 7, 2)
 
 COLUMNS = (
@@ -218,7 +232,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--shapes",
         default=",".join(SHAPES),
-        help="comma-separated: project (events + the 365-day table), events16 (issue #16's shape)",
+        help="comma-separated: project (events + the 365-day table), events16, wide60, text (issue #16's shapes)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="timings per measurement; the best is kept")
     parser.add_argument(
@@ -239,19 +253,26 @@ def main(argv: list[str]) -> int:
     print(f"database {name}: building {', '.join(sorted(shapes))} at {args.rows:,} rows ...", flush=True)
     try:
         missed: list[str] = []
-        if "events16" in shapes:
-            built16 = profile_shapes.build(eng, "events16", profile_shapes.EVENTS16, args.rows)
-            print(f"built events16 in {built16:.1f} s", flush=True)
-            cost = profile_shapes.measure(eng, "events16", profile_shapes.EVENTS16, args.rounds)
+        for shape, columns in SHAPE_COLUMNS.items():
+            if shape not in shapes:
+                continue
+            print(f"load average before {shape}: {', '.join(f'{x:.1f}' for x in _loadavg())}", flush=True)
+            built_s = profile_shapes.build(eng, shape, columns, args.rows)
+            print(f"built {shape} in {built_s:.1f} s", flush=True)
+            cost = profile_shapes.measure(eng, shape, columns, args.rounds)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print("\n" + "\n".join(profile_shapes.report(cost, TARGET_FULL, rss)), flush=True)
             if cost.ratio_a > TARGET_FULL:
-                missed.append("events16 profile / floor A")
+                missed.append(f"{shape} profile / floor A ({cost.ratio_a:.2f} x)")
+            if rss > TARGET_RSS_MB:
+                missed.append(f"peak RSS after {shape} ({rss:.0f} MB)")
+            with eng.connect() as c:  # the next shape's build and scans need the disk and cache
+                c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"DROP TABLE {shape}")
         if "project" not in shapes:
             print(f"load average during the run: {', '.join(f'{x:.1f}' for x in _loadavg())}")
             if missed:
                 print(f"missed: {', '.join(missed)}")
-            return 1 if missed and args.rows >= FULL_SIZE else 0
+            return 1 if missed else 0
         built = _build(eng, "events", args.rows, "DATE '2025-01-01' + (g % 7)")
         built += _build(eng, "daily", args.rows, f"DATE '2025-01-01' + ((g - 1) * 365 / {args.rows})::int")
         with eng.begin() as c:
@@ -321,9 +342,9 @@ def _measure(eng: Engine, args: argparse.Namespace, missed: list[str]) -> int:
     # 5. The project's table against issue #16's floor, with and without the PII scan.
     project = profile_shapes.measure(eng, "events", COLUMNS, args.rounds)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("\n" + "\n".join(profile_shapes.report(project, TARGET_FULL, rss_mb)))
-    if project.ratio_a > TARGET_FULL:
-        missed.append("events profile / floor A")
+    print("\n" + "\n".join(profile_shapes.report(project, TARGET_PROJECT, rss_mb)))
+    if project.ratio_a > TARGET_PROJECT:
+        missed.append(f"events profile / floor A ({project.ratio_a:.2f} x)")
 
     print(
         f"\nevents: {prof.row_count:,} rows x {len(COLUMNS)} columns, sample fraction {prof.stats['sample_fraction']:.4g}"
@@ -374,7 +395,7 @@ def _measure(eng: Engine, args: argparse.Namespace, missed: list[str]) -> int:
     if missed:
         print(f"missed: {', '.join(missed)}")
     print(f"load average during the run: {', '.join(f'{x:.1f}' for x in _loadavg())}")
-    return 1 if missed and args.rows >= FULL_SIZE else 0
+    return 1 if missed else 0
 
 
 def _day_split(eng: Engine, day: dt.date, rounds: int) -> dict[str, float]:

@@ -3,7 +3,8 @@
 ``EVENTS16`` is the events table of issue #16, built outside the project's own shapes: 12
 columns with md5 session ids (every value exactly 8 times), about 25 rows per user, product
 ids spanning at most 50,000 integers, text queries, numeric prices with nulls, timestamps and
-booleans. :func:`measure` times, on one table and interleaved (best of ``rounds``):
+booleans. ``WIDE60`` (60 numeric columns) and ``TEXT_HEAVY`` (long free-text bodies, titles,
+md5 ids, codes) are the issue's other two shapes. :func:`measure` times, on one table and interleaved (best of ``rounds``):
 
 * floor A: one scan computing ``count(col)`` of every column plus ``sum(length(col))`` of the
   text columns (issue #16's floor);
@@ -57,6 +58,60 @@ EVENTS16: tuple[Column, ...] = (
         "ELSE (ARRAY['google','direct','newsletter','partner'])[1 + (hashint8(g + 11) & 2147483647) % 4] END",
     ),
     ("score", "double precision", "((hashint8(g + 12) & 2147483647) % 1000000) / 1000.0"),
+)
+
+#: issue #16's wide numeric shape: 60 numeric columns (integers of several ranges, bigint ids,
+#: reals, two-decimal amounts, a few with nulls), no text.
+WIDE60: tuple[Column, ...] = tuple(
+    (
+        f"n{i:02d}",
+        ("integer", "bigint", "double precision", "numeric(12,2)")[i % 4],
+        (
+            f"CASE WHEN (hashint8(g + {i}) & 2147483647) % 20 = 0 THEN NULL ELSE "
+            if i % 5 == 0
+            else "CASE WHEN false THEN NULL ELSE "
+        )
+        + (
+            f"((hashint8(g + {100 + i}) & 2147483647) % {10 ** (1 + i % 7)})::int",
+            f"g * {i + 1}",
+            f"((hashint8(g + {100 + i}) & 2147483647) % 1000000) / 997.0",
+            f"((hashint8(g + {100 + i}) & 2147483647) % 10000000) / 100.0",
+        )[i % 4]
+        + " END",
+    )
+    for i in range(60)
+)
+
+#: issue #16's text-heavy shape: long free-text bodies (~300-700 characters of words and
+#: numbers), titles, md5 ids, short codes, and a few numbers.
+TEXT_HEAVY: tuple[Column, ...] = (
+    ("doc_id", "bigint", "g"),
+    ("doc_key", "text", "md5(g::text)"),
+    (
+        "title",
+        "text",
+        "(ARRAY['Review of','Notes on','Report:','Question about','Update for'])"
+        "[1 + (hashint8(g) & 2147483647) % 5] || ' ' || md5((g % 20000)::text)",
+    ),
+    (
+        "body",
+        "text",
+        "repeat((ARRAY['the order arrived late but ','great value for money and ','item ',"
+        "'colour differs from the picture, ','would buy again; '])[1 + (hashint8(g + 1) & 2147483647) % 5] "
+        "|| ((hashint8(g + 2) & 2147483647) % 100000) || ' ', 2 + (hashint8(g + 3) & 2147483647) % 8) "
+        "|| md5((g + 3)::text) || ' ' || md5((g + 4)::text)",
+    ),
+    (
+        "summary",
+        "text",
+        "CASE WHEN (hashint8(g + 5) & 2147483647) % 10 = 0 THEN NULL ELSE "
+        "left(md5((g + 6)::text) || ' ' || md5((g + 7)::text) || ' ' || md5((g + 8)::text), "
+        "20 + (hashint8(g + 9) & 2147483647) % 80) END",
+    ),
+    ("lang", "text", "(ARRAY['en','de','fr','nl'])[1 + (hashint8(g + 10) & 2147483647) % 4]"),
+    ("sku", "text", "'SKU-' || lpad(((hashint8(g + 11) & 2147483647) % 100000)::text, 6, '0')"),
+    ("rating", "smallint", "(1 + (hashint8(g + 12) & 2147483647) % 5)::smallint"),
+    ("created_at", "timestamptz", "TIMESTAMPTZ '2026-01-01 00:00+00' + g * INTERVAL '1 second'"),
 )
 
 

@@ -146,13 +146,25 @@ def _shape(
     if single:
         parts += ["r.n AS n", *(f"r.f{c.idx} AS f{c.idx}" for c in plan.columns)]
     params: dict[str, Any] = {}
+    # The one-row CTEs holding the arrays are read once, in the outer FROM, and each reduction
+    # refers to their columns from there (a correlated reference passes the array by pointer).
+    # Each ``FROM m`` inside a reduction copied the whole row, every column's arrays: measured
+    # on 1M rows with every hash kept, 37 such reads took 5.2 s of a 23 s statement.
+    outer = {stats_from: "r"} if single else {}
+    from_items = [f"{stats_from} AS r"] if single else []
+    if arrays and (hashed or sampled_cols):
+        for name in (sources.arrays, sources.sample):
+            if name not in outer:
+                outer[name] = name
+                from_items.append(name)
+    refs = _Sources(outer.get(sources.arrays, sources.arrays), outer.get(sources.sample, sources.sample))
     for c in plan.columns:
         if c.path == NONE or not arrays:
             continue
-        parts.append(_reductions(plan, c, sources, single, params))
+        parts.append(_reductions(plan, c, refs, single, params))
     if keys:
         parts.append(_value_counts(key_sets))
-    tail = f" FROM {stats_from} AS r" if single else ""
+    tail = f" FROM {' CROSS JOIN '.join(from_items)}" if from_items else ""
     return f"WITH {', '.join(ctes)} SELECT {', '.join(parts)}{tail}", params
 
 
@@ -253,9 +265,9 @@ def _reductions(plan: Plan, c: ColumnPlan, sources: _Sources, single: bool, para
         slots[0] = "count(*)"
         slots[5] = "json_build_array(max(hc.n), coalesce(sum(hc.n), 0))"
     if c.sample_pos:
-        values = f"FROM {sample_source}, unnest({sample_source}.s{c.idx}) AS x"
+        values = f"FROM unnest({sample_source}.s{c.idx}) AS x"
         # The arrays hold non-null values only: their length is the count (no unnest).
-        slots[1] = f"(SELECT coalesce(cardinality({sample_source}.s{c.idx}), 0) FROM {sample_source})"
+        slots[1] = f"coalesce(cardinality({sample_source}.s{c.idx}), 0)"
         if c.col.kind.numeric:
             qs = ", ".join(str(q) for _, q in QUANTILES)
             slots[2] = (
@@ -286,7 +298,12 @@ def _reductions(plan: Plan, c: ColumnPlan, sources: _Sources, single: bool, para
         slots[4] = _histogram(plan, c, values, single, params)
     if c.path != HASHED:
         return f"json_build_array({', '.join(slots)}) AS c{c.idx}"
-    hc = f"SELECT x AS h, count(*) AS n FROM {source}, unnest({source}.d{c.idx}) AS x GROUP BY x"
+    # Sorted, then counted in order: the planner's hash aggregate over up to a million distinct
+    # hashes misses the cache on every one (measured on 1M hashes: 0.6 s hashed, 0.3 s sorted).
+    hc = (
+        f"SELECT s.x AS h, count(*) AS n FROM (SELECT u.x FROM unnest({source}.d{c.idx}) AS u(x) "
+        "ORDER BY 1) AS s GROUP BY s.x"
+    )
     return f"(WITH hc AS ({hc}) SELECT json_build_array({', '.join(slots)}) FROM hc) AS c{c.idx}"
 
 
