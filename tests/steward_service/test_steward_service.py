@@ -322,3 +322,15 @@ def test_rollback_offers_only_versions_with_a_passing_decision(gate_world):
     ((actor, action, kind, target, _, after, comment),) = audit_rows(w)
     assert (actor, action, kind, target, comment) == ("oncall", "rollback_model", "model", names.MODEL_NAME, "latency")
     assert after["champion"] == v1 and after["decision_id"] == r.decision_id
+
+
+def test_the_audit_trail_is_append_only(gate_world):
+    from sqlalchemy.exc import IntegrityError
+
+    w, item = gate_world, failure_item(gate_world)
+    service.acknowledge(w.settings, "ana", item)
+    for statement in ("UPDATE steward_audit SET actor = 'mallory'", "DELETE FROM steward_audit",
+                      "TRUNCATE steward_audit"):
+        with pytest.raises(IntegrityError, match="steward_audit is append-only"):
+            execute(w.catalog, statement)
+    assert [a[0] for a in audit_rows(w)] == ["ana"]

@@ -20,7 +20,7 @@ TABLES = Base.metadata.tables
 
 #: Tables written with plain INSERT only (append-only: no natural key to upsert on). Profile and
 #: quality attempts are rows of their own (issue #14 item 4); their keys are unique in *_current.
-NO_UPSERT = {"gate_decisions", "profile_runs", "quality_runs"}
+NO_UPSERT = {"gate_decisions", "profile_runs", "quality_runs", "steward_audit"}
 
 EXPECTED_TABLES = {
     "sources",
@@ -45,6 +45,8 @@ EXPECTED_TABLES = {
     "model_candidates",
     "gate_decisions",
     "alias_events",
+    "task_failures",
+    "steward_audit",
 }
 
 
