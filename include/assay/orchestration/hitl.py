@@ -146,7 +146,7 @@ def review_body(settings: Settings, summary: Mapping[str, Any], failing: Sequenc
     results = _results(settings, failing)
     lines = [f"**{sum(len(f.expectations) for f in failing)} critical expectation(s) failed** on "
              f"{len(failing)} partition(s) of {md(summary.get('logical_date'))} "
-             f"(run `{md(summary.get('run_key'), 200)}`).", ""]
+             f"(run {md(summary.get('run_key'), 200)}).", ""]
     for f in failing:
         run_link = (f" — [results]({STEWARD_PREFIX}/quality/runs/{int(f.quality_run_id)})"
                     if f.quality_run_id is not None else "")
