@@ -142,6 +142,13 @@ def test_pages_show_the_catalog(world):
     assert "email" in page and "<svg" in page and "row count" in page
     quality = world.client.get("/quality").text
     assert "results per asset and day" in quality and "<rect" in quality
+    # Each result links to its Data Docs page, served by the same app.
+    aid, day = rows(world.catalog, "SELECT asset_id, logical_date FROM quality_runs WHERE data_docs_url IS NOT NULL "
+                                   "ORDER BY id LIMIT 1")[0]
+    results = world.client.get(f"/quality?asset={aid}&day={day}").text
+    docs = re.findall(r'href="(/data-docs/[^"]+)"', results)
+    assert docs and "expectation" in results
+    assert world.client.get(docs[0].replace("&amp;", "&")).status_code == 200
     models = world.client.get("/models?model=ranker").text
     assert "ndcg@10" in models and "champion" in models
     # Rollback offers the version that passed (3), not the one that failed (4).

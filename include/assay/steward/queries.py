@@ -187,7 +187,8 @@ def quality_calendar(settings: Settings, *, days: int = WINDOW_DAYS, asset_id: i
     for cell in cells:
         cell["label"] = labels[cell["asset_id"]]
     total = int(shown[0]["total"]) if shown else 0
-    return {"start": start, "end": end, "cells": cells, "total": total, "labels": list(labels.values())}
+    return {"start": start, "end": end, "cells": cells, "total": total, "labels": list(labels.values()),
+            "asset_ids": list(labels)}
 
 
 def results(settings: Settings, *, asset_id: int, day: dt.date, only_failed: bool = False) -> list[dict[str, Any]]:
@@ -229,8 +230,8 @@ def run_results(settings: Settings, run_id: int) -> dict[str, Any] | None:
     return out
 
 
-def scorecard(settings: Settings, *, days: int = WINDOW_DAYS, asset_id: int | None = None) -> list[dict[str, Any]]:
-    """Mean score per dimension and day (all assets, or one) from the scorecards table.
+def scorecard(settings: Settings, asset_ids: list[int], *, days: int = WINDOW_DAYS) -> list[dict[str, Any]]:
+    """Mean score per dimension and day over ``asset_ids`` (the assets a page shows) from the scorecards table.
 
     One pass over the window's rows, one ``->>`` per dimension (the closed list of
     :class:`~assay.catalog.models.Dimension`): no row per (asset, day, dimension) is made.
@@ -238,11 +239,12 @@ def scorecard(settings: Settings, *, days: int = WINDOW_DAYS, asset_id: int | No
     dims = [d.value for d in Dimension]
     means = ", ".join(f"avg(CAST(dimension_scores->>'{d}' AS double precision)) AS \"{d}\"" for d in dims)
     with reading(settings) as c:
-        end = c.execute(text("SELECT max(day) FROM scorecards")).scalar() or dt.date.today()
+        end = c.execute(text("SELECT max(day) FROM scorecards WHERE asset_id = ANY(:ids)"),
+                        {"ids": asset_ids}).scalar() or dt.date.today()
         per_day = _rows(
             c, "SELECT day, " + means + " FROM scorecards WHERE day > :start "  # noqa: S608 - closed enum names
-               "AND (CAST(:aid AS bigint) IS NULL OR asset_id = :aid) GROUP BY day ORDER BY day",
-            start=end - dt.timedelta(days=days), aid=asset_id)
+               "AND asset_id = ANY(:ids) GROUP BY day ORDER BY day",
+            start=end - dt.timedelta(days=days), ids=asset_ids)
     return [{"day": r["day"], "dimension": d, "score": r[d]} for r in per_day for d in dims if r[d] is not None]
 
 

@@ -39,31 +39,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assay.config import Settings
 from assay.steward.web.html import STYLE_HASH
 
-#: Where GX's Data Docs pages load their CSS and JS from (GX 1.24's page.j2, index_page.j2 and
-#: js_script_imports.j2): jQuery, Bootstrap 4, bootstrap-table, Vega, Font Awesome. Offline they
-#: do not load (the pages show unstyled, the index's table stays empty); nothing else is allowed.
-DATA_DOCS_CDNS: tuple[str, ...] = (
-    "https://cdn.jsdelivr.net",
-    "https://code.jquery.com",
-    "https://cdnjs.cloudflare.com",
-    "https://stackpath.bootstrapcdn.com",
-    "https://maxcdn.bootstrapcdn.com",
-    "https://unpkg.com",
-)
+#: Other origins GX's Data Docs pages may load from: none. The CSS/JS GX 1.24's templates ask of
+#: CDNs is vendored and the pages rewritten to it (:mod:`assay.quality.docs_assets`), served below
+#: ``/data-docs/static/vendor/`` from the package.
+DATA_DOCS_CDNS: tuple[str, ...] = ()
 _COMMON = "base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors 'self'"
 #: assay's own pages: no script, one inline style (by hash), forms posting to this origin only.
 PAGE_CSP = (f"default-src 'none'; img-src 'self'; style-src {STYLE_HASH}; form-action 'self'; "
             "base-uri 'none'; object-src 'none'; frame-ancestors 'self'")
-#: GX's pages: scripts and styles from the CDNs above only. GX writes inline scripts (the tables'
+#: GX's pages: scripts, styles and fonts from this origin only. GX writes inline scripts (the tables'
 #: set-up, chart specs, onclick handlers), so 'unsafe-inline' stays for scripts; what keeps a
 #: value from becoming script is the escaping, and the CSP keeps every other origin out (no
 #: script, style, font, frame or connection elsewhere, no <base>, no form posting, no plugin).
 #: No 'unsafe-eval': Vega compiles chart expressions with Function(), so a chart (GX 1.24 draws one
 #: only for expect_column_kl_divergence_to_be_less_than) stays empty.
 DATA_DOCS_CSP = (
-    f"default-src 'none'; script-src 'unsafe-inline' {' '.join(DATA_DOCS_CDNS)}; "
-    f"style-src 'self' 'unsafe-inline' {' '.join(DATA_DOCS_CDNS)}; "
-    f"font-src 'self' data: {' '.join(DATA_DOCS_CDNS)}; img-src 'self' data:; {_COMMON}"
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    f"font-src 'self' data:; img-src 'self' data:; {_COMMON}"
 )
 SECURITY_HEADERS: dict[str, str] = {
     "X-Content-Type-Options": "nosniff",
@@ -237,11 +229,13 @@ def build_app(settings: Settings) -> FastAPI:
     """
     from airflow.api_fastapi.core_api.security import requires_access_asset
 
+    from assay.quality import docs_assets
     from assay.steward.web import actions
 
     docs = settings.data_docs_dir
     # check_dir=False: the folder appears with the first quality run; until then lookups are 404s.
     static = StaticFiles(directory=docs, html=True, check_dir=False)
+    vendored = StaticFiles(directory=docs_assets.VENDOR_DIR)
     app = FastAPI(
         title="assay steward", docs_url=None, redoc_url=None, openapi_url=None,
         dependencies=[Depends(requires_access_asset("GET"))],
@@ -262,6 +256,8 @@ def build_app(settings: Settings) -> FastAPI:
     @app.api_route(f"{DATA_DOCS_PREFIX}/{{path:path}}", methods=["GET", "HEAD"], include_in_schema=False)
     async def data_docs(path: str, request: Request) -> Response:
         # StaticFiles' lookup refuses paths outside the folder (.., absolute, symlinks out).
+        if path.startswith(docs_assets.SITE_PATH):  # the vendored CSS/JS the pages point at
+            return await vendored.get_response(path.removeprefix(docs_assets.SITE_PATH), request.scope)
         return await static.get_response(path, request.scope)
 
     return app

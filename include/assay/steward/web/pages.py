@@ -159,14 +159,14 @@ def quality_page(settings: Settings, base: str, asset_id: int | None, day: dt.da
         cells[(c["label"], c["day"])] = "fail" if c["failed"] else "warn" if c["warned"] else "pass"
         links[c["label"]] = f"{base}quality{query({'asset': c['asset_id']})}"
     labels = cal["labels"]
-    score = q.scorecard(settings, asset_id=asset_id)
+    score = q.scorecard(settings, cal["asset_ids"])
     series: dict[str, list[tuple[dt.date, float | None]]] = defaultdict(list)
     for s in score:
         series[s["dimension"]].append((s["day"], s["score"]))
     paging = "" if asset_id is not None else pager(f"{base}quality", {}, offset=offset, limit=CALENDAR_ROWS,
                                                     total=cal["total"])
     out = [f"<h2>Results per asset and day</h2>{paging}{svg.calendar(labels, days, cells, links)}",
-           f"<h2>Scorecard by dimension</h2>{svg.lines('mean score by dimension', series)}"]
+           f"<h2>Scorecard by dimension</h2>{svg.lines(f'mean score by dimension, the {len(labels)} assets above', series)}"]
     if asset_id is not None:
         asset_days = sorted({c["day"] for c in cal["cells"] if c["asset_id"] == asset_id}, reverse=True)
         out.append("<p>Days: " + " ".join(link(f"{base}quality{query({'asset': asset_id, 'day': d})}", d)

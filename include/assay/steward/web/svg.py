@@ -108,7 +108,7 @@ def lines(title: str, series: Mapping[str, Sequence[tuple[dt.date, float | None]
         return f'<p class="muted">{e(title)}: no scores yet.</p>'
     d0, d1 = min(allpts), max(allpts)
     days = max((d1 - d0).days, 1)
-    height = H + 16 * len(series)
+    height = H + 12 + 16 * len(series)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" role="img">',
              f"<title>{e(title)}</title>", f'<text x="{PAD}" y="14" font-size="12">{e(title)}</text>']
     for k, (name, pts) in enumerate(sorted(series.items())):
@@ -117,7 +117,7 @@ def lines(title: str, series: Mapping[str, Sequence[tuple[dt.date, float | None]
             f"{PAD + (W - 2 * PAD) * (d - d0).days / days:.1f},{H - PAD - (H - 2 * PAD) * (v - lo) / (hi - lo):.1f}"
             for d, v in pts if v is not None)
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{coords}"/>')
-        parts.append(f'<text x="{PAD}" y="{H + 16 * k}" font-size="11" fill="{colour}">{e(name)}</text>')
+        parts.append(f'<text x="{PAD}" y="{H + 12 + 16 * k}" font-size="11" fill="{colour}">{e(name)}</text>')
     parts += [f'<text x="2" y="{PAD}" font-size="10">{e(_num(hi))}</text>',
               f'<text x="2" y="{H - PAD}" font-size="10">{e(_num(lo))}</text>',
               f'<text x="{PAD}" y="{H - 8}" font-size="10">{e(d0)}</text>',
