@@ -14,6 +14,9 @@ spec is JSON inside ``<script>`` (``</`` becomes ``<\\/``, the same JSON), and b
 are shown by code point on the whole page. The string-template *templates* GX fills from data (an
 expectation's ``description``, ``unexpected_index_query``) are escaped before GX sees them, in
 :mod:`assay.quality.gxrun`, because a template is otherwise trusted markup.
+
+Every page leaves here pointing at the vendored CSS/JS instead of GX's CDNs
+(:func:`assay.quality.docs_assets.localize`), so it is styled and the index fills offline.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from great_expectations.render.components import RenderedComponentContent
 from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
 from jinja2 import pass_context
 
+from assay.quality.docs_assets import localize, site_root
 from assay.quality.masking import html_text, show_controls
 
 
@@ -96,17 +100,19 @@ class _EscapingView:
         return {**block, "string_template": st}
 
     def render(self, document: Any, template: Any = None, **kwargs: Any) -> str:
-        """The page, with its title and section names escaped and bidirectional controls made visible.
+        """The page, with its title and section names escaped, bidirectional controls made visible, no CDN.
 
         The page title (suite / asset / run) and section names (column names) are printed by GX's
-        page templates directly, not through a content block.
+        page templates directly, not through a content block. CDN URLs become the vendored copies,
+        relative to the site root as GX's own links are.
         """
         if isinstance(getattr(document, "page_title", None), str):
             document.page_title = html_text(document.page_title)
         for section in getattr(document, "sections", None) or []:
             if isinstance(getattr(section, "section_name", None), str):
                 section.section_name = html_text(section.section_name)
-        return show_controls(super().render(document, template, **kwargs))  # type: ignore[misc]
+        root = site_root(getattr(document, "renderer_type", None), getattr(document, "expectation_suite_name", None))
+        return localize(show_controls(super().render(document, template, **kwargs)), root)  # type: ignore[misc]
 
 
 class EscapingPageView(_EscapingView, DefaultJinjaPageView):
