@@ -214,3 +214,12 @@ def test_a_refused_action_names_the_problem_and_changes_nothing(world):
                           follow_redirects=False)
     assert r.status_code == 400 and "Not done" in r.text
     assert rows(world.catalog, "SELECT status FROM review_items WHERE id = :i", i=item)[0][0] == "open"
+
+
+def test_rollback_is_offered_and_allowed_only_to_a_version_that_passed(world):
+    token = _csrf(world.client.get("/models").text)
+    before = rows(world.catalog, "SELECT count(*) FROM gate_decisions")[0][0]
+    r = world.client.post("/models/ranker/rollback", data={"csrf": token, "version": "4"}, follow_redirects=False)
+    assert r.status_code == 400 and "no passing gate decision" in r.text
+    assert rows(world.catalog, "SELECT count(*) FROM gate_decisions")[0][0] == before
+    assert rows(world.catalog, "SELECT count(*) FROM steward_audit WHERE action = 'rollback_model'")[0][0] == 0
