@@ -10,33 +10,16 @@ with every non-local request refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
-from support.worlds import ShopWorld, shop_world
+from support.worlds import ShopWorld
 
 from assay.quality import docs_assets
 
-START = date(2026, 11, 1)
-DEFECT = date(2026, 11, 2)
 _REF = re.compile(r"""\s(?:src|href)=(["'])(.*?)\1""", re.DOTALL)
 _CSS_URL = re.compile(r"""url\(\s*["']?([^"')]+)""")
 GX_TEMPLATES = Path(__import__("great_expectations").__file__).parent / "render/view/templates"
-
-
-@pytest.fixture(scope="module")
-def docs_world(scratch_db, tmp_path_factory) -> Iterator[ShopWorld]:
-    """A shop validated on a defect day (failing pages with masked examples), file feeds included."""
-    from assay.quality import run_quality
-    from assay.seed import DefectSchedule, SeedConfig
-
-    config = SeedConfig(start_date=START, days=2, write_truth=False,
-                        defects=DefectSchedule.parse("2026-11-02:null_burst"))
-    with shop_world(scratch_db, tmp_path_factory.mktemp("ddoff"), "ddoff", config) as world:
-        run_quality(world.settings, DEFECT, "test/datadocs", raise_on_failure=False)
-        yield world
 
 
 def pages(world: ShopWorld) -> list[Path]:
@@ -61,6 +44,19 @@ def test_every_cdn_url_in_gx_templates_is_vendored():
     assert urls <= set(docs_assets.CDN_URLS), f"not vendored: {sorted(urls - set(docs_assets.CDN_URLS))}"
     files = docs_assets.manifest()["files"]
     assert set(docs_assets.CDN_URLS.values()) <= set(files)
+
+
+def test_vendored_files_equal_the_sri_hashes_gx_pins():
+    """GX pins two CDN files by SRI; localize drops the attribute (file:// refuses it), the bytes are the same."""
+    import base64
+    import hashlib
+
+    pinned = re.findall(r"""src=["'](https?://[^"']+)["'][^>]*integrity=["']sha384-([^"']+)""",
+                        (GX_TEMPLATES / "js_script_imports.j2").read_text(encoding="utf-8"))
+    assert len(pinned) == 2, pinned
+    for url, digest in pinned:
+        data = (docs_assets.VENDOR_DIR / docs_assets.CDN_URLS[url]).read_bytes()
+        assert base64.b64encode(hashlib.sha384(data).digest()).decode() == digest, url
 
 
 def test_vendored_files_match_the_manifest_and_carry_licences():
@@ -93,6 +89,9 @@ def test_localize_leaves_nothing_off_site_and_keeps_escaped_text():
     assert 'src="../../static/vendor/vega/build/vega.min.js"' in out
     assert 'src="../../static/images/logo-long.png"' in out
     assert "background: none" in out and "<a>Subscribe</a>" in out
+    sri = '<script src="https://code.jquery.com/jquery-3.7.1.min.js" integrity="sha384-x" crossorigin="anonymous">'
+    assert docs_assets.localize(sri, "") == '<script src="static/vendor/jquery/dist/jquery.min.js">'
+
     # A value shown as text (escaped by docs_view) is text, not a reference: left as it is.
     assert "&lt;a href=&quot;https://evil.example&quot;&gt;" in out
     assert not re.search(r"""(?:src|href)=["']https?:""", out)

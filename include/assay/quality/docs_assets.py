@@ -99,6 +99,9 @@ _CDN = re.compile("|".join(re.escape(u) for u in sorted(CDN_URLS, key=len, rever
 #: image): the attribute is dropped (a link keeps its text), a CSS ``url()`` becomes ``none``.
 _OFFSITE_ATTR = re.compile(r"""\s(?:href|src)=(["'])(?:https?:)?//.*?\1""", re.IGNORECASE | re.DOTALL)
 _OFFSITE_CSS = re.compile(r"""url\(\s*(["']?)(?:https?:)?//[^)]*\)""", re.IGNORECASE)
+#: A ``<script>``/``<link>`` tag, and the SRI attributes GX gives two CDN files (see :func:`localize`).
+_TAG = re.compile(r"<(?:script|link)\b[^>]*>", re.IGNORECASE)
+_SRI = re.compile(r"""\s(?:integrity|crossorigin)=(["']).*?\1""", re.IGNORECASE)
 #: GX's favicon link (``favicon.j2`` counts one directory too few on validation pages).
 _FAVICON = re.compile(r'href="(?:\.\./|\./)*static/images/favicon\.ico"')
 
@@ -116,6 +119,10 @@ def localize(page: str, root: str) -> str:
     images nothing local replaces are removed, so the page asks no other origin for anything.
     """
     page = _CDN.sub(lambda m: root + SITE_PATH + CDN_URLS[m.group(0)], page)
+    # GX pins Bootstrap's and Popper's JS with SRI + crossorigin; a file:// page's scripts are
+    # cross-origin to it, so Chromium refuses them then. The vendored files equal those hashes
+    # (tests/datadocs_offline) and the manifest's sha256 stands in for them.
+    page = _TAG.sub(lambda m: _SRI.sub("", m.group(0)) if SITE_PATH in m.group(0) else m.group(0), page)
     images = _gx_image_names()
 
     def _image(m: re.Match[str]) -> str:
