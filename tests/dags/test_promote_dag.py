@@ -20,9 +20,9 @@ def promote_dag():
 
 @pytest.mark.airflow
 def test_structure(promote_dag):
-    assert [t.task_id for t in promote_dag.tasks] == ["gate"]
+    assert [t.task_id for t in promote_dag.tasks] == ["gate", "approve"]  # #15: approve (ApprovalOperator)
     assert names.CANDIDATE_URI in str(promote_dag.timetable.asset_condition)
-    assert set(promote_dag.params.keys()) == {"model_name", "version", "dry_run"}
+    assert set(promote_dag.params.keys()) == {"model_name", "version", "dry_run", "approval_hours"}
     assert promote_dag.params["model_name"] == names.MODEL_NAME
     assert not promote_dag.catchup and "assay" in promote_dag.tags
 
@@ -52,7 +52,7 @@ def test_airflow_dags_test_promotes_a_clean_candidate(gate_world, dags_test):
     airflow_db, log = dags_test(settings, "promote", "2026-11-08T12:00:00+00:00",
                                 {"model_name": names.MODEL_NAME, "version": version})
     states = dict(rows(airflow_db, "SELECT task_id, state FROM task_instance WHERE dag_id = 'promote'"))
-    assert states == {"gate": "success"}, log[-4000:]
+    assert states == {"gate": "success", "approve": "skipped"}, log[-4000:]  # nothing held for approval
     ((xcom,),) = rows(airflow_db, "SELECT value::text FROM xcom WHERE dag_id = 'promote' AND key = 'return_value'")
     summary = json.loads(xcom)
     assert summary["decision"] == "pass" and summary["champion_version"] == version, summary
