@@ -83,7 +83,7 @@ def _decision(url: str) -> int:
 
 
 #: The newest revision (one per file in include/assay/catalog/migrations/versions).
-HEAD = "0006"
+HEAD = "0007"
 
 
 # ---- migrations -------------------------------------------------------------------------------

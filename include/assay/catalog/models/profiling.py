@@ -48,6 +48,7 @@ class ProfileCurrent(Base):
     __table_args__ = (
         UniqueConstraint("asset_id", "partition_key", "logical_date"),
         UniqueConstraint("profile_run_id"),
+        Index(None, "asset_id", "logical_date"),  # an asset's profile history (0007)
         {
             "comment": "The current attempt of each (asset_id, partition_key, logical_date): the one consumers "
             "read. Moved by a finished attempt."
@@ -93,6 +94,7 @@ class Anomaly(Base):
         one_of("status", AnomalyStatus),
         Index(None, "status"),
         Index(None, "profile_run_id"),
+        Index(None, "asset_id", "logical_date"),  # anomalies marked on an asset's charts (0007)
         {
             "comment": "A metric outside its expected band. Upsert on "
             "(asset_id, partition_key, logical_date, column_name, metric); reruns keep the steward's status."

@@ -58,6 +58,9 @@ class QualityCurrent(Base):
     __table_args__ = (
         UniqueConstraint("suite_name", "asset_id", "partition_key", "logical_date", name="uq_quality_current_natural_key"),
         UniqueConstraint("quality_run_id"),
+        # The steward pages: an asset's days, and the calendar of a day range (0007).
+        Index(None, "asset_id", "logical_date"),
+        Index(None, "logical_date"),
         {
             "comment": "The current attempt of each (suite_name, asset_id, partition_key, logical_date): the one "
             "consumers read. Moved by a finished attempt; id is the key's stable id (review items' ref prefix)."
@@ -174,6 +177,7 @@ class Scorecard(Base):
     __table_args__ = (
         UniqueConstraint("asset_id", "day"),
         CheckConstraint("overall IS NULL OR (overall >= 0 AND overall <= 1)", name="overall"),
+        Index(None, "day"),  # the scorecard over time (0007)
         {"comment": "Daily quality score of an asset per dimension (0..1). Upsert on (asset_id, day)."},
     )
 
