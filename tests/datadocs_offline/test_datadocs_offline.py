@@ -147,9 +147,22 @@ def test_sql_validation_pages_name_their_asset(docs_world):
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(strict=True, reason="GX reads the asset from meta.batch_spec, which a pandas batch lacks; "
-                   "needs gxrun.html_safe_result to copy active_batch_definition.data_asset_name (coordinator)")
+@pytest.mark.xfail(strict=True, reason="GX reads the asset from meta.batch_spec, which a pandas batch lacks: "
+                   "gxrun.html_safe_result must return docs_view.name_data_asset(safe) (asked of the coordinator)")
 def test_file_feed_validation_pages_name_their_asset(docs_world):
     for page, asset in _validation_pages(docs_world, "files"):
         text = page.read_text(encoding="utf-8")
         assert "Data asset: None" not in text and f"Data asset: {asset}<" in text, page
+
+
+def test_name_data_asset_copies_the_batch_definition_s_asset_into_the_spec():
+    from types import SimpleNamespace
+
+    from assay.quality.docs_view import name_data_asset
+
+    pandas = SimpleNamespace(meta={"batch_spec": {"batch_data": "PandasDataFrame"},
+                                   "active_batch_definition": {"data_asset_name": "feeds.cascade"}})
+    assert name_data_asset(pandas).meta["batch_spec"]["data_asset_name"] == "feeds.cascade"
+    sql = SimpleNamespace(meta={"batch_spec": {"data_asset_name": "impressions"},
+                                "active_batch_definition": {"data_asset_name": "other"}})
+    assert name_data_asset(sql).meta["batch_spec"]["data_asset_name"] == "impressions"

@@ -42,6 +42,25 @@ def _plain(value: Any) -> Any:
     return html_text(value)
 
 
+def name_data_asset(result: Any) -> Any:
+    """The (copied, masked) validation result with its data asset named where GX's page header looks.
+
+    GX 1.24's validation page prints "Data asset:" from ``meta.batch_spec.data_asset_name``; a
+    SQL batch's spec has it, a dataframe batch's (assay's file feeds) does not -- the name is only
+    in ``meta.active_batch_definition`` -- so those pages said "Data asset: None".
+    """
+    meta = getattr(result, "meta", None)
+    if not isinstance(meta, dict):
+        return result
+    spec = meta.get("batch_spec")
+    definition = meta.get("active_batch_definition")
+    asset = (definition.get("data_asset_name") if isinstance(definition, dict)
+             else getattr(definition, "data_asset_name", None))
+    if asset and isinstance(spec, dict) and not spec.get("data_asset_name"):
+        meta["batch_spec"] = {**spec, "data_asset_name": asset}
+    return result
+
+
 class _EscapingView:
     """Mixin over GX's ``DefaultJinjaView``: plain values escaped, graph specs kept inside their script."""
 
