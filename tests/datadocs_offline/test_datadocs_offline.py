@@ -147,8 +147,6 @@ def test_sql_validation_pages_name_their_asset(docs_world):
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(strict=True, reason="GX reads the asset from meta.batch_spec, which a pandas batch lacks: "
-                   "gxrun.html_safe_result must return docs_view.name_data_asset(safe) (asked of the coordinator)")
 def test_file_feed_validation_pages_name_their_asset(docs_world):
     for page, asset in _validation_pages(docs_world, "files"):
         text = page.read_text(encoding="utf-8")

@@ -79,7 +79,9 @@ def html_safe_result(masked_result: Any) -> Any:
         result = r.result
         if isinstance(result, dict) and result.get("unexpected_index_query"):
             r.result = {**result, "unexpected_index_query": html_text(result["unexpected_index_query"])}
-    return safe
+    from assay.quality.docs_view import name_data_asset
+
+    return name_data_asset(safe)  # a pandas batch has no batch_spec: the page would say "Data asset: None"
 
 
 def validations_dir(state_dir: Path) -> Path:
@@ -331,6 +333,9 @@ class GxSession:
         with docs_lock_path(self.docs_dir).open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if this process dies
             self.context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*suites, *self.built])
+            from assay.quality import docs_assets
+
+            docs_assets.install(self.docs_dir)  # the vendored CSS/JS, so pages opened from disk work offline
 
     def index_url(self) -> str:
         return (self.docs_dir / "index.html").as_uri()
