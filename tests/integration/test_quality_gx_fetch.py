@@ -81,8 +81,9 @@ def fetched():
 
 
 def validate(gx, url, schema, partition_column):
+    # GX knows a suite as <source>.<stem> (SuiteSpec.gx_name), see docs/quality.md "Names"
     result, _ = gx.validate_sql(
-        suite_name="events", source="shop", url=url, asset_name=f"{schema}.events", schema=schema,
+        suite_name="shop.events", source="shop", url=url, asset_name=f"{schema}.events", schema=schema,
         table="events", partition_column=partition_column, day=DAY, run_name="t",
         result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
     )
@@ -108,7 +109,7 @@ def test_a_day_partition_fetches_at_most_that_day(gx, table_url, fetched):
 def test_a_vanished_table_is_a_clear_error(gx, table_url):
     with pytest.raises(Exception, match="nowhere"):
         gx.validate_sql(
-            suite_name="events", source="shop", url=table_url, asset_name="nowhere", schema="public",
+            suite_name="shop.events", source="shop", url=table_url, asset_name="nowhere", schema="public",
             table="nowhere", partition_column=None, day=DAY, run_name="t",
             result_format={"result_format": "SUMMARY"},
         )

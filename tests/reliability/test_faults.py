@@ -288,7 +288,7 @@ def _source_lock_held(w: World, source: str) -> Iterator[None]:
 def test_killed_inventory_keeps_the_previous_success_and_the_next_run_reaps_it(world: World) -> None:
     from assay.inventory import run_inventory
 
-    key = f"cli/{DAY}"
+    key = f"cli/inventory/all/{DAY}"  # the key `assay inventory --date DAY` runs under (cli/scope.py)
     run_inventory(world.settings, DAY, key, use_embeddings=False)
     before = _inventory_runs(world)[key]
     assert before["status"] == "success"
@@ -324,7 +324,7 @@ def test_killed_first_inventory_is_reaped_as_failed(world: World) -> None:
     assert len(_running(world, "inventory_runs")) == 1
 
     run_inventory(world.settings, NEXT, f"cli/{NEXT}", use_embeddings=False)
-    killed = _inventory_runs(world)[f"cli/{DAY}"]
+    killed = _inventory_runs(world)[f"cli/inventory/all/{DAY}"]  # the CLI's scoped run key
     assert killed["status"] == "failed" and killed["error"].startswith("interrupted:")
     assert _running(world, "inventory_runs") == []
 
