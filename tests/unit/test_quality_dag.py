@@ -31,20 +31,22 @@ def test_schedule_params_and_policies(dag, assay_plugin):
     # What the scheduler sees: periodic, which `airflow backfill create` requires.
     assert decode_timetable(encode_timetable(dag.timetable)).periodic
     assert not dag.catchup and "assay" in dag.tags and dag.doc_md
-    assert set(dag.params) == {"assets", "result_format", "arrival_deadline_hours"}
+    assert set(dag.params) == {"assets", "result_format", "arrival_deadline_hours", "review_hours"}
     assert dag.params["result_format"] == "SUMMARY"
-    assert {t.task_id for t in dag.tasks} == {"wait_for_data", "validate", "publish", "enforce"}
+    assert {t.task_id for t in dag.tasks} == {"wait_for_data", "validate", "publish", "review", "enforce"}
     assert all(t.retries >= 1 and t.owner == "data-platform" for t in dag.tasks)
 
 
-def test_only_publish_emits_validated_and_enforce_runs_after_a_skip(dag):
+def test_only_publish_and_review_emit_validated_and_enforce_runs_after_a_skip(dag):
     from assay import names
 
+    # #15.3: a steward's Waive in the review task publishes the re-validated partitions too
     outlets = {t.task_id: [getattr(o, "uri", None) for o in t.outlets] for t in dag.tasks}
-    assert outlets == {"wait_for_data": [], "validate": [], "publish": [names.VALIDATED_URI], "enforce": []}
-    enforce_task = dag.get_task("enforce")
-    assert enforce_task.trigger_rule == "none_failed"
-    assert dag.get_task("publish").task_id in enforce_task.upstream_task_ids
+    assert outlets == {"wait_for_data": [], "validate": [], "publish": [names.VALIDATED_URI],
+                       "review": [names.VALIDATED_URI], "enforce": []}
+    enforce_task, review_task = dag.get_task("enforce"), dag.get_task("review")
+    assert enforce_task.trigger_rule == "none_failed" and review_task.trigger_rule == "none_failed"
+    assert "publish" in review_task.upstream_task_ids and "review" in enforce_task.upstream_task_ids
 
 
 def summary(*statuses: bool) -> dict:
