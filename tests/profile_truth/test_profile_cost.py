@@ -78,3 +78,15 @@ def test_no_reduction_reads_an_array_cte_in_its_own_from():
         assert not re.search(r"FROM (g|m|sm), unnest", sql), rows
         assert not re.search(r"\(SELECT coalesce\(cardinality", sql), rows
         assert "unnest(" in sql
+
+
+def test_a_wide_table_keeps_enough_hashes_for_its_own_guard():
+    """A 10,000-value column among 60 got 1/60 of the budget, fewer hashes than the guard asks."""
+    tuning = SqlTuning()
+    table = _table(60)
+    stats = {f"c{i}": (0.0, 10_000.0 if i == 40 else -1.0) for i in range(60)}
+    for rows in (1_000_000, 5_000_000):
+        plan = estimated_plan(table, stats, rows, tuning)  # type: ignore[arg-type]
+        col = plan.columns[40]  # past the 16 exact columns at 1M rows
+        assert col.path == HASHED and col.threshold is not None
+        assert col.d_est * col.p >= 2 * tuning.distinct_min_sample, rows
