@@ -73,7 +73,7 @@ class DailyPartitions(CronDataIntervalTimetable):
         info = super().next_dagrun_info(
             last_automated_data_interval=last_automated_data_interval, restriction=restriction
         )
-        if info is not None and restriction.catchup:
+        if info is not None and info.data_interval is not None and restriction.catchup:
             # Only backfills iterate with catchup (every DAG keeps catchup=False). POST
             # /api/v2/backfills names its runs from ``run_after`` (DagRun.generate_run_id), not from
             # this timetable's generate_run_id, so run_after = D makes them ``backfill__D``; D is past,

@@ -90,9 +90,9 @@ def build_index(catalogue: Mapping[str, str]) -> Bm25Index:
             tfs.append(float(tf))
     postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for term, (docs, tfs) in by_term.items():
-        d = np.asarray(docs, dtype=np.int64)
+        doc_ids = np.asarray(docs, dtype=np.int64)
         tf = np.asarray(tfs, dtype=float)
-        postings[term] = (d, float(bm25.idf.get(term, 0.0)) * tf * (bm25.k1 + 1) / (tf + norm[d]))
+        postings[term] = (doc_ids, float(bm25.idf.get(term, 0.0)) * tf * (bm25.k1 + 1) / (tf + norm[doc_ids]))
     return Bm25Index(tuple(ids), tuple(texts), postings)
 
 
