@@ -8,6 +8,7 @@ live in ``tests/support`` (registered below); a module keeps only what is its ow
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,15 +39,26 @@ if TYPE_CHECKING:
 _LEAKY_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
+#: Module globals where ``mlflow.set_tracking_uri`` / ``set_registry_uri`` keep the URI; they win over
+#: the environment, so a later test's client would otherwise reach an earlier test's (dropped) store.
+_LEAKY_GLOBALS = (("mlflow.tracking._model_registry.utils", "_registry_uri"),
+                  ("mlflow.tracking._tracking_service.utils", "_tracking_uri"))
+
+
 @pytest.fixture(autouse=True)
 def _restore_leaky_env() -> Iterator[None]:
     before = {var: os.environ.get(var) for var in _LEAKY_ENV}
+    globals_before = {(mod, attr): getattr(sys.modules[mod], attr, None)
+                      for mod, attr in _LEAKY_GLOBALS if mod in sys.modules}
     yield
     for var, value in before.items():
         if value is None:
             os.environ.pop(var, None)
         else:
             os.environ[var] = value
+    for mod, attr in _LEAKY_GLOBALS:
+        if mod in sys.modules:
+            setattr(sys.modules[mod], attr, globals_before.get((mod, attr)))
 
 
 @pytest.fixture(scope="session")

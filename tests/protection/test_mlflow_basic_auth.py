@@ -133,26 +133,26 @@ def test_unauthenticated_alias_update_is_refused(auth_server, assay_account, mon
     from mlflow.exceptions import MlflowException
 
     model = "auth-refused"
-    version = _register(MlflowClient(auth_server.url), model)
+    version = _register(MlflowClient(auth_server.url, registry_uri=auth_server.url), model)
     # What the MLflow UI's REST calls look like without a login: 401, and the alias does not move.
     raw = requests.post(f"{auth_server.url}/api/2.0/mlflow/registered-models/alias",
                         json={"name": model, "alias": names.CHAMPION, "version": version}, timeout=10)
     assert raw.status_code == 401
     monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
     monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
-    anonymous = MlflowClient(auth_server.url)
+    anonymous = MlflowClient(auth_server.url, registry_uri=auth_server.url)
     with pytest.raises(MlflowException, match="401|[Uu]nauthenticated|credentials"):
         anonymous.set_registered_model_alias(model, names.CHAMPION, version)
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", assay_account[0])
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", assay_account[1])
-    assert names.CHAMPION not in MlflowClient(auth_server.url).get_registered_model(model).aliases
+    assert names.CHAMPION not in MlflowClient(auth_server.url, registry_uri=auth_server.url).get_registered_model(model).aliases
 
 
 def test_read_only_account_cannot_move_an_alias(auth_server, assay_account):
     from mlflow import MlflowClient
 
     model = "auth-readonly"
-    version = _register(MlflowClient(auth_server.url), model)
+    version = _register(MlflowClient(auth_server.url, registry_uri=auth_server.url), model)
     reader = ("teammate", secrets.token_urlsafe(16))
     created = requests.post(f"{auth_server.url}/api/2.0/mlflow/users/create", auth=auth_server.admin,
                             json={"username": reader[0], "password": reader[1]}, timeout=10)
