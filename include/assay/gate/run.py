@@ -181,6 +181,32 @@ def _act(client: Any, s: Session, d: Decision, actor: str, *, hold_champion: boo
         ) from exc
 
 
+def newest_passes(s: Session, model_name: str, version: str | None = None) -> dict[str, Any]:
+    """The newest ``pass`` row of each version of ``model_name`` (or of ``version`` only): what a rollback relies on."""
+    from sqlalchemy import select
+
+    from assay.catalog.models import GateDecision
+
+    q = select(GateDecision).where(GateDecision.model_name == model_name, GateDecision.decision == PASS)
+    if version is not None:
+        q = q.where(GateDecision.version == str(version))
+    out: dict[str, Any] = {}
+    for row in s.execute(q.order_by(GateDecision.id)).scalars():
+        out[row.version] = row  # ascending ids: the newest wins
+    return out
+
+
+def held(row: Any) -> bool:
+    """A pass still held for approval: never approved (an approval appends a newer pass row), so no rollback basis."""
+    return ((row.evidence or {}).get("approval") or {}).get("status") == approval.PENDING
+
+
+def rollback_targets(s: Session, model_name: str) -> list[str]:
+    """Versions :func:`rollback` accepts a basis for (newest pass not held), newest first; the one rule for both."""
+    ok = [v for v, row in newest_passes(s, model_name).items() if not held(row)]
+    return sorted(ok, key=lambda v: (len(v), v), reverse=True)
+
+
 def rollback(
     settings: Settings,
     model_name: str,
@@ -200,29 +226,20 @@ def rollback(
             or a store is unreachable. Nothing is changed then.
     """
     from mlflow.exceptions import MlflowException
-    from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from assay.catalog.models import GateDecision
     from assay.gate import registry
 
     to_version = str(to_version)
     try:
         with registry.model_lock(settings.catalog_url(), model_name) as s:
-            relied = s.execute(
-                select(GateDecision)
-                .where(GateDecision.model_name == model_name, GateDecision.version == to_version,
-                       GateDecision.decision == PASS)
-                .order_by(GateDecision.id.desc())
-                .limit(1)
-            ).scalar()
+            relied = newest_passes(s, model_name, to_version).get(to_version)
             if relied is None:
                 raise GateError(
                     f"{model_name} v{to_version} has no recorded passing gate decision; rollback refused "
                     "(champion unchanged)"
                 )
-            if ((relied.evidence or {}).get("approval") or {}).get("status") == approval.PENDING:
-                # A pass held for approval was never approved (an approved one has a newer pass row).
+            if held(relied):
                 raise GateError(f"{model_name} v{to_version}: its passing decision #{relied.id} was not approved; "
                                 "rollback refused (champion unchanged)")
             client, problem = registry.client_or_error(settings)

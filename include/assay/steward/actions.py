@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from assay.catalog.db import session
-from assay.catalog.models import AssetColumn, Classification, DecisionSource, GateDecision
+from assay.catalog.models import AssetColumn, Classification, DecisionSource
 from assay.catalog.upsert import upsert
 from assay.classify import NO_LABEL, PII_LABELS, SEMANTIC_LABELS, Override
 from assay.classify import Classification as Label
@@ -124,11 +124,14 @@ def reject_suggestion(settings: Settings, actor: str, proposal: str, only: Seque
 
 
 def rollback_options(settings: Settings, model_name: str) -> list[str]:
-    """Versions of ``model_name`` that a rollback may target: those with a recorded passing decision."""
+    """Versions of ``model_name`` a rollback accepts, newest first: a passing decision not held for approval.
+
+    The rule is :func:`assay.gate.run.rollback_targets`, the one :func:`assay.gate.run.rollback` applies.
+    """
+    from assay.gate.run import rollback_targets
+
     with session(settings.catalog_url()) as s:
-        found = s.execute(select(GateDecision.version).where(
-            GateDecision.model_name == model_name, GateDecision.decision == "pass").distinct()).scalars().all()
-    return sorted({str(v) for v in found}, key=lambda v: (len(v), v), reverse=True)
+        return rollback_targets(s, model_name)
 
 
 def rollback_model(settings: Settings, actor: str, model_name: str, version: str | int,
@@ -137,9 +140,10 @@ def rollback_model(settings: Settings, actor: str, model_name: str, version: str
     from assay.gate.run import rollback
 
     version = str(version)
-    if version not in rollback_options(settings, model_name):
+    options = rollback_options(settings, model_name)
+    if version not in options:
         raise StewardError(f"{model_name} v{version} has no passing gate decision; rollback offers only "
-                           f"{', '.join(rollback_options(settings, model_name)) or 'no version'}")
+                           f"{', '.join(options) or 'no version'} (a pass held for approval counts once approved)")
     try:
         d = rollback(settings, model_name, version, actor=actor, reason=reason,
                      run_key=f"steward/rollback/{dt.datetime.now(dt.UTC).isoformat()}")
