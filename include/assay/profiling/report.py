@@ -24,6 +24,7 @@ class AssetResult:
         anomalies: anomalies found in this partition.
         error: why it failed.
         pii_columns: columns not classified PII holding PII-looking values (a review item each).
+        columns: columns profiled (0 unless profiled).
     """
 
     asset_id: int
@@ -35,6 +36,7 @@ class AssetResult:
     anomalies: int = 0
     error: str | None = None
     pii_columns: int = 0
+    columns: int = 0
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import SQLAlchemyError
 
+from assay import progress
 from assay.catalog import runs
 from assay.catalog.db import engine, masked, scrub, session
 from assay.catalog.models import Anomaly, RunStatus
@@ -57,6 +58,7 @@ def run_profile(
     anomaly_config: AnomalyConfig | None = None,
     tuning: SqlTuning = DEFAULT_TUNING,
     declarations: Declarations | None = None,
+    source: str | None = None,
 ) -> ProfileReport:
     """Profile every active asset's partition for ``logical_date`` and detect anomalies.
 
@@ -71,12 +73,14 @@ def run_profile(
         anomaly_config: detector thresholds (k, warm-up, window, tolerances).
         tuning: SQL profiler sample and sketch sizes.
         declarations: the source declarations; default: the file the settings name.
+        source: only the assets of this declared source (``assets`` then name assets of it).
 
     Returns:
         One :class:`AssetResult` per asset partition considered.
 
     Raises:
-        ConfigError: a requested asset is not an active asset of the catalog.
+        ConfigError: ``source`` is not declared, or a requested asset is not an active asset of
+            the catalog (of ``source``, when given).
         ProfilingError: at least one partition failed; raised after every partition was tried and
             recorded, with the report attached.
     """
@@ -87,18 +91,24 @@ def run_profile(
         # Attempts left in progress by a process that is gone (killed, cut from the catalog).
         runs.reap(s, runs.PROFILE, run_key, dt.datetime.now(dt.UTC))
     with session(url) as s:
-        targets = resolve(s, decls, logical_date, assets)
+        targets = resolve(s, decls, logical_date, assets, source)
     results: list[AssetResult] = []
+    # Progress on the assay.progress logger (at most one line per 10 s, and a closing line).
+    ticker = progress.Ticker("profile", total=len(targets), unit="assets")
+    columns = 0
     with _engines() as engines:
-        for target in targets:
+        for done, target in enumerate(targets, start=1):
             if target.done and not force:
                 results.append(AssetResult(target.asset_id, target.label, target.partition_key, "skipped"))
-                continue
-            # The attempt's owner lock, held until its outcome is committed.
-            with runs.held(engine(url), runs.PROFILE, (target.asset_id, target.partition_key, logical_date)):
-                results.append(
-                    _profile_one(url, settings, decls, engines, target, logical_date, run_key, config, tuning)
-                )
+            else:
+                # The attempt's owner lock, held until its outcome is committed.
+                with runs.held(engine(url), runs.PROFILE, (target.asset_id, target.partition_key, logical_date)):
+                    results.append(
+                        _profile_one(url, settings, decls, engines, target, logical_date, run_key, config, tuning)
+                    )
+                columns += results[-1].columns
+            ticker.update(done, columns=columns, last=target.label)
+    ticker.finish(len(targets), columns=columns)
     report = ProfileReport(run_key=run_key, logical_date=logical_date, results=tuple(results))
     log.info("%s", report.summary())
     if report.failed:
@@ -186,6 +196,7 @@ def _profile_one(
         profile.row_count,
         len(findings),
         pii_columns=pii_columns,
+        columns=len(profile.columns),
     )
 
 

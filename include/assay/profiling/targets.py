@@ -84,18 +84,27 @@ class Profile:
     stats: dict[str, Any]
 
 
-def resolve(s: Session, decls: Declarations, day: dt.date, wanted: list[str] | None) -> list[Target]:
+def resolve(
+    s: Session, decls: Declarations, day: dt.date, wanted: list[str] | None, source: str | None = None
+) -> list[Target]:
     """The active assets' partitions for ``day`` (``wanted``: names, ``namespace.name`` or locations).
 
+    ``source``: only that declared source's assets (``wanted`` then names assets of it).
+
     Raises:
-        ConfigError: a wanted asset is not an active asset of the catalog.
+        ConfigError: ``source`` is not declared, or a wanted asset is not an active asset of the
+            catalog (of ``source``, when given).
     """
-    rows = s.execute(
+    query = (
         select(Asset, Source.name, Source.kind)
         .join(Source, Source.id == Asset.source_id)
         .where(Asset.status == AssetStatus.ACTIVE.value)
         .order_by(Source.name, Asset.namespace, Asset.name)
-    ).all()
+    )
+    if source is not None:
+        decls.get(source)  # an undeclared source is a ConfigError naming the declared ones
+        query = query.where(Source.name == source)
+    rows = s.execute(query).all()
     if wanted is not None:
         names = set(wanted)
         spelled = {r[0].id: _spellings(r[0], r[1], decls) for r in rows}
@@ -103,7 +112,8 @@ def resolve(s: Session, decls: Declarations, day: dt.date, wanted: list[str] | N
         found = {n for r in matched for n in spelled[r[0].id]}
         unknown = sorted(names - found)
         if unknown:
-            raise ConfigError(f"not active assets of the catalog: {', '.join(unknown)}")
+            of = f" of source {source}" if source is not None else ""
+            raise ConfigError(f"not active assets{of} of the catalog: {', '.join(unknown)}")
         rows = matched
     targets: list[Target] = []
     for asset, source_name, source_kind in rows:
