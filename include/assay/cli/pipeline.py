@@ -65,6 +65,7 @@ def inventory(
 def profile(
     date: Annotated[str | None, typer.Option(help=DATE_HELP)] = None,
     asset: Annotated[list[str] | None, typer.Option(help="asset name (repeatable); default: every active asset")] = None,
+    source: Annotated[str | None, typer.Option(help="profile only this source's assets; default: every source")] = None,
     force: Annotated[bool, typer.Option(help="profile again partitions already profiled for the date")] = False,
     allow_empty: Annotated[bool, typer.Option("--allow-empty", help=ALLOW_EMPTY_HELP)] = False,
 ) -> None:
@@ -72,9 +73,10 @@ def profile(
     from assay.profiling import run_profile
 
     day = parse_day(date)
-    run_key = cli_run_key("profile", day, asset)
-    echo(f"profile of {', '.join(asset) if asset else 'every active asset'} for {day} ({run_key}) ...")
-    report = run_profile(get_settings(), day, run_key, assets=asset or None, force=force)
+    run_key = cli_run_key("profile", day, [source] if source else None, asset)
+    scope = ", ".join(asset) if asset else "every active asset"
+    echo(f"profile of {scope}{f' of source {source}' if source else ''} for {day} ({run_key}) ...")
+    report = run_profile(get_settings(), day, run_key, assets=asset or None, force=force, source=source)
     echo(str(report.summary()))
     rows = [r.row_count for r in report.results if r.status != "skipped"]
     if not report.results:
