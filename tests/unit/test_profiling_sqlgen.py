@@ -161,15 +161,17 @@ def test_a_small_partition_is_collected_whole_by_one_statement():
 def test_few_groups_from_statistics_take_one_grouped_statement():
     table = events()
     plan = estimated_plan(table, pg_stats(kinds=3, shops=4), 100_000, TUNE)
-    assert plan.shape == ONE_STATEMENT and not plan.split and plan.chars
+    # byte lengths (one char_length per value): pg_stats showed no multi-byte text
+    assert plan.shape == ONE_STATEMENT and not plan.split and not plan.chars
     paths = {c.col.name: c.path for c in plan.columns}
     assert paths["kind"] == paths["shop"] == paths["day"] == GROUPED
     assert paths["id"] == HASHED and plan.columns[1].approximate
     assert plan.figures["key_sets"] == [["day", "kind", "shop"]]
     sql = generate.one_statement_sql(table, plan)
     assert " GROUP BY 1, 2, 3)" in sql and "s0 AS (SELECT" in sql and " FROM st AS r" in sql
-    assert "hashtidextended(t.ctid, 1) <= " in sql  # sampled per column inside the grouped scan
-    assert "t.ctid = ANY" not in sql
+    # the row sample as row ids, one row hash per row inside the grouped scan, fetched by ctid
+    assert "array_agg(t.ctid) FILTER (WHERE hashtidextended(t.ctid, 1) <= " in sql
+    assert sql.count("hashtidextended") == 1 and "t.ctid = ANY ((SELECT array_agg(u.x) FROM g" in sql
 
 
 def test_many_groups_split_off_a_counts_statement():

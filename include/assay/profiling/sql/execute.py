@@ -291,12 +291,12 @@ def _from_statistics(
     """
     if not table.has_ctid:
         return _Fallback("a view has no statistics", info)
-    stats = _column_stats(conn, table)
+    stats, multibyte = _column_stats(conn, table)
     reason = missing_statistics(table.columns, stats)
     if reason is not None:
         return _Fallback(reason, info)
     n_est = _explained_rows(conn, table, cap)
-    plan = estimated_plan(table, stats, n_est, tuning)
+    plan = estimated_plan(table, stats, n_est, tuning, multibyte)
     info = {**info, "estimates": "pg_stats", "estimated_rows": n_est}
     if generate.result_columns(plan, keyed=not plan.split) > generate.MAX_COLUMNS:
         return _Fallback(TOO_WIDE, info)
@@ -308,7 +308,14 @@ def _from_statistics(
         reason = f"too few hashes kept for {', '.join(short)} (distinct estimate too high)"
         return _Fallback(reason, {**info, "statements_discarded": 1})
     if not plan.split:
-        return _Outcome(plan, shape, {"statements": 2, "plan": plan.shape, **plan.figures, **info})
+        statements = 2
+        if any(c.chars_pending for c in plan.columns):
+            # Multi-byte text: its character min/max, which the byte lengths do not give.
+            lengths = dict(conn.execute(_text(generate.lengths_sql(table, plan)), dict(table.params)).mappings().one())
+            plan = decode.pending_lengths(plan, lengths)
+            statements += 1
+            info = {**info, "lengths_statement": True}
+        return _Outcome(plan, shape, {"statements": statements, "plan": plan.shape, **plan.figures, **info})
     counts = dict(
         conn.execute(_text(generate.group_counts_sql(table, plan)), dict(table.params)).mappings().one()
     )
@@ -356,13 +363,17 @@ def _two_statements(
     return _Outcome(plan, shape, {**head, **plan.figures, **info})
 
 
-def _column_stats(conn: Connection, table: Table) -> dict[str, tuple[float, float]]:
-    """``{column: (pg_stats.null_frac, pg_stats.n_distinct)}`` (empty for a table never analyzed)."""
+def _column_stats(conn: Connection, table: Table) -> tuple[dict[str, tuple[float, float]], frozenset[str]]:
+    """``{column: (pg_stats.null_frac, pg_stats.n_distinct)}`` (empty for a table never analyzed),
+    and the columns whose analyzed values hold multi-byte characters."""
     rows = conn.execute(text(generate.column_stats_sql()), {"rel": table.qualified}).all()
     stats: dict[str, tuple[float, float]] = {}
-    for name, null_frac, n_distinct in rows:
+    multibyte: set[str] = set()
+    for name, null_frac, n_distinct, wide in rows:
+        if name not in stats and wide:
+            multibyte.add(name)
         stats.setdefault(name, (float(null_frac), float(n_distinct)))
-    return stats
+    return stats, frozenset(multibyte)
 
 
 def _explained_rows(conn: Connection, table: Table, cap: int) -> int:

@@ -192,13 +192,14 @@ def single_fields(plan: Plan, c: ColumnPlan) -> list[tuple[str, str]]:
     if plan.split and c.path == GROUPED:
         return [("min", f"min({c.ref})"), ("max", f"max({c.ref})")] if c.col.kind.numeric else []
     # A key column's value checks are computed once per group from its key (merged_stats_ctes).
-    return stats_fields(c, sketch=False, chars=plan.chars, checks=not (plan.key_sets and c.path == GROUPED))
+    chars = plan.chars or c.chars
+    return stats_fields(c, sketch=False, chars=chars, checks=not (plan.key_sets and c.path == GROUPED))
 
 
 def merged_fields(plan: Plan, c: ColumnPlan) -> list[str]:
     """The names of the figures the one statement returns for a column (``f<i>``), in order."""
     if plan.key_sets and not plan.split:
-        return [name for name, _ in stats_fields(c, sketch=False, chars=plan.chars)]
+        return [name for name, _ in stats_fields(c, sketch=False, chars=plan.chars or c.chars)]
     return [name for name, _ in single_fields(plan, c)]
 
 
@@ -248,7 +249,7 @@ def merged_stats_ctes(plan: Plan) -> list[str]:
     means = ["sum(g.n) AS n"]
     merged = ["min(s0.n) AS n"]
     for c in plan.columns:
-        names = [name for name, _ in stats_fields(c, sketch=False, chars=plan.chars)]
+        names = [name for name, _ in stats_fields(c, sketch=False, chars=plan.chars or c.chars)]
         col = {name: f"g.a{c.idx}_{j}" for j, (name, _) in enumerate(single_fields(plan, c))}
         if c.path == GROUPED:
             # A key's value checks from the key, once per group of its own set.
@@ -265,11 +266,11 @@ def merged_stats_ctes(plan: Plan) -> list[str]:
             a = col[name]
             if name in ("nn", "true"):
                 exprs.append(f"sum({a})::bigint")
-            elif name in ("min", "lmin"):
+            elif name in ("min", "lmin", "omin"):
                 exprs.append(f"min({a})")
-            elif name in ("max", "lmax"):
+            elif name in ("max", "lmax", "omax"):
                 exprs.append(f"max({a})")
-            elif name == "lsum":
+            elif name in ("lsum", "osum"):
                 exprs.append(f"sum({a})")
             elif a.startswith("(SELECT"):
                 exprs.append(f"min({a})")  # a key's check, one value over the groups

@@ -6,6 +6,7 @@
 * :func:`shape_sql`: statement 2 of a two-statement plan (its histogram edges as parameters);
 * :func:`one_statement_sql`: statement 1's figures and statement 2's reductions in one scan;
 * :func:`group_counts_sql`: the key columns' value counts (GROUP BY the keys, ``count(*)`` only);
+* :func:`lengths_sql`: character lengths of multi-byte text the one statement measured in bytes;
 * :func:`result_columns`: how wide the one statement's target lists are (PostgreSQL: 1,664).
 """
 
@@ -36,7 +37,11 @@ HASH_TOPS = 256
 
 #: ``pg_stats`` of a relation (inherited rows first: a partitioned table's own statistics).
 COLUMN_STATS_SQL = (
-    "SELECT s.attname, s.null_frac, s.n_distinct FROM pg_catalog.pg_class c "
+    "SELECT s.attname, s.null_frac, s.n_distinct, "
+    # whether ANALYZE's values (common values, histogram bounds) hold a multi-byte character
+    "octet_length(coalesce(s.most_common_vals::text, '') || coalesce(s.histogram_bounds::text, '')) "
+    "<> char_length(coalesce(s.most_common_vals::text, '') || coalesce(s.histogram_bounds::text, '')) "
+    "FROM pg_catalog.pg_class c "
     "JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
     "JOIN pg_catalog.pg_stats s ON s.schemaname = ns.nspname AND s.tablename = c.relname "
     "WHERE c.oid = to_regclass(:rel) ORDER BY s.inherited DESC"
@@ -93,6 +98,20 @@ def one_statement_sql(table: Table, plan: Plan) -> str:
     Without GROUP BY when the plan counts its key columns in a second statement (``split``).
     """
     return _shape(table, plan, single=True, keyed=not plan.split, arrays=True)[0]
+
+
+def lengths_sql(table: Table, plan: Plan) -> str:
+    """Character length min/max (``lc<i>``) of the text columns whose byte lengths were not enough.
+
+    Only when the one statement saw multi-byte characters in a column and no second statement
+    reads the partition: one plain aggregate over those columns.
+    """
+    parts = [
+        f"json_build_array(min(char_length({c.ref}::text)), max(char_length({c.ref}::text))) AS lc{c.idx}"
+        for c in plan.columns
+        if c.chars_pending
+    ]
+    return f"SELECT {', '.join(parts)} FROM {table.source}{table.where}"
 
 
 def group_counts_sql(table: Table, plan: Plan) -> str:
@@ -203,11 +222,13 @@ def _aggregate_ctes(
     else:
         rowhash = "hashtidextended(t.ctid, 1)" if table.has_ctid else "hashtextextended(t::text, 1)"
         sampled = f"{rowhash} <= {plan.sample_threshold} AND "
-    # Without GROUP BY, a table's sample is collected as row ids (ctid) and its values fetched
-    # afterwards by a TID scan of those ~20,000 rows: the row hash is then computed once per
-    # row instead of once per sampled column and row (13 times: 0.7 s of 5M rows). Only where a
-    # ctid names one row: in a partitioned table or an inheritance parent it names one per child.
-    by_tid = bool(sampled_cols) and not keys and sampled != "" and table.tid_unique
+    # A table's sample is collected as row ids (ctid) and its values fetched afterwards by a TID
+    # scan of those ~20,000 rows: the row hash is then computed once per row instead of once per
+    # sampled column and row (13 times: 0.7 s of 5M rows without GROUP BY; with GROUP BY keys,
+    # 9 sampled columns of 5M rows cost 3.5 floors A, and 60 columns far more). With keys, each
+    # group holds a slice of the row ids, merged below. Only where a ctid names one row: in a
+    # partitioned table or an inheritance parent it names one per child.
+    by_tid = bool(sampled_cols) and sampled != "" and table.tid_unique
     per_column = [
         # One typed array per column: the reductions below then sort and group native values.
         f"array_agg({key_expr(c.col, c.ref)}) FILTER (WHERE {'' if by_tid else sampled}{c.ref} IS NOT NULL) "
@@ -218,24 +239,11 @@ def _aggregate_ctes(
         select.append(f"array_agg(t.ctid) FILTER (WHERE {sampled.removesuffix(' AND ')}) AS tids")
     else:
         select += per_column
-    group_by = ""
-    if len(key_sets) == 1:
-        group_by = " GROUP BY " + ", ".join(str(i) for i in range(1, len(keys) + 1))
-    elif len(key_sets) > 1:
-        sets = ", ".join(
-            "(" + ", ".join(key_expr(c.col, c.ref) for c in members) + ")" for members in key_sets
-        )
-        group_by = f" GROUP BY GROUPING SETS ({sets})"
-    ctes = [f"g AS (SELECT {', '.join(select)} FROM {table.source}{table.where}{group_by})"]
-    array_names = [f"d{c.idx}" for c in hashed] + [f"s{c.idx}" for c in sampled_cols]
+    ctes = [f"g AS (SELECT {', '.join(select)} FROM {table.source}{table.where}{_group_by(key_sets)})"]
+    array_names = [f"d{c.idx}" for c in hashed] + ([] if by_tid else [f"s{c.idx}" for c in sampled_cols])
     source = sample_source = "g"
     if by_tid:
-        ctes.append(
-            f"sm AS (SELECT {', '.join(per_column)} FROM {table.source} "
-            "WHERE t.ctid = ANY ((SELECT g.tids FROM g)::tid[])"
-            f"{table.where.replace(' WHERE ', ' AND ', 1)})"
-        )
-        sample_source = "sm"
+        ctes.append(_sample_by_tid(table, per_column, grouped=bool(keys), sets=len(key_sets)))
     if keys and array_names:
         # Each group holds a slice of every array. Merge the slices once, in one pass (ROWS
         # FROM zips the arrays), so each reduction below unnests one array, not one per group.
@@ -247,7 +255,40 @@ def _aggregate_ctes(
             f"m AS (SELECT {merged} FROM g CROSS JOIN LATERAL ROWS FROM ({zipped}) AS u({', '.join(array_names)}){own})"
         )
         source = sample_source = "m"
+    if by_tid:
+        sample_source = "sm"
+        if keys and not array_names:
+            source = "sm"  # no hash arrays to merge: the grouped g has a row per group
     return ctes, _Sources(source, sample_source), keys
+
+
+def _group_by(key_sets: list[list[ColumnPlan]]) -> str:
+    """`` GROUP BY`` of the scan: the keys of one set by position, several sets as GROUPING SETS."""
+    if len(key_sets) == 1:
+        return " GROUP BY " + ", ".join(str(i) for i in range(1, len(key_sets[0]) + 1))
+    if len(key_sets) > 1:
+        sets = ", ".join(
+            "(" + ", ".join(key_expr(c.col, c.ref) for c in members) + ")" for members in key_sets
+        )
+        return f" GROUP BY GROUPING SETS ({sets})"
+    return ""
+
+
+def _sample_by_tid(table: Table, per_column: list[str], *, grouped: bool, sets: int) -> str:
+    """``sm``: the sampled rows' values, fetched by a TID scan of the row ids ``g`` collected.
+
+    With groups, the row ids of every group (of the first set only: every set repeats them).
+    """
+    own = " WHERE g.gs0 = 0" if sets > 1 else ""
+    tids = (
+        f"(SELECT array_agg(u.x) FROM g CROSS JOIN LATERAL unnest(g.tids) AS u(x){own})"
+        if grouped
+        else "(SELECT g.tids FROM g)"
+    )
+    return (
+        f"sm AS (SELECT {', '.join(per_column)} FROM {table.source} "
+        f"WHERE t.ctid = ANY ({tids}::tid[]){table.where.replace(' WHERE ', ' AND ', 1)})"
+    )
 
 
 def _reductions(plan: Plan, c: ColumnPlan, sources: _Sources, single: bool, params: dict[str, Any]) -> str:
