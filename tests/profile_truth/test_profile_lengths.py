@@ -108,3 +108,22 @@ def test_multibyte_text_pg_stats_shows_is_counted_in_characters_at_once(source):
     assert prof.stats["statements"] == 2 and "lengths_statement" not in prof.stats
     assert 'min(char_length(t."note"' in seen[-1]
     _check(prof.columns["note"], notes)
+
+
+def test_whitespace_is_counted_by_bytes_like_the_character_trim(source):
+    """Leading/trailing whitespace counted on bytes equals ``v <> btrim(v, <whitespace>)`` on characters,
+    with multi-byte characters next to the blanks (and blanks that are not ASCII: not counted)."""
+    _table(source, None)
+    planted = [" é", "é ", "é\t", "\nü", "aé", "\u00a0x", "x\u3000", "\r", "é\x0b", "\x0cé", "ø"]
+    with source.begin() as c:
+        for i, v in enumerate(planted):
+            c.execute(text("UPDATE notes SET note = :v WHERE id = :id"), {"v": v, "id": 100 + i * 7})
+    with source.connect() as c:
+        c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE notes")
+        expected = c.execute(text(
+            "SELECT count(*) FILTER (WHERE note <> btrim(note, E' \\t\\n\\x0b\\x0c\\r')) FROM notes"
+        )).scalar_one()
+    assert expected == 7
+    for tuning in (TUNE, SqlTuning()):  # estimated (planned from pg_stats), and every value collected
+        prof = profile_sql(source, "notes", "public", None, None, tuning=tuning)
+        assert prof.columns["note"]["whitespace"] == expected, prof.stats["plan"]

@@ -34,12 +34,20 @@ from assay.classify.pii_scan import candidate_agg_sql, merge_agg_sql
 from assay.profiling.metrics import WHITESPACE, Kind
 from assay.profiling.sql.plan import GROUPED, ColumnPlan, Plan, SqlColumn
 
-#: The whitespace ``btrim`` removes, as a PostgreSQL escape string literal.
-_BLANKS = "E'" + WHITESPACE.encode("unicode_escape").decode().replace("'", "\\'") + "'"
+#: The whitespace trimmed, as bytes (every whitespace character is one ASCII byte).
+_BLANKS = "decode('" + WHITESPACE.encode("ascii").hex() + "', 'hex')"
 #: Value checks counted in the scan (after statement 1's other fields): name -> condition on the
 #: value ``v`` (text checks on ``v::text``).
 _NUMBER_CHECKS = {"zero": "{v} = 0", "neg": "{v} < 0"}
-_TEXT_CHECKS = {"empty": "{v} = ''", "ws": "{v} <> btrim({v}, " + _BLANKS + ")"}
+# Whitespace trimmed as bytes: in every server encoding an ASCII byte is a whole character
+# (multi-byte characters use bytes >= 0x80), so a byte trim is the character trim, without the
+# per-character walk and arrays of the multi-byte btrim(text): on 5M rows, two columns of
+# 300-700 character text 5.6 -> 2.3 s over the scan, md5 ids and queries 2.3 -> 1.6 s (load 10).
+# convert_to(v, 'SQL_ASCII') hands over the stored bytes, whatever the server encoding.
+_TEXT_CHECKS = {
+    "empty": "{v} = ''",
+    "ws": "octet_length(btrim(convert_to({v}, 'SQL_ASCII'), " + _BLANKS + ")) <> octet_length({v})",
+}
 #: Check fields merged over groups by summing (``pii`` records are joined instead).
 CHECK_COUNTS = frozenset({*_NUMBER_CHECKS, *_TEXT_CHECKS})
 
