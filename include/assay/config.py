@@ -81,7 +81,10 @@ class Settings(BaseSettings):
     judgments_dir: Path | None = Field(
         default=None, description="Graded relevance judgments (parquet) candidates are evaluated on"
     )
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="Level of the command log file (<state>/logs/)")
+    verbose: bool = Field(
+        default=False, description="Show every log record on the console too, as `assay -v` does"
+    )
     airflow_parallelism: int = 4
     airflow_port: int = 8080
     mlflow_port: int = 5000
@@ -114,6 +117,11 @@ class Settings(BaseSettings):
     @property
     def airflow_home(self) -> Path:
         return self.state_dir / "airflow"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Command logs (``<command>-<time>.log``) and the background services' logs."""
+        return self.state_dir / "logs"
 
     @property
     def mlflow_artifacts(self) -> Path:

@@ -11,19 +11,29 @@ naming the variable, exit 2.
 
 from __future__ import annotations
 
-import logging
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from assay.catalog.urls import scrub, urls_of
-from assay.cli import gate, pipeline, platform, quality, steward, train
+from assay.cli import gate, logs, pipeline, platform, quality, steward, train
 from assay.cli.output import echo
 from assay.config import get_settings
 from assay.errors import AssayError, ConfigError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="show Airflow's and the libraries' log records on the console too")
+    ] = False,
+) -> None:
+    # The records go to <state>/logs/<command>-<time>.log either way (assay.cli.logs).
+    logs.set_verbose(verbose)
+
 
 # Registration order is the order `assay --help` lists the commands (groups after commands).
 platform.register(app)
@@ -154,10 +164,9 @@ def settings_error_line(exc: Any) -> str:
 
 
 def _start() -> str | None:
-    """Load the settings, set up logging and error tagging; the catalog URL if one is known."""
-    logging.basicConfig(
-        level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """Load the settings, set up logging (:mod:`assay.cli.logs`) and error tagging; the catalog URL if known."""
+    settings = get_settings()
+    logs.setup(settings.logs_dir, settings.log_level, sys.argv[1:], verbose=settings.verbose)
     _tag_database_errors()
     # Read now: the embedded server's state file (its socket folder) is gone once it has stopped.
     return _catalog_url()

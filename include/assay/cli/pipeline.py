@@ -8,7 +8,7 @@ A run that finds nothing to do for its date says so and exits 3 unless ``--allow
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +16,9 @@ from assay.cli.output import echo
 from assay.cli.scope import ALLOW_EMPTY_HELP, DATE_HELP, EMPTY_EXIT, cli_run_key, parse_day
 from assay.config import get_settings
 from assay.ops.demo import DEMO_DATE
+
+if TYPE_CHECKING:
+    from assay.ops.demo import Event
 
 
 def _nothing_to_do(message: str, allow_empty: bool) -> None:
@@ -89,13 +92,31 @@ def demo(
     date: Annotated[str, typer.Option(help="logical date, YYYY-MM-DD; default: the demo's own date")] = DEMO_DATE,
 ) -> None:
     """Run the main job end to end on the embedded PostgreSQL and print a summary."""
-    from assay.cli import render
+    import time
+
+    from assay.cli import logs, render
+    from assay.ops.demo import HistoryDay, StageFinished
     from assay.ops.demo import run as run_demo
     from assay.ops.status import demo_status
 
+    def line(event: Event) -> str:
+        if isinstance(event, StageFinished):
+            return f"    {event.dag_id} done in {event.seconds:.1f} s"
+        if isinstance(event, HistoryDay):
+            return (f"    {event.stage} history {event.index}/{event.days}: {event.day} in {event.seconds:.1f} s"
+                    + (" (failed)" if event.failed else ""))
+        return render.progress_line(event)
+
     settings = get_settings()
-    report = run_demo(settings, parse_day(date).isoformat(), progress=lambda event: echo(render.progress_line(event)))
-    echo(render.demo_summary(settings, report, demo_status(settings, report.logical_date)))
+    log_file = logs.current_path()
+    if log_file is not None:
+        echo(f"logs of Airflow and the libraries: {log_file} (assay -v demo shows them here)")
+    t0 = time.perf_counter()
+    try:
+        report = run_demo(settings, parse_day(date).isoformat(), progress=lambda event: echo(line(event)))
+        echo(render.demo_summary(settings, report, demo_status(settings, report.logical_date)))
+    finally:
+        echo(f"\ndemo took {time.perf_counter() - t0:.0f} s" + (f"; full log: {log_file}" if log_file else ""))
 
 
 def register(app: typer.Typer) -> None:

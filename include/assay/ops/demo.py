@@ -2,7 +2,9 @@
 
 The stages run in pipeline order; a stage whose DAG file does not exist yet is skipped and said so.
 Everything is keyed by the logical date, so running the demo twice leaves the same catalog.
-Progress is reported as events (:data:`Progress`); the CLI renders them.
+Progress is reported as events (:data:`Progress`); the CLI renders them. The output of the
+``airflow`` runs becomes log records of this process (:mod:`assay.ops.childlog`): their progress
+and errors reach the console, the rest the command's log file.
 """
 
 from __future__ import annotations
@@ -40,6 +42,26 @@ class StageStarted:
 
 
 @dataclass(frozen=True)
+class StageFinished:
+    """A stage's run ended well after ``seconds``."""
+
+    dag_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class HistoryDay:
+    """One day of a stage's in-process history is done (``index`` of ``days``)."""
+
+    stage: str
+    day: dt.date
+    index: int
+    days: int
+    seconds: float
+    failed: bool
+
+
+@dataclass(frozen=True)
 class StageSkipped:
     """A stage with a DAG file that had nothing to run."""
 
@@ -47,8 +69,10 @@ class StageSkipped:
     reason: str
 
 
-#: What the runner reports while it runs, in order.
+#: What the runner reports while it runs, in order (:data:`Event` adds the timing events).
 Progress = HistoryResult | StageStarted | StageSkipped
+#: Every event of a run: :data:`Progress`, and a stage's or a history day's end with its seconds.
+Event = Progress | StageFinished | HistoryDay
 #: What the summary lists under the stages: backfills and skipped stages, in pipeline order.
 Note = HistoryResult | StageSkipped
 
@@ -100,30 +124,53 @@ def stage_conf(settings: Settings, dag_id: str) -> list[str] | None:
     return [] if conf is None else conf(settings)
 
 
-def _log_progress(event: Progress) -> None:
+def _log_progress(event: Event) -> None:
     log.info("%s", event)
 
 
+def _airflow(settings: Settings, args: list[str], stage: str) -> int:
+    """``airflow ARGS`` with assay's environment, its output relayed as log records; its exit code."""
+    from assay.ops import airflow, childlog
+
+    airflow.ensure_database(settings)
+    code, tail = childlog.run([airflow.airflow_bin(), *args], airflow.child_env(settings), stage)
+    if code != 0:
+        log.error("`airflow %s` exited %s; its last lines:\n%s", " ".join(args[:2]), code, "\n".join(tail))
+    return code
+
+
+def _history(
+    settings: Settings, dag_id: str, last: dt.date, days: int, progress: Callable[[Event], None]
+) -> HistoryResult:
+    """:func:`backfill_history` one day at a time, so each day is reported as it ends."""
+    failed: list[str] = []
+    for index in range(1, days + 1):
+        day = last - dt.timedelta(days=days - index + 1)
+        t0 = time.perf_counter()
+        one = backfill_history(settings, dag_id, day + dt.timedelta(days=1), 1)
+        failed.extend(one.failed_days)
+        progress(HistoryDay(dag_id, day, index, days, time.perf_counter() - t0, bool(one.failed_days)))
+    return HistoryResult(dag_id, last, days, HISTORY[dag_id].failures, tuple(failed))
+
+
 def run(
-    settings: Settings, logical_date: str | None = None, progress: Callable[[Progress], None] = _log_progress
+    settings: Settings, logical_date: str | None = None, progress: Callable[[Event], None] = _log_progress
 ) -> DemoReport:
     """Run every available stage for ``logical_date``; raise on the first failed stage.
 
     Args:
         progress: called with each event as it happens (the CLI prints them).
     """
-    from assay.ops import airflow
-
     date = logical_date or DEMO_DATE
     report = DemoReport(logical_date=date)
     stages = available_stages(settings)
     report.skipped = [d for d in PIPELINE if d not in stages]
-    if airflow.run_cli(settings, ["db", "migrate"]) != 0:
-        raise AssayError("`airflow db migrate` failed; see the output above")
+    if _airflow(settings, ["db", "migrate"], "airflow") != 0:
+        raise AssayError("`airflow db migrate` failed; its last lines are above, all of it in the log file")
     for dag_id in stages:
         if dag_id in HISTORY:
             t0 = time.perf_counter()
-            history = backfill_history(settings, dag_id, dt.date.fromisoformat(date), DEMO_DAYS - 1)
+            history = _history(settings, dag_id, dt.date.fromisoformat(date), DEMO_DAYS - 1, progress)
             progress(history)
             report.ran.append((f"{dag_id} history", time.perf_counter() - t0))
             report.notes.append(history)
@@ -135,8 +182,12 @@ def run(
             report.notes.append(skipped)
             progress(skipped)
             continue
-        code = airflow.run_cli(settings, ["dags", "test", dag_id, date, *conf])
+        code = _airflow(settings, ["dags", "test", dag_id, date, *conf], dag_id)
         if code != 0:
-            raise AssayError(f"stage {dag_id} failed (airflow dags test exit {code}); its log is above")
-        report.ran.append((dag_id, time.perf_counter() - t0))
+            raise AssayError(
+                f"stage {dag_id} failed (airflow dags test exit {code}); its last lines are above, all of it in the log file"
+            )
+        seconds = time.perf_counter() - t0
+        report.ran.append((dag_id, seconds))
+        progress(StageFinished(dag_id, seconds))
     return report
