@@ -81,6 +81,37 @@ def one_statement(plan: Plan, shape: Mapping[str, Any]) -> Plan:
     return replace(plan, n=int(shape["n"] or 0), columns=tuple(columns))
 
 
+def proven_checks(plan: Plan) -> Plan:
+    """Zeros and negatives the exact min proves (``min > 0``: none of either; ``min = 0``: no
+    negatives), for the checks the scan left out (``c.skip``); a column whose min proves them
+    keeps no ``skip``, the others still need :func:`counted_checks`."""
+    columns = []
+    for c in plan.columns:
+        if c.skip:
+            low = c.first.get("min")
+            proven: dict[str, int] = {}
+            if c.non_null == 0:
+                proven = {"zero": 0, "neg": 0}
+            elif low is not None:  # NaN proves nothing
+                x = float(low)
+                proven = {"zero": 0, "neg": 0} if x > 0 else ({"neg": 0} if x == 0 else {})
+            if c.skip <= proven.keys():
+                c = replace(c, first={**c.first, **{k: proven[k] for k in c.skip}}, skip=frozenset())
+        columns.append(c)
+    return replace(plan, columns=tuple(columns))
+
+
+def counted_checks(plan: Plan, row: Mapping[str, Any]) -> Plan:
+    """Zeros and negatives of the columns :func:`proven_checks` left, from the checks statement (``v<i>``)."""
+    columns = []
+    for c in plan.columns:
+        if c.skip:
+            zero, neg = row[f"v{c.idx}"]
+            c = replace(c, first={**c.first, "zero": zero, "neg": neg}, skip=frozenset())
+        columns.append(c)
+    return replace(plan, columns=tuple(columns))
+
+
 def pending_lengths(plan: Plan, row: Mapping[str, Any]) -> Plan:
     """Character length min/max of multi-byte text, from a later statement's ``lc<i>``."""
     columns = []

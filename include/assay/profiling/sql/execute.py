@@ -291,12 +291,12 @@ def _from_statistics(
     """
     if not table.has_ctid:
         return _Fallback("a view has no statistics", info)
-    stats, multibyte = _column_stats(conn, table)
+    stats, multibyte, lower = _column_stats(conn, table)
     reason = missing_statistics(table.columns, stats)
     if reason is not None:
         return _Fallback(reason, info)
     n_est = _explained_rows(conn, table, cap)
-    plan = estimated_plan(table, stats, n_est, tuning, multibyte)
+    plan = estimated_plan(table, stats, n_est, tuning, multibyte, lower)
     info = {**info, "estimates": "pg_stats", "estimated_rows": n_est}
     if generate.result_columns(plan, keyed=not plan.split) > generate.MAX_COLUMNS:
         return _Fallback(TOO_WIDE, info)
@@ -307,8 +307,14 @@ def _from_statistics(
         # would exceed the bound the plan promises. Redo the partition with statement 1.
         reason = f"too few hashes kept for {', '.join(short)} (distinct estimate too high)"
         return _Fallback(reason, {**info, "statements_discarded": 1})
+    plan = decode.proven_checks(plan)
+    if any(c.skip for c in plan.columns):
+        # A min below what ANALYZE saw: count the zeros and negatives the scan left out.
+        checks = dict(conn.execute(_text(generate.checks_sql(table, plan)), dict(table.params)).mappings().one())
+        plan = decode.counted_checks(plan, checks)
+        info = {**info, "checks_statement": True, "statements_added": info.get("statements_added", 0) + 1}
     if not plan.split:
-        statements = 2
+        statements = 2 + info.get("statements_added", 0)
         if any(c.chars_pending for c in plan.columns):
             # Multi-byte text: its character min/max, which the byte lengths do not give.
             lengths = dict(conn.execute(_text(generate.lengths_sql(table, plan)), dict(table.params)).mappings().one())
@@ -321,7 +327,8 @@ def _from_statistics(
     )
     plan = decode.group_counts(plan, counts)
     shape = {**shape, "grouped": counts["grouped"]}
-    return _Outcome(plan, shape, {"statements": 3, "plan": plan.shape, **plan.figures, **info})
+    statements = 3 + info.get("statements_added", 0)
+    return _Outcome(plan, shape, {"statements": statements, "plan": plan.shape, **plan.figures, **info})
 
 
 def _one_statement(conn: Connection, table: Table, plan: Plan) -> tuple[Plan, dict[str, Any]]:
@@ -363,17 +370,24 @@ def _two_statements(
     return _Outcome(plan, shape, {**head, **plan.figures, **info})
 
 
-def _column_stats(conn: Connection, table: Table) -> tuple[dict[str, tuple[float, float]], frozenset[str]]:
+def _column_stats(
+    conn: Connection, table: Table
+) -> tuple[dict[str, tuple[float, float]], frozenset[str], dict[str, float]]:
     """``{column: (pg_stats.null_frac, pg_stats.n_distinct)}`` (empty for a table never analyzed),
-    and the columns whose analyzed values hold multi-byte characters."""
+    the columns whose analyzed values hold multi-byte characters, and each numeric column's
+    least analyzed value."""
     rows = conn.execute(text(generate.column_stats_sql()), {"rel": table.qualified}).all()
     stats: dict[str, tuple[float, float]] = {}
     multibyte: set[str] = set()
-    for name, null_frac, n_distinct, wide in rows:
-        if name not in stats and wide:
-            multibyte.add(name)
+    lower: dict[str, float] = {}
+    for name, null_frac, n_distinct, low, wide in rows:
+        if name not in stats:
+            if wide:
+                multibyte.add(name)
+            if low is not None:
+                lower[name] = float(low)
         stats.setdefault(name, (float(null_frac), float(n_distinct)))
-    return stats, frozenset(multibyte)
+    return stats, frozenset(multibyte), lower
 
 
 def _explained_rows(conn: Connection, table: Table, cap: int) -> int:

@@ -7,6 +7,7 @@
 * :func:`one_statement_sql`: statement 1's figures and statement 2's reductions in one scan;
 * :func:`group_counts_sql`: the key columns' value counts (GROUP BY the keys, ``count(*)`` only);
 * :func:`lengths_sql`: character lengths of multi-byte text the one statement measured in bytes;
+* :func:`checks_sql`: zeros and negatives the exact min did not prove;
 * :func:`result_columns`: how wide the one statement's target lists are (PostgreSQL: 1,664).
 """
 
@@ -38,12 +39,17 @@ HASH_TOPS = 256
 #: ``pg_stats`` of a relation (inherited rows first: a partitioned table's own statistics).
 COLUMN_STATS_SQL = (
     "SELECT s.attname, s.null_frac, s.n_distinct, "
+    # the least number ANALYZE saw (histogram bounds, common values) of a numeric column
+    "CASE WHEN a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'float4'::regtype, "
+    "'float8'::regtype, 'numeric'::regtype) THEN (SELECT min(v) FROM unnest(coalesce("
+    "s.histogram_bounds::text::float8[], '{}') || coalesce(s.most_common_vals::text::float8[], '{}')) AS v) END, "
     # whether ANALYZE's values (common values, histogram bounds) hold a multi-byte character
     "octet_length(coalesce(s.most_common_vals::text, '') || coalesce(s.histogram_bounds::text, '')) "
     "<> char_length(coalesce(s.most_common_vals::text, '') || coalesce(s.histogram_bounds::text, '')) "
     "FROM pg_catalog.pg_class c "
     "JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
     "JOIN pg_catalog.pg_stats s ON s.schemaname = ns.nspname AND s.tablename = c.relname "
+    "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = s.attname "
     "WHERE c.oid = to_regclass(:rel) ORDER BY s.inherited DESC"
 )
 
@@ -110,6 +116,16 @@ def lengths_sql(table: Table, plan: Plan) -> str:
         f"json_build_array(min(char_length({c.ref}::text)), max(char_length({c.ref}::text))) AS lc{c.idx}"
         for c in plan.columns
         if c.chars_pending
+    ]
+    return f"SELECT {', '.join(parts)} FROM {table.source}{table.where}"
+
+
+def checks_sql(table: Table, plan: Plan) -> str:
+    """``v<i>``: zeros and negatives of the columns whose exact min did not prove them (``c.skip``)."""
+    parts = [
+        f"json_build_array(count(*) FILTER (WHERE {c.ref} = 0), count(*) FILTER (WHERE {c.ref} < 0)) AS v{c.idx}"
+        for c in plan.columns
+        if c.skip
     ]
     return f"SELECT {', '.join(parts)} FROM {table.source}{table.where}"
 

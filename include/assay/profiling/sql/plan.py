@@ -24,12 +24,8 @@ HASH_MIN = -(2**63)
 #: Path of a column: not read | collected whole (exact) | hashed | GROUP BY key (exact).
 NONE, WHOLE, HASHED, GROUPED = "none", "whole", "hashed", "grouped"
 #: Statement shapes (``stats["plan"]``).
-EMPTY, ONE_STATEMENT, GROUP_COUNTS, TWO_STATEMENTS = (
-    "empty",
-    "one_statement",
-    "one_statement_and_group_counts",
-    "two_statements",
-)
+EMPTY, ONE_STATEMENT, TWO_STATEMENTS = "empty", "one_statement", "two_statements"
+GROUP_COUNTS = "one_statement_and_group_counts"
 
 
 @dataclass(frozen=True)
@@ -219,6 +215,7 @@ class ColumnPlan:
     sample_pos: int = 0  # 1-based position in the sample row, 0 = not sampled
     chars_pending: bool = False
     chars: bool = False  # count characters, not bytes (pg_stats showed multi-byte text)
+    skip: frozenset[str] = frozenset()  # value checks left to the exact min (decode.proven_checks)
 
     @property
     def approximate(self) -> bool:
@@ -328,7 +325,7 @@ def whole_plan(table: Table, cap: int, tuning: SqlTuning) -> Plan:
 
 
 def estimated_plan(table: Table, stats: Mapping[str, tuple[float, float]], n: int, tuning: SqlTuning,
-                   multibyte: frozenset[str] = frozenset()) -> Plan:
+                   multibyte: frozenset[str] = frozenset(), lower: Mapping[str, float] | None = None) -> Plan:
     """A plan from ``pg_stats`` (``{column: (null_frac, n_distinct)}``) and the planner's row estimate ``n``.
 
     Each column's non-null count and distinct estimate come from ``pg_stats``: ``n_distinct``
@@ -343,6 +340,8 @@ def estimated_plan(table: Table, stats: Mapping[str, tuple[float, float]], n: in
     values: GROUP BY the keys, ``count(*)`` only (1.1 s on those 5M rows, less than the
     count/min/max scan).
     ``multibyte``: text columns whose ``pg_stats`` values hold multi-byte characters (see the end).
+    ``lower``: the least number ``pg_stats`` holds per numeric column; above 0 the zeros, from 0
+    the negatives are left to the exact min (a checks statement counts them if it disagrees).
     """
     columns = list(initial(table))
     for c in columns:
@@ -356,8 +355,9 @@ def estimated_plan(table: Table, stats: Mapping[str, tuple[float, float]], n: in
             d = nd * -math.expm1(-nn / nd) if table.has_predicate else nd
         else:
             d = nn
-        chars = c.col.name in multibyte
-        columns[c.idx] = replace(c, non_null=max(1, round(nn)), d_est=max(1.0, min(d, nn)), chars=chars)
+        chars, low = c.col.name in multibyte, (lower or {}).get(c.col.name, math.nan)
+        skip = frozenset(k for k, ok in (("zero", low > 0), ("neg", low >= 0)) if ok and c.col.kind.numeric)
+        columns[c.idx] = replace(c, non_null=max(1, round(nn)), d_est=max(1.0, min(d, nn)), chars=chars, skip=skip)
     plan = assign(tuple(columns), n, tuning, estimated=True)
     groups = plan.figures["expected_groups"]
     # Every hash kept (exact distinct counts) makes the arrays large; per group they would be
