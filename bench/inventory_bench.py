@@ -1,25 +1,28 @@
-"""Inventory benchmark: 2,000 tables x 20 columns, batched inventory vs per-table reflection.
+"""Inventory benchmark: 2,000 tables x 20 columns as a user inventories them (semantic labels on).
 
 Run from the project root::
 
-    .venv/bin/python -m bench.inventory_bench                # embedded PostgreSQL (assay db up)
-    .venv/bin/python -m bench.inventory_bench --tables 500   # smaller
-    .venv/bin/python -m bench.inventory_bench --distinct-values  # no two tables share a sample
+    .venv/bin/python -m bench.inventory_bench                  # embedded PostgreSQL (assay db up)
+    .venv/bin/python -m bench.inventory_bench --tables 200     # smaller (not judged)
+    .venv/bin/python -m bench.inventory_bench --same-values    # every table holds the same rows
+    .venv/bin/python -m bench.inventory_bench --no-embeddings  # rules only (not the users' default)
     .venv/bin/python -m bench.inventory_bench --server-url postgresql+psycopg2://postgres@host/postgres
 
 It creates a source database with the tables (10 rows each, analysed so the planner's estimates
-exist and ``exact_row_count_below: 0`` uses them) and catalog databases, then measures:
+exist and ``exact_row_count_below: 0`` uses them). By default no two tables and no two columns
+hold the same values, so every column's sample differs, as in a real first inventory. Then it
+measures, in this process:
 
 * reflection alone: the batched ``assay.sources.sql.list_relations`` (two catalog queries per
   schema on PostgreSQL) against the per-table baseline (``Inspector.get_columns`` per table);
-* the whole inventory (reflection, estimates, one sample query per table, rule-based
-  classification, catalog writes) with embeddings off: the first run into an empty catalog, and
-  the next day's run with nothing changed (stored labels are reused, only facts are rewritten);
-* the same with embeddings on, for ``--embedding-tables`` tables (embedding every column on a CPU
-  takes far longer than the target; the figure per column is what to extrapolate from).
+* **the first run with the users' default settings** into an empty catalog: reflection,
+  estimates, one sample query per table, PII and semantic classification with the sentence
+  embedding (the model is loaded in this run, as in a fresh ``assay inventory``), catalog writes.
+  It ends when every column has its semantic label; the bench checks that they all do;
+* the next day's run with nothing changed (stored labels are reused, only facts are rewritten).
 
-The databases are dropped at the end unless ``--keep``. Target: inventory <= 15 s. The exit
-status is 1 when a full-size run misses the target.
+Targets (issue #16, item 8): the first run <= 60 s, the next day <= 15 s, both judged at the full
+size only. The exit status is 1 when a judged run misses its target.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from assay.catalog import migrate
@@ -43,7 +46,9 @@ from assay.inventory import run_inventory
 from assay.sources import sql
 from assay.sources.declarations import Declarations
 
-TARGET_S = 15.0
+FIRST_RUN_TARGET_S = 60.0
+NEXT_DAY_TARGET_S = 15.0
+FULL_TABLES = 2000
 COLUMN_TYPES = ("bigint", "text", "numeric(12,2)", "timestamptz", "boolean")
 
 
@@ -70,19 +75,20 @@ def _drop_db(admin_url: str, name: str) -> None:
     eng.dispose()
 
 
-def _build_source(url: str, tables: int, columns: int, rows: int, distinct: bool = False) -> None:
-    """Create the tables; with ``distinct`` no two tables hold the same values (``i`` is offset)."""
+def _build_source(url: str, tables: int, columns: int, rows: int, distinct: bool) -> None:
+    """Create the tables; with ``distinct`` no two tables or columns hold the same values."""
 
     def column_def(j: int) -> str:
         return f"c{j:02d} {COLUMN_TYPES[j % len(COLUMN_TYPES)]}"
 
     def value(j: int) -> str:
+        n = f"(i * 100 + {j})" if distinct else "i"  # column j's own numbers
         return {
-            "bigint": "i",
-            "text": "'value ' || i",
-            "numeric(12,2)": "i * 1.25",
-            "timestamptz": "TIMESTAMPTZ '2026-11-01 00:00+00' + i * INTERVAL '1 hour'",
-            "boolean": "mod(i, 2) = 0",
+            "bigint": n,
+            "text": f"'value ' || {n}",
+            "numeric(12,2)": f"{n} * 1.25",
+            "timestamptz": f"TIMESTAMPTZ '2026-11-01 00:00+00' + {n} * INTERVAL '1 minute'",
+            "boolean": f"mod({n}, 2) = 0",
         }[COLUMN_TYPES[j % len(COLUMN_TYPES)]]
 
     cols = ", ".join(["id bigint PRIMARY KEY", *(column_def(j) for j in range(1, columns))])
@@ -127,18 +133,26 @@ def _batched_reflection(url: str) -> int:
     return sum(len(r.columns) for r in listing.relations)
 
 
-def _inventory(
-    settings: Settings,
-    src_url: str,
-    catalog_url: str,
-    embeddings: bool,
-    day: dt.date,
-    tables: int | None = None,
-) -> float:
-    source: dict[str, Any] = {"name": "bench", "kind": "sql", "url": src_url, "exact_row_count_below": 0}
-    if tables is not None:
-        source["include"] = [f"t{i:05d}" for i in range(tables)]
-    decls = Declarations.model_validate({"sources": [source]})
+def _labels(catalog_url: str) -> tuple[int, int, dict[str, int]]:
+    """Present columns, those with an automatic semantic label, and the count per label."""
+    eng = create_engine(catalog_url)
+    with eng.connect() as c:
+        columns = c.execute(text("SELECT count(*) FROM asset_columns WHERE is_present")).scalar_one()
+        rows = c.execute(
+            text(
+                "SELECT cl.label, count(*) FROM classifications cl JOIN asset_columns co ON co.id = cl.column_id "
+                "WHERE cl.kind = 'semantic' AND cl.source = 'auto' AND co.is_present GROUP BY cl.label"
+            )
+        ).all()
+    eng.dispose()
+    per_label = {str(label): int(n) for label, n in rows}
+    return int(columns), sum(per_label.values()), per_label
+
+
+def _inventory(settings: Settings, src_url: str, catalog_url: str, embeddings: bool, day: dt.date) -> float:
+    decls = Declarations.model_validate(
+        {"sources": [{"name": "bench", "kind": "sql", "url": src_url, "exact_row_count_below": 0}]}
+    )
     run_settings = settings.model_copy(update={"database_url": catalog_url})
     cpu = time.process_time()
     elapsed, report = _timed(
@@ -149,8 +163,8 @@ def _inventory(
     cpu = time.process_time() - cpu
     src = report.source("bench")
     print(
-        f"    {elapsed:.2f} s wall, {cpu:.2f} s CPU in this process (all threads): {src.seen} assets, "
-        f"{src.new} new, {src.errors} errors, status {report.status}"
+        f"    {elapsed:.2f} s wall, {cpu:.2f} s CPU in this process (all threads), load "
+        f"{os.getloadavg()[0]:.1f}: {src.seen} assets, {src.new} new, {src.errors} errors, status {report.status}"
     )
     if report.status != "success":
         raise SystemExit(f"inventory did not succeed: {report.summary()}")
@@ -159,25 +173,21 @@ def _inventory(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--tables", type=int, default=2000)
+    parser.add_argument("--tables", type=int, default=FULL_TABLES)
     parser.add_argument("--columns", type=int, default=20)
     parser.add_argument("--rows", type=int, default=10)
     parser.add_argument(
         "--server-url", help="maintenance-database URL of a PostgreSQL server (default: embedded)"
     )
     parser.add_argument(
-        "--embedding-tables",
-        type=int,
-        default=200,
-        help="tables inventoried with embeddings on (0: skip; CPU embedding of every column is slow)",
+        "--no-embeddings",
+        action="store_true",
+        help="rules only (assay inventory --no-embeddings); not the users' default, so not judged",
     )
     parser.add_argument(
-        "--distinct-values",
+        "--same-values",
         action="store_true",
-        help=(
-            "give every table its own values (by default all tables hold the same 10 rows, so the "
-            "classifier computes each column shape once per chunk of 64 tables and copies the rest)"
-        ),
+        help="every table holds the same 10 rows (identical columns are classified once)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args(argv)
@@ -185,19 +195,31 @@ def main(argv: list[str] | None = None) -> int:
     # The run's own account of where its time went: per source, and classification's share.
     logging.basicConfig(format="    %(message)s")
     logging.getLogger("assay.inventory.run").setLevel(logging.INFO)
+    logging.getLogger("assay.classify.embed").setLevel(logging.INFO)
 
+    embeddings = not args.no_embeddings
+    judged = args.tables >= FULL_TABLES and embeddings and not args.same_values
     settings = Settings()
     admin = _admin(args.server_url, settings)
     tag = uuid.uuid4().hex[:6]
-    names = [f"assay_bench_src_{tag}", f"assay_bench_cat_{tag}", f"assay_bench_emb_{tag}"]
+    names = [f"assay_bench_src_{tag}", f"assay_bench_cat_{tag}"]
     day1, day2 = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
-    results: list[tuple[str, float, bool]] = []
+    mode = (
+        "semantic labels with the embedding (the default)" if embeddings else "rules only (--no-embeddings)"
+    )
+    shape = (
+        "the same values in every table" if args.same_values else "every table's and column's sample differs"
+    )
+    print(
+        f"measures: assay inventory's first run over {args.tables} tables x {args.columns} columns "
+        f"({args.rows} rows each, {shape}), {mode}, until every column has its semantic label; then the "
+        "next day's run with nothing changed"
+    )
     try:
         src_url = _create_db(admin, names[0])
-        shape = "distinct values per table" if args.distinct_values else "the same values in every table"
-        print(f"creating {args.tables} tables x {args.columns} columns ({args.rows} rows each, {shape}) ...")
+        print(f"creating {args.tables} tables ...")
         build_s, _ = _timed(
-            lambda: _build_source(src_url, args.tables, args.columns, args.rows, args.distinct_values)
+            lambda: _build_source(src_url, args.tables, args.columns, args.rows, not args.same_values)
         )
         print(f"  built in {build_s:.1f} s")
 
@@ -209,36 +231,35 @@ def main(argv: list[str] | None = None) -> int:
 
         catalog_url = _create_db(admin, names[1])
         migrate.upgrade(catalog_url, "head")
-        print(f"inventory of {args.tables} tables, embeddings off, first run (empty catalog):")
-        results.append(
-            ("embeddings off, first run", _inventory(settings, src_url, catalog_url, False, day1), True)
-        )
+        print(f"inventory, {mode}, first run (empty catalog, model loaded in this run):")
+        first = _inventory(settings, src_url, catalog_url, embeddings, day1)
+        columns, labelled, per_label = _labels(catalog_url)
+        print(f"    {labelled} of {columns} columns have a semantic label: {per_label}")
+        if labelled != columns:
+            raise SystemExit(f"{columns - labelled} columns have no semantic label after the first run")
         print("  next day, nothing changed (stored labels reused):")
-        results.append(
-            ("embeddings off, next day", _inventory(settings, src_url, catalog_url, False, day2), True)
-        )
+        again = _inventory(settings, src_url, catalog_url, embeddings, day2)
 
-        if args.embedding_tables:
-            n = min(args.embedding_tables, args.tables)
-            emb_url = _create_db(admin, names[2])
-            migrate.upgrade(emb_url, "head")
-            print(f"inventory of {n} tables, embeddings on, first run (loads the model):")
-            first = _inventory(settings, src_url, emb_url, True, day1, n)
-            results.append((f"embeddings on, {n} tables, first run", first, n == args.tables))
-            print("  next day, nothing changed:")
-            again = _inventory(settings, src_url, emb_url, True, day2, n)
-            results.append((f"embeddings on, {n} tables, next day", again, n == args.tables))
-
+        verdicts = [
+            ("first run, every column labelled", first, FIRST_RUN_TARGET_S),
+            ("next day, nothing changed", again, NEXT_DAY_TARGET_S),
+        ]
         print(
-            f"\nresults ({args.tables} tables x {args.columns} columns, {shape}, {os.cpu_count()} CPUs, "
-            f"load {os.getloadavg()[0]:.1f})"
+            f"\nresults ({args.tables} tables x {args.columns} columns = {columns} columns, {shape}, {mode}; "
+            f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})"
         )
         print(f"  reflection, per-table get_columns : {base_s:7.2f} s")
         print(f"  reflection, batched               : {batch_s:7.2f} s   ratio {base_s / batch_s:.1f}x")
-        for label, seconds, full in results:
-            verdict = ("OK" if seconds <= TARGET_S else "OVER") if full else "subset, not judged"
-            print(f"  inventory, {label:<35}: {seconds:7.2f} s   target {TARGET_S:.0f} s: {verdict}")
-        return 0 if all(seconds <= TARGET_S for _, seconds, full in results if full) else 1
+        for label, seconds, target in verdicts:
+            verdict = (
+                ("OK" if seconds <= target else "MISSED")
+                if judged
+                else "not judged (not the full default run)"
+            )
+            print(
+                f"  inventory, {label:<33}: {seconds:7.2f} s = {seconds / target:.2f}x the {target:.0f} s target: {verdict}"
+            )
+        return 0 if not judged or all(seconds <= target for _, seconds, target in verdicts) else 1
     finally:
         if not args.keep:
             for name in names:

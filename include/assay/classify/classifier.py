@@ -9,7 +9,13 @@ from collections.abc import Hashable, Sequence
 
 from assay.classify.base import MAX_VALUES, Classification, ColumnSample
 from assay.classify.pii import _decide, _score_view
-from assay.classify.semantic import decide, similarities
+from assay.classify.semantic import (
+    decide,
+    needs_embedding,
+    refine_close_calls,
+    similarities,
+    text_reads_table,
+)
 from assay.classify.semantic_labels import GENERIC_NAMES
 from assay.classify.text import ColumnView, _name_parts
 
@@ -22,8 +28,10 @@ def classify_columns(
     """Classify each column: at most one ``pii`` and exactly one ``semantic`` classification.
 
     A column that is PII gets the PII label as its semantic label too (``email`` is both), with
-    the PII score and method; the embedding's own opinion stays in the evidence. All columns are
-    embedded in one forward pass; the model is loaded on the first call in a process.
+    the PII score and method; the embedding's own opinion stays in the evidence. Only the columns
+    that no decisive rule settles are embedded, each distinct column text once per process, all
+    of a call's new texts in one :func:`~assay.classify.embed.encode` call; the model is loaded on
+    the first call in a process that needs it.
 
     Args:
         samples: the columns, each with a sample of its values as text.
@@ -49,7 +57,15 @@ def classify_columns(
             unique.append(i)
         slot.append(j)
     cols = [ColumnView(samples[i]) for i in unique]
-    cosines = similarities(cols) if use_embeddings else [None] * len(cols)
+    cosines: list[dict[str, float] | None] = [None] * len(cols)
+    if use_embeddings:
+        # Only the columns no decisive rule settles are embedded (the model cannot change the others).
+        open_idx = [j for j, col in enumerate(cols) if needs_embedding(col)]
+        open_cols = [cols[j] for j in open_idx]
+        # A label the fast (bfloat16) embedding might have changed is decided on exact embeddings.
+        found = refine_close_calls(open_cols, similarities(open_cols))
+        for j, cos in zip(open_idx, found, strict=True):
+            cosines[j] = cos
     computed = [_classify_one(col, cos) for col, cos in zip(cols, cosines, strict=True)]
     out: list[list[Classification]] = []
     # A pickle round trip is the cheapest deep copy of the frozen results and their evidence.
@@ -93,16 +109,18 @@ _PLAIN = frozenset({str, type(None)})
 
 
 def _memo_key(sample: ColumnSample, use_embeddings: bool) -> Hashable | None:
-    """What a column's rule-based result depends on, or ``None``: classify it on its own.
+    """What a column's result depends on, or ``None``: classify it on its own.
 
-    The table name is left out where no rule reads it: the rules read it only for generic column
-    names (``name``, ``value``: see ``semantic_labels.GENERIC_NAMES``). With embeddings nothing is
-    shared: a batch's make-up could move a cosine in its last digit.
+    The table name is left out where nothing reads it: the rules read it only for generic column
+    names (``name``, ``value``: see ``semantic_labels.GENERIC_NAMES``), the embedded text also
+    for a generic name with placeholder words (``name_2``). With embeddings the key holds as
+    well: the embedded text is a function of the same inputs, and
+    :func:`~assay.classify.semantic.similarities` gives one text the same cosines every time in a
+    process, whatever the batch.
     """
-    if use_embeddings:
-        return None
     values = tuple(sample.values[:MAX_VALUES])
     if not set(map(type, values)) <= _PLAIN:
         return None  # 1, 1.0 and True are equal keys but different text
-    generic = set(_name_parts(sample.name)[0]) <= GENERIC_NAMES
+    tokens = _name_parts(sample.name)[0]
+    generic = set(tokens) <= GENERIC_NAMES or (use_embeddings and text_reads_table(tokens))
     return (sample.name, sample.data_type, sample.table if generic else None, values)

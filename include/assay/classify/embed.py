@@ -13,6 +13,7 @@ nothing until an embedding is needed.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Sequence
@@ -42,6 +43,8 @@ class Encoder:
     model: Any
     device: str
     path: str
+    #: A bfloat16 copy of the model where the CPU multiplies bfloat16 natively, else ``None``.
+    fast: Any = None
 
 
 @cache
@@ -75,22 +78,77 @@ def load_encoder() -> Encoder:
     finally:
         if bar_was_on:
             hf_logging.enable_progress_bar()
-    log.info("loaded %s on %s in %.2f s", MODEL_NAME, device, time.perf_counter() - started)
-    return Encoder(tokenizer=tokenizer, model=model, device=device, path=path)
+    fast = None
+    if device == "cpu" and native_bf16():
+        fast = copy.deepcopy(model).to(torch.bfloat16).eval()
+    log.info(
+        "loaded %s on %s%s in %.2f s",
+        MODEL_NAME, device, " (+ bfloat16 copy)" if fast is not None else "", time.perf_counter() - started,
+    )  # fmt: skip
+    return Encoder(tokenizer=tokenizer, model=model, device=device, path=path, fast=fast)
 
 
-def encode(texts: Sequence[str]) -> torch.Tensor:
-    """Embed ``texts`` in one forward pass: a ``(len(texts), 384)`` float tensor of unit rows, on CPU."""
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AMX or AVX-512 BF16; Linux' CPU flags).
+
+    There the bfloat16 model runs about twice as fast as float32 (measured on the project's box:
+    7.3 against 16.6 ms of CPU per column text); elsewhere bfloat16 is emulated and slower, so
+    only the float32 model is used.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+#: Texts per forward pass. :func:`encode` cuts a long list into passes of this many texts of
+#: similar length: one pass over thousands of texts would pad them all to the longest and hold
+#: an attention tensor per layer for every one of them at once.
+BATCH_TEXTS = 256
+
+
+def encode(texts: Sequence[str], *, exact: bool = True) -> torch.Tensor:
+    """Embed ``texts``: a ``(len(texts), 384)`` float tensor of unit rows, on CPU.
+
+    The texts are sorted by length and embedded :data:`BATCH_TEXTS` at a time, so a batch pads
+    to a length its texts nearly share; a text's embedding does not depend on its batch
+    (padding is masked out) beyond the last float digits.
+
+    Args:
+        exact: ``False`` uses the bfloat16 model where there is one (:func:`fast_available`):
+            about twice as fast, cosines within about 0.005 of float32's (callers that decide on
+            them re-embed the close calls exactly, see :mod:`assay.classify.semantic`).
+    """
     import torch
 
     enc = load_encoder()
+    model = enc.model if exact or enc.fast is None else enc.fast
     if not texts:
         return torch.empty((0, enc.model.config.hidden_size))
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = torch.empty((len(texts), enc.model.config.hidden_size))
+    for start in range(0, len(order), BATCH_TEXTS):
+        rows = order[start : start + BATCH_TEXTS]
+        out[rows] = _forward(enc, model, [texts[i] for i in rows])
+    return out
+
+
+def fast_available() -> bool:
+    """Whether ``encode(..., exact=False)`` is approximate (a bfloat16 model is loaded)."""
+    return load_encoder().fast is not None
+
+
+def _forward(enc: Encoder, model: Any, texts: list[str]) -> torch.Tensor:
+    """One forward pass: mean of the last hidden states over real tokens, L2-normalised."""
+    import torch
+
     batch = enc.tokenizer(
-        list(texts), padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+        texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
     ).to(enc.device)
     with torch.inference_mode():
-        hidden = enc.model(**batch).last_hidden_state
+        hidden = model(**batch).last_hidden_state.float()
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, p=2, dim=1).cpu()
+        return torch.nn.functional.normalize(pooled, p=2, dim=1).float().cpu()

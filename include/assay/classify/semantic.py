@@ -41,13 +41,16 @@ Evidence (never a raw value)::
      "runner_up_score": 0.6, "margin": 0.31, "min_score": 0.3, "model": "all-MiniLM-L6-v2",
      "values_embedded": 8}
 
-A decisive rule records ``decided_by: "rule:<name>"`` and, with embeddings, the model's own cosine
-for the chosen label and its top label (``embedding_top``), so disagreements can be reviewed.
+A decisive rule records ``decided_by: "rule:<name>"`` only: the model could not change its label,
+so such a column is never embedded (:func:`needs_embedding`). Each distinct column text is embedded
+once per process (:func:`similarities` remembers its similarities).
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -107,9 +110,15 @@ def name_words(col: ColumnView) -> list[str]:
     with the table's words, so ``brands.name`` reads "brands name".
     """
     kept = [t for t in col.tokens if not _NOISE_TOKEN.match(t)]
-    if kept and set(kept) <= GENERIC_NAMES:
+    if text_reads_table(col.tokens):
         kept = [t for t in col.table_tokens if not _NOISE_TOKEN.match(t)] + kept
     return kept
+
+
+def text_reads_table(tokens: Sequence[str]) -> bool:
+    """Whether a column name's embedded words include its table's: the meaningful ones are generic."""
+    kept = {t for t in tokens if not _NOISE_TOKEN.match(t)}
+    return bool(kept) and kept <= GENERIC_NAMES
 
 
 @cache
@@ -125,20 +134,109 @@ def _prototype_matrix() -> tuple[torch.Tensor, tuple[int, ...]]:
     return encode(texts), tuple(owners)
 
 
-def similarities(cols: Sequence[ColumnView]) -> list[dict[str, float]]:
-    """Cosine similarity of each column's text with each label (best prototype), one forward pass."""
+#: Column texts whose similarities this process remembers (about 300 bytes each): a text is
+#: embedded once per process, so identical columns in many tables (and in each day's chunks) cost
+#: one embedding, and a text's similarities never depend on the batch it happened to be in.
+CACHED_TEXTS = 200_000
+#: A label whose lead (over the runner-up, or over :data:`MIN_SCORE`) is below this was decided
+#: again on float32 embeddings when the first were bfloat16. bfloat16 moved no cosine by more
+#: than 0.0042 on 4,557 varied column texts (tests/inventory_speed); a lead changes by at most
+#: twice that, so the fast path gives float32's labels.
+REFINE_MARGIN = 0.02
+
+# text -> (best cosine per label, whether from the float32 model)
+_cosine_cache: OrderedDict[str, tuple[tuple[float, ...], bool]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def needs_embedding(col: ColumnView) -> bool:
+    """Whether the embedding can change the column's label: no decisive rule settles it."""
+    return decisive_rule(col) is None
+
+
+def similarities(cols: Sequence[ColumnView], *, exact: bool = False) -> list[dict[str, float]]:
+    """Cosine similarity of each column's text with each label (best prototype).
+
+    Each distinct text is embedded once per process (:data:`CACHED_TEXTS`); the texts not seen
+    before are embedded together in one :func:`~assay.classify.embed.encode` call, with the
+    faster bfloat16 model where there is one unless ``exact`` (:func:`refine_close_calls` then
+    re-embeds the few columns whose label that could change).
+    """
+    texts = [column_text(c) for c in cols]
+    with _cache_lock:
+        missing = [
+            t for t in dict.fromkeys(texts) if t not in _cosine_cache or (exact and not _cosine_cache[t][1])
+        ]
+    if missing:
+        rows, was_exact = _embed_similarities(missing, exact)
+        with _cache_lock:
+            _cosine_cache.update((t, (row, was_exact)) for t, row in zip(missing, rows, strict=True))
+            while len(_cosine_cache) > CACHED_TEXTS:
+                _cosine_cache.popitem(last=False)
+    out: list[dict[str, float]] = []
+    for text in texts:
+        with _cache_lock:
+            hit = _cosine_cache.get(text)
+            if hit is not None:
+                _cosine_cache.move_to_end(text)
+        # None: evicted by this very call (more new texts than the cache holds)
+        row = hit[0] if hit is not None else _embed_similarities([text], exact)[0][0]
+        out.append(dict(zip(LABEL_NAMES, row, strict=True)))
+    return out
+
+
+def refine_close_calls(cols: Sequence[ColumnView], cosines: list[dict[str, float]]) -> list[dict[str, float]]:
+    """``cosines`` with exact (float32) similarities for the columns whose label they may not settle.
+
+    A column is re-embedded when its similarities came from the bfloat16 model and its label's
+    lead is below :data:`REFINE_MARGIN` (see :func:`close_call`); about one column in nine.
+    """
+    close = [
+        i
+        for i, (col, cos) in enumerate(zip(cols, cosines, strict=True))
+        if not _is_exact(column_text(col)) and close_call(decide(col, cos))
+    ]
+    if not close:
+        return cosines
+    out = list(cosines)
+    for i, exact in zip(close, similarities([cols[i] for i in close], exact=True), strict=True):
+        out[i] = exact
+    return out
+
+
+def _is_exact(text: str) -> bool:
+    """Whether the remembered similarities of ``text`` are float32's (or unknown: not ours to refine)."""
+    with _cache_lock:
+        hit = _cosine_cache.get(text)
+    return hit is None or hit[1]
+
+
+def close_call(result: Classification) -> bool:
+    """Whether a cosine error below :data:`REFINE_MARGIN` / 2 could have changed this embedding decision."""
+    ev = result.evidence
+    if "cosine" not in ev:
+        return False
+    return bool(ev["margin"] < REFINE_MARGIN or abs(ev["combined"] - ev["min_score"]) < REFINE_MARGIN)
+
+
+def _embed_similarities(texts: Sequence[str], exact: bool) -> tuple[list[tuple[float, ...]], bool]:
+    """Per text, its best prototype's cosine for each label (rounded to 4 digits); and whether exact."""
     import torch
 
-    from assay.classify.embed import encode
+    from assay.classify.embed import encode, fast_available
 
-    if not cols:
-        return []
     protos, owners = _prototype_matrix()
-    cos = encode([column_text(c) for c in cols]) @ protos.T  # unit rows: dot product = cosine
+    cos = encode(texts, exact=exact) @ protos.T  # unit rows: dot product = cosine
     owner_idx = torch.tensor(owners)
-    best = torch.full((len(cols), len(LABELS)), -1.0)
-    best = best.scatter_reduce(1, owner_idx.expand(len(cols), -1), cos, reduce="amax")
-    return [{name: round(float(v), 4) for name, v in zip(LABEL_NAMES, row, strict=True)} for row in best]
+    best = torch.full((len(texts), len(LABELS)), -1.0)
+    best = best.scatter_reduce(1, owner_idx.expand(len(texts), -1), cos, reduce="amax")
+    return [tuple(round(float(v), 4) for v in row) for row in best], exact or not fast_available()
+
+
+def clear_cache() -> None:
+    """Forget the remembered similarities (tests; after the model changed)."""
+    with _cache_lock:
+        _cosine_cache.clear()
 
 
 _NUMERIC_LABEL_NAMES: tuple[str, ...] = tuple(label.name for label in LABELS if label.numeric)
@@ -155,19 +253,15 @@ def decide(col: ColumnView, cosines: dict[str, float] | None) -> Classification:
         col: the prepared column.
         cosines: label -> cosine similarity from :func:`similarities`, or ``None`` for rules only.
     """
+    rule = decisive_rule(col)
+    if rule is not None:  # the model cannot change it: such a column is not embedded at all
+        return Classification(
+            "semantic", rule.label, rule.score, rule.method, {"decided_by": f"rule:{rule.rule}"}
+        )
     evidence: dict[str, Any] = {}
     if cosines is not None:
         evidence["model"] = "all-MiniLM-L6-v2"
         evidence["values_embedded"] = len(text_values(col))
-    rule = decisive_rule(col)
-    if rule is not None:
-        evidence.update(decided_by=f"rule:{rule.rule}")
-        if cosines is not None:
-            ranked = sorted(cosines.items(), key=lambda kv: -kv[1])
-            evidence.update(
-                cosine=cosines.get(rule.label), embedding_top=ranked[0][0], embedding_top_cosine=ranked[0][1]
-            )
-        return Classification("semantic", rule.label, rule.score, rule.method, evidence)
 
     signals = soft_signals(col)
     boosts = {label: sum(sigs.values()) for label, sigs in signals.items()}
