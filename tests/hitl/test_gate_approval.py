@@ -73,6 +73,9 @@ def test_when_waived_holds_champion_until_approved_and_records_who(gate_world: W
         record_answer(w.settings, d.decision_id, approved=True, user="someone-else")
     tags = w.client.get_model_version(MODEL, v).tags
     assert tags[names.TAG_GATE_DECISION_ID] == str(out["decision_id"])
+    # The version's reason tag names the waiver relied on and who granted it, as the decision row does.
+    assert f"relies on waiver #{waiver} granted by steward" in reason and "approved by ops-lead" in reason
+    assert f"waiver #{waiver} granted by steward" in tags[names.TAG_GATE_REASON], tags
     report = reconcile(w.settings, mode="report", models=[MODEL], policy=parse(POLICY, "p"))
     assert report.ok, report.summary()
 

@@ -168,7 +168,10 @@ def record_answer(settings: Settings, decision_id: int, *, approved: bool, user:
         if answered is not None:
             raise GateError(f"decision #{decision_id} was answered already by decision #{answered.id}")
         who = user or NO_ONE
-        note = f": {comment}" if comment else ""
+        grants = (row.evidence or {}).get("waivers") or []
+        # The reason is also the version's MLflow tag: name the waivers relied on and whose word they are.
+        note = (f": {comment}" if comment else "") + ("; relies on " + ", ".join(
+            f"waiver #{g.get('id')} granted by {g.get('created_by')}" for g in grants) if grants else "")
         if approved:
             verdict, text = "pass", f"approved by {who} (decision #{decision_id}: {row.reason}){note}"
         elif user:
