@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.config import data_docs_dir
+from assay.quality.onescan import quoted
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,17 @@ def html_safe_result(masked_result: Any) -> Any:
 
     from assay.quality.masking import html_text
 
-    safe = copy.deepcopy(masked_result)
-    for r in safe.results:
+    # Shallow copies of what changes (the results list, the meta dict, a result with a query): a
+    # deep copy of every result cost more than validating a small partition in one scan.
+    safe = copy.copy(masked_result)
+    safe.meta = dict(masked_result.meta or {})
+    safe.results = []
+    for r in masked_result.results:
         result = r.result
         if isinstance(result, dict) and result.get("unexpected_index_query"):
+            r = copy.copy(r)
             r.result = {**result, "unexpected_index_query": html_text(result["unexpected_index_query"])}
+        safe.results.append(r)
     from assay.quality.docs_view import name_data_asset
 
     return name_data_asset(safe)  # a pandas batch has no batch_spec: the page would say "Data asset: None"
@@ -108,18 +115,6 @@ def sql_identifier(name: str) -> str:
     if "%" not in body:
         return f'"{body}"'
     return 'U&"' + body.replace("\\", "\\\\").replace("%", "\\0025") + '"'
-
-
-def quoted(name: str) -> Any:
-    """An identifier SQLAlchemy (and GX's table asset) always quotes, whatever its characters.
-
-    GX 1.24 gives a table asset's plain string name ``quote=False`` (``My Table`` and ``a"b``
-    reached PostgreSQL unquoted) and lower-cases a plain schema name; a ``quoted_name`` with
-    ``quote=True`` is kept as it is by both.
-    """
-    from sqlalchemy import quoted_name
-
-    return quoted_name(name, quote=True)
 
 
 def result_format_config(result_format: str, row_id_columns: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -152,7 +147,7 @@ def docs_lock_path(docs_dir: Path) -> Path:
 class GxSession:
     """One ephemeral GX context for a quality run: datasources, suites, validation, Data Docs."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, one_scan: bool = True) -> None:
         import great_expectations as gx
         from great_expectations.data_context.types.base import (
             DataContextConfig,
@@ -202,6 +197,11 @@ class GxSession:
         self._pandas: Any = None
         self._suites: dict[str, Any] = {}
         self.built: list[Any] = []
+        #: Try :mod:`assay.quality.onescan` before GX on SQL batches (``False``: always GX).
+        self.one_scan = one_scan
+        #: How the last :meth:`validate_sql` ran: ``"scan"`` (one statement) or ``"gx"``.
+        self.last_route: str | None = None
+        self._prepared: dict[Any, Any] = {}  # onescan's suites evaluated per batch (see onescan.prepare)
 
     # ---- suites and datasources ------------------------------------------------------------------
     def add_suite(self, gx_suite: Any) -> Any:
@@ -212,8 +212,10 @@ class GxSession:
 
     def _sql_source(self, name: str, url: str) -> Any:
         if name not in self._sql:
+            from assay.quality import gxengine  # noqa: F401 - registers GX's add_assay_postgres
+
             # hide_parameters: a failed validation query must not print the values it was bound to
-            self._sql[name] = self.context.data_sources.add_postgres(
+            self._sql[name] = self.context.data_sources.add_assay_postgres(
                 name=name, connection_string=url, kwargs={"hide_parameters": True}
             )
         return self._sql[name]
@@ -274,17 +276,55 @@ class GxSession:
         self, *, suite_name: str, source: str, url: str, asset_name: str, schema: str, table: str,
         partition_column: str | None, day: dt.date, run_name: str, result_format: dict[str, Any],
     ) -> tuple[Any, Any]:
-        """Validate one table partition (or the whole table); returns (unmasked result, store key)."""
+        """Validate one table partition (or the whole table); returns (unmasked result, store key).
+
+        One aggregate statement when every expectation passes (:mod:`assay.quality.onescan`),
+        GX's own validation otherwise; :attr:`last_route` says which.
+        """
         ds = self._sql_source(source, url)
-        if partition_column is None:
+        if self.one_scan:
+            found = self._one_scan(ds, suite_name, asset_name, schema, table, partition_column, day, run_name,
+                                   result_format)
+            if found is not None:
+                self.last_route = "scan"
+                return found
+        self.last_route = "gx"
+        query = partition_sql(schema, table, partition_column, day) if partition_column is not None else None
+        # COMPLETE writes row-id queries from the batch: with a named source table GX would write
+        # them over the whole table, so that format keeps GX's own batch (which fetches the rows).
+        register = query is not None and result_format.get("result_format") != "COMPLETE"
+        if query is None:
             asset = self._table_asset(ds, asset_name, schema, table)
         else:
-            asset = ds.add_query_asset(name=asset_name, query=partition_sql(schema, table, partition_column, day))
+            asset = ds.add_query_asset(name=asset_name, query=query)
+            if register:  # its columns are the table's: read from the catalog, never by fetching the partition
+                ds.get_execution_engine().register(query, schema, table)
         try:
             bd = asset.add_batch_definition_whole_table("partition")
             return self._run(suite_name, asset_name, bd, run_name, day, result_format)
         finally:
             ds.delete_asset(asset_name)
+            if register:
+                assert query is not None
+                ds.get_execution_engine().forget(query)
+
+    def _one_scan(
+        self, ds: Any, suite_name: str, asset_name: str, schema: str, table: str, partition_column: str | None,
+        day: dt.date, run_name: str, result_format: dict[str, Any],
+    ) -> tuple[Any, Any] | None:
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        from assay.quality import onescan
+
+        relation = onescan.Relation(schema, table, partition_column,
+                                    day.isoformat() if partition_column is not None else None)
+        query = partition_sql(schema, table, partition_column, day) if partition_column is not None else None
+        return onescan.validate(
+            gx_suite=self._suites[suite_name], batch=onescan.Batch(ds.name, asset_name, relation, query),
+            engine=ds.get_engine(), gx_engine=ds.get_execution_engine(), context=self.context,
+            parameters=day_parameters(day), result_format=result_format,
+            run_id=RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC)), cache=self._prepared,
+        )
 
     def validate_frame(
         self, *, suite_name: str, asset_name: str, frame: Any, day: dt.date, run_name: str,

@@ -162,7 +162,8 @@ def _validate(gx: Any, p: Planned, day: dt.date, result_format: str) -> tuple[An
             schema=p.namespace, table=p.name, partition_column=spec.target.partition_column, day=day,
             run_name=run_name, result_format=rf,
         )
-        return result, key, {}
+        # "scan": one aggregate statement (nothing failed); "gx": GX's own validation (assay.quality.onescan)
+        return result, key, {"route": gx.last_route}
     types = p.source.column_types(f"{p.namespace}/{p.name}")  # declared column types, as inventory reads them
     feed = feeds.read_feed(p.file, types) if p.file is not None else feeds.missing_feed(spec.columns())
     stats = {"file": str(p.file.name) if p.file else None, "rows": len(feed.frame), "notes": feed.notes,
