@@ -340,7 +340,7 @@ def estimated_plan(table: Table, stats: Mapping[str, tuple[float, float]], n: in
     values: GROUP BY the keys, ``count(*)`` only (1.1 s on those 5M rows, less than the
     count/min/max scan).
     ``multibyte``: text columns whose ``pg_stats`` values hold multi-byte characters (see the end).
-    ``lower``: the least number ``pg_stats`` holds per numeric column; above 0 the zeros, from 0
+    ``lower``: the least number ``pg_stats`` holds per numeric column; from 1 the zeros, from 0
     the negatives are left to the exact min (a checks statement counts them if it disagrees).
     """
     columns = list(initial(table))
@@ -356,7 +356,7 @@ def estimated_plan(table: Table, stats: Mapping[str, tuple[float, float]], n: in
         else:
             d = nn
         chars, low = c.col.name in multibyte, (lower or {}).get(c.col.name, math.nan)
-        skip = frozenset(k for k, ok in (("zero", low > 0), ("neg", low >= 0)) if ok and c.col.kind.numeric)
+        skip = frozenset(k for k, ok in (("zero", low >= 1), ("neg", low >= 0)) if ok and c.col.kind.numeric)
         columns[c.idx] = replace(c, non_null=max(1, round(nn)), d_est=max(1.0, min(d, nn)), chars=chars, skip=skip)
     plan = assign(tuple(columns), n, tuning, estimated=True)
     groups = plan.figures["expected_groups"]
