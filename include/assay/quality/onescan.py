@@ -104,8 +104,11 @@ class Relation:
         """The rows as GX's batch selects them: ``SELECT * FROM table WHERE column = '<value>'`` (``WHERE true``)."""
         import sqlalchemy as sa
 
+        # A bound value (a quoted literal to PostgreSQL, as in the query asset's text): the statement's
+        # shape is then the same every day and SQLAlchemy compiles it once.
         where = (sa.true() if self.partition_column is None else
-                 sa.column(quoted(self.partition_column)) == sa.literal_column(_sql_string(self.partition_value)))
+                 sa.column(quoted(self.partition_column)) == sa.bindparam("partition", self.partition_value,
+                                                                          type_=sa.String))
         return sa.select(sa.literal_column("*")).select_from(self.table_clause()).where(where)
 
     def from_clause(self, alias: str | None = None) -> Any:
@@ -113,12 +116,6 @@ class Relation:
         if self.partition_column is None:
             return self.table_clause() if alias is None else self.table_clause().alias(alias)
         return self.select().subquery(alias or "b")
-
-
-def _sql_string(value: str | None) -> str:
-    """A SQL string literal (the partition value is an ISO date; quotes doubled all the same)."""
-    text = "" if value is None else str(value)
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _unexpected(condition: Any) -> Any:
