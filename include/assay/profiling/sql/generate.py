@@ -39,10 +39,14 @@ HASH_TOPS = 256
 #: ``pg_stats`` of a relation (inherited rows first: a partitioned table's own statistics).
 COLUMN_STATS_SQL = (
     "SELECT s.attname, s.null_frac, s.n_distinct, "
-    # the least number ANALYZE saw (histogram bounds, common values) of a numeric column
+    # the least number ANALYZE saw (histogram bounds, common values) of a numeric column, or 0
+    # when that is no further from 0 than the first histogram bucket is wide (values below it
+    # are then likely: ids from 1, prices from 0.01)
     "CASE WHEN a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'float4'::regtype, "
-    "'float8'::regtype, 'numeric'::regtype) THEN (SELECT min(v) FROM unnest(coalesce("
-    "s.histogram_bounds::text::float8[], '{}') || coalesce(s.most_common_vals::text::float8[], '{}')) AS v) END, "
+    "'float8'::regtype, 'numeric'::regtype) THEN (SELECT CASE WHEN x.lo > coalesce(x.hb[2] - x.hb[1], 0) "
+    "THEN x.lo ELSE least(x.lo, 0) END FROM (SELECT (SELECT min(v) FROM unnest(coalesce(y.hb, '{}') "
+    "|| coalesce(y.mcv, '{}')) AS v) AS lo, y.hb FROM (SELECT s.histogram_bounds::text::float8[] AS hb, "
+    "s.most_common_vals::text::float8[] AS mcv) AS y) AS x) END, "
     # whether ANALYZE's values (common values, histogram bounds) hold a multi-byte character
     "octet_length(coalesce(s.most_common_vals::text, '') || coalesce(s.histogram_bounds::text, '')) "
     "<> char_length(coalesce(s.most_common_vals::text, '') || coalesce(s.histogram_bounds::text, '')) "

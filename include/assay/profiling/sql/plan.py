@@ -340,8 +340,8 @@ def estimated_plan(table: Table, stats: Mapping[str, tuple[float, float]], n: in
     values: GROUP BY the keys, ``count(*)`` only (1.1 s on those 5M rows, less than the
     count/min/max scan).
     ``multibyte``: text columns whose ``pg_stats`` values hold multi-byte characters (see the end).
-    ``lower``: the least number ``pg_stats`` holds per numeric column; from 1 the zeros, from 0
-    the negatives are left to the exact min (a checks statement counts them if it disagrees).
+    ``lower``: the least number ``pg_stats`` holds per numeric column (0 when near 0); from 1 the
+    zeros, from 0 the negatives are left to the exact min (a checks statement if it disagrees).
     """
     columns = list(initial(table))
     for c in columns:
