@@ -39,10 +39,10 @@ db-up: $(STAMP) ## start the embedded PostgreSQL (idempotent)
 db-down: $(STAMP) ## stop the embedded PostgreSQL (data kept in .assay/pg)
 	$(ASSAY) db down
 
-demo: $(STAMP) ## run the main job end to end on the embedded PostgreSQL
+demo: $(STAMP) ## run the main job end to end on the embedded PostgreSQL (V=1: library logs on the console too)
 	$(ASSAY) db up
 	$(ASSAY) catalog migrate
-	$(ASSAY) demo
+	$(ASSAY) $(if $(V),-v) demo
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .

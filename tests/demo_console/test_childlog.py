@@ -113,3 +113,24 @@ def test_run_relays_records_tasks_and_a_heartbeat(collected: _Collect) -> None:
     assert any(m.startswith("probe: task hello running for") for m in progress), progress
     assert progress[-1].startswith("probe: task hello done (")
     assert any(r.name == "airflow.sdk.definitions.dag" for r in collected.records)
+
+
+def test_demo_events_survive_the_trip_through_airflows_log_format() -> None:
+    import datetime as dt
+
+    from assay.ops import demo
+    from assay.ops.backfill import HistoryResult
+
+    events: list[demo.Event] = [
+        demo.StageStarted("profile", "2026-11-20"),
+        demo.StageFinished("profile history", 12.5),
+        demo.StageSkipped("promote", "no model candidate registered"),
+        demo.HistoryDay("quality", dt.date(2026, 11, 7), 7, 20, 3.25, True),
+        HistoryResult("quality", dt.date(2026, 11, 20), 20, "critical failures", ("2026-11-07", "2026-11-08")),
+        HistoryResult("profile", dt.date(2026, 11, 20), 20, "anomalies", ()),
+    ]
+    for event in events:
+        raw = f"2026-12-05T12:00:00.1Z [info     ] {demo.encode(event)} [{demo.EVENT_LOGGER}] loc=demo.py:180"
+        line = childlog.parse(raw)
+        assert line.logger == demo.EVENT_LOGGER, raw
+        assert demo.decode(line.message) == event

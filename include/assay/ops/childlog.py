@@ -20,6 +20,7 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assay import progress
@@ -70,7 +71,8 @@ def parse(raw: str, previous: Line | None = None, default_logger: str = "airflow
         nested = _NESTED_PROGRESS.search(event)
         if nested is not None:
             return Line(nested["logger"], logging.INFO, nested["event"].strip())
-        message = event if logger.startswith(progress.PROGRESS_LOGGER) or not m["kv"] else f"{event} {m['kv']}"
+        # assay's own records carry only Airflow's ``loc=`` there; a library's key=value pairs are its message.
+        message = event if logger.startswith("assay.") or not m["kv"] else f"{event} {m['kv']}"
         return Line(logger, _level(head["level"]), message)
     m = _ASSAY.match(text)
     if m is not None:
@@ -117,15 +119,24 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def run(argv: list[str], env: dict[str, str], stage: str, heartbeat_s: float = HEARTBEAT_S) -> tuple[int, list[str]]:
+def run(
+    argv: list[str], env: dict[str, str], stage: str | Callable[[], str], heartbeat_s: float = HEARTBEAT_S,
+    consume: Callable[[Line], bool] | None = None,
+) -> tuple[int, list[str]]:
     """Run ``argv``, relaying its output as records; returns its exit code and its last lines.
 
     Args:
-        stage: name of the progress logger (``assay.progress.<stage>``) for task and heartbeat lines.
+        stage: name of the progress logger (``assay.progress.<stage>``) for task and heartbeat lines,
+            or a function returning the current one (a child running several stages).
         heartbeat_s: seconds of silence on the progress loggers after which a line says what runs.
+        consume: sees each parsed line first; a line it returns True for is not relayed (the
+            caller's own protocol, e.g. the demo's stage events). It counts as a progress line.
     """
-    show = progress.logger(stage)
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    def name() -> str:
+        return stage() if callable(stage) else stage
+
+    # Unbuffered: a line reaches the console when the child writes it, not when a pipe buffer fills.
+    proc = subprocess.Popen(argv, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             errors="replace", bufsize=1)
     lines: queue.Queue[str | None] = queue.Queue()
 
@@ -135,9 +146,9 @@ def run(argv: list[str], env: dict[str, str], stage: str, heartbeat_s: float = H
             lines.put(raw)
         lines.put(None)
 
-    reader = threading.Thread(target=pump, name=f"relay-{stage}", daemon=True)
+    reader = threading.Thread(target=pump, name=f"relay-{name()}", daemon=True)
     reader.start()
-    state, previous = _Stage(stage), None
+    state, previous = _Stage(name()), None
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     while True:
         try:
@@ -147,20 +158,25 @@ def run(argv: list[str], env: dict[str, str], stage: str, heartbeat_s: float = H
         now = time.monotonic()
         if raw is None:
             break
+        if (current := name()) != state.name:  # the child moved on to its next stage
+            state.name, state.started = current, now
         if raw:
             line = parse(raw, previous)
             previous = line
+            if consume is not None and consume(line):
+                state.last_shown = now
+                continue
             tail.append(line.message)
             emit(line)
             shown = line.logger.startswith(progress.PROGRESS_LOGGER)
             if (event := _task_event(state, line, now)) is not None:
-                show.info("%s", event)
+                progress.logger(state.name).info("%s", event)
                 shown = True
             if shown:
                 state.last_shown = now
         if now - state.last_shown >= heartbeat_s:
             what = f"task {state.task} running for {_duration(now - state.task_started)}" if state.task else "running"
-            show.info("%s: %s (stage %s)", stage, what, _duration(now - state.started))
+            progress.logger(state.name).info("%s: %s (stage %s)", state.name, what, _duration(now - state.started))
             state.last_shown = now
     reader.join()
     return proc.wait(), list(tail)
