@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from assay import progress
 from assay.catalog.db import engine, masked, scrub, without_password
 from assay.catalog.models import AssetStatus, RunStatus, SourceKind
 from assay.catalog.urls import urls_of
@@ -140,6 +141,9 @@ def _inventory(
     log.info(
         "classification: %d columns classified in %.1f s (main thread), %d kept their stored labels",
         classifier.classified, classifier.seconds, classifier.reused,
+    )
+    classifier.ticker.finish(
+        classifier.assets, columns_classified=classifier.classified, columns_kept=classifier.reused
     )
     if any(r.status == RunStatus.FAILED.value for r in reports) or classifier.error:
         status = RunStatus.FAILED
@@ -398,12 +402,16 @@ class _Classifier:
         self.classified = 0
         self.reused = 0
         self.seconds = 0.0
+        self.assets = 0
+        # A first run with embeddings on thousands of new tables takes minutes: say how far it is.
+        self.ticker = progress.Ticker("inventory", unit="assets")
 
     def __call__(
         self, assets: Sequence[ObservedAsset], state: dict[tuple[str, str], AssetState]
     ) -> list[Labels]:
         from assay.classify import ClassificationError, ColumnSample, classify_columns
 
+        self.assets += len(assets)
         if self.error is not None:
             return [None] * len(assets)
         samples: list[ColumnSample] = []
@@ -432,6 +440,7 @@ class _Classifier:
             return [None] * len(assets)
         self.classified += len(samples)
         self.seconds += time.perf_counter() - started
+        self.ticker.update(self.assets, columns_classified=self.classified, columns_kept=self.reused)
         for (i, name, digest), found in zip(todo, results, strict=True):
             labels = out[i]
             assert labels is not None
