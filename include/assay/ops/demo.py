@@ -189,6 +189,7 @@ def run_stages(
     for dag_id in stages:
         if dag_id in HISTORY:
             t0 = time.perf_counter()
+            progress(StageStarted(f"{dag_id} history", date))
             progress(_history(settings, dag_id, dt.date.fromisoformat(date), DEMO_DAYS - 1, progress))
             progress(StageFinished(f"{dag_id} history", time.perf_counter() - t0))
         progress(StageStarted(dag_id, date))
