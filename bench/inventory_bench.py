@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="    %(message)s")
     logging.getLogger("assay.inventory.run").setLevel(logging.INFO)
     logging.getLogger("assay.classify.embed").setLevel(logging.INFO)
+    logging.getLogger("assay.progress").setLevel(logging.INFO)  # a line every ~10 s in long runs
 
     embeddings = not args.no_embeddings
     judged = args.tables >= FULL_TABLES and embeddings and not args.same_values

@@ -21,7 +21,7 @@ from assay.classify import ColumnSample, classify_columns, semantic
 from assay.classify import embed as embed_module
 from assay.classify.text import ColumnView
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CORPUS = Path(__file__).parents[1] / "unit" / "test_classify_equivalence.json.gz"
 

@@ -24,7 +24,7 @@ from assay.classify import semantic
 from assay.config import Settings
 from assay.inventory import run_inventory
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DAY = dt.date(2026, 11, 20)
 COLUMNS = (
