@@ -15,7 +15,7 @@ import pytest
 
 from assay.training import checkpoint, ddp, trainer
 from assay.training.config import TrainConfig
-from assay.training.device import select_device
+from assay.training.device import detect
 from assay.training.model import weights_digest
 from assay.training.request import TrainRequest
 from assay.training.testing import make_tiny_model, synthetic_pairs
@@ -68,8 +68,8 @@ def test_sigkill_then_rerun_resumes_and_matches_a_clean_run(tmp_path):
     resumed = json.loads((work / ddp.RESULT).read_text())
     assert resumed["resumed_from_step"] == saved_step
 
-    clean = trainer.train(pairs, config, select_device(cuda_available=False, bf16_supported=False),
-                          dataset_digest=DIGEST)
+    # The clean run uses the worker's own plan (detect(): bf16 autocast on an AMX CPU since issue #16).
+    clean = trainer.train(pairs, config, detect(config.precision), dataset_digest=DIGEST)
     # Early stopping (patience 2, every 40 steps) is part of the state that must survive the kill.
     assert resumed["steps"] == clean.steps > saved_step
     assert resumed["stopped_early"] == clean.stopped_early

@@ -47,7 +47,14 @@ class TrainConfig:
             ``teacher`` column, in [0, 1]; see :func:`assay.training.baselines.teacher_targets`):
             target = (1 - w) * label / label max + w * teacher, the label max being the search-log
             contract's scale (1 for binary labels). 0 = click labels only.
-        precision: ``auto`` | ``fp32`` | ``bf16`` (see :mod:`assay.training.device`).
+        precision: ``auto`` | ``fp32`` | ``bf16`` (see :mod:`assay.training.device`; ``auto`` is
+            bf16 autocast on a bf16 GPU and on a CPU with AMX bf16 units).
+        freeze_embeddings: keep the pretrained token/position/type embeddings fixed (see
+            :mod:`assay.training.optim`: half of MiniLM's weights, no gradient or AdamW update).
+        freeze_layers: also keep the lowest N encoder layers fixed (0 = train them all).
+        fused_optimizer: fused AdamW where torch has the kernel for the device (else ``foreach``).
+        compile: ``torch.compile`` the model before training (pays a compile of tens of seconds;
+            worth it on a GPU run of thousands of steps, not for the demo on a CPU).
         seed: seeds python, numpy and torch; the data order of every epoch derives from it.
         checkpoint_every: write a checkpoint every N optimizer steps (0 = never).
     """
@@ -71,6 +78,10 @@ class TrainConfig:
     loss: str = "listwise"
     teacher_weight: float = 0.3
     precision: str = "auto"
+    freeze_embeddings: bool = True
+    freeze_layers: int = 0
+    fused_optimizer: bool = True
+    compile: bool = False
     seed: int = 13
     checkpoint_every: int = 50
     log_every: int = 10
@@ -97,6 +108,8 @@ class TrainConfig:
         if not 1 <= self.max_query_length <= self.max_length - 4:
             problems.append(f"max_query_length must be in 1..max_length - 4 (got {self.max_query_length} "
                             f"with max_length {self.max_length}): the product text needs room")
+        if self.freeze_layers < 0:
+            problems.append(f"freeze_layers must be >= 0 (got {self.freeze_layers})")
         if problems:
             raise TrainingError("bad training config: " + "; ".join(problems))
 

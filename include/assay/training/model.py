@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from assay.errors import TrainingError
 from assay.training.batching import collate, encode
 from assay.training.device import DevicePlan
+from assay.training.optim import fp32_head
 
 if TYPE_CHECKING:
     import numpy as np
@@ -79,7 +80,8 @@ def score(
     batch_size: int = 64,
     max_query_length: int | None = None,
 ) -> np.ndarray:
-    """Model logits for (query, text) pairs, in input order (batched by length, dynamic padding).
+    """Model logits for (query, text) pairs, in input order (batched by length, dynamic padding;
+    under the plan's autocast with the head in fp32, so scores keep fp32 resolution).
 
     Both sides are truncated as in training (:func:`assay.training.batching.encode`)."""
     import numpy as np
@@ -98,7 +100,7 @@ def score(
             inputs = {
                 k: v.to(device, non_blocking=plan.non_blocking) for k, v in batch.items() if k != "targets"
             }
-            with plan.autocast():
+            with plan.autocast(), fp32_head(model, plan):
                 logits = model(**inputs).logits
             out[idx] = logits.float().view(-1).cpu().numpy()
     model.train(was_training)

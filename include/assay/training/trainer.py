@@ -6,8 +6,10 @@ tokenisation, epoch order, padding, validation split), :mod:`~assay.training.los
 MSE). Validation figures come from :func:`assay.training.evaluation.evaluate`, the same code that
 scores the test split.
 
-Loop: dynamic padding per batch; length bucketing; gradient accumulation; AdamW with linear warm-up
-and decay; bf16 autocast and pinned, non-blocking copies on a bf16 GPU (:mod:`assay.training.device`);
+Loop: dynamic padding per batch; length bucketing; gradient accumulation; frozen embeddings and a
+fused AdamW with linear warm-up and decay (:mod:`assay.training.optim`); bf16 autocast on a bf16 GPU
+or an AMX CPU, pinned, non-blocking copies on a GPU (:mod:`assay.training.device`); a progress line
+(step, loss, samples/s, ETA) about every 10 s on the ``assay.progress.train`` logger;
 atomic checkpoints every ``checkpoint_every`` optimizer steps (:mod:`assay.training.checkpoint`)
 from which a killed run resumes; early stopping on nDCG@10 of a validation split of the training
 queries (by query, so no query is on both sides); a NaN or infinite loss stops the run with a
@@ -25,13 +27,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay import progress
 from assay.errors import TrainingError
 from assay.training import checkpoint
 from assay.training.batching import (
@@ -52,6 +54,9 @@ from assay.training.config import TrainConfig
 from assay.training.device import DevicePlan
 from assay.training.losses import listwise_loss, pointwise_loss, query_segments
 from assay.training.model import load_model, resolve_base_model, score, seed_everything
+from assay.training.optim import fp32_head, freeze, lr_lambda, make_optimizer
+
+__all__ = ["TrainResult", "lr_lambda", "train", "validation_ndcg"]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,24 +92,6 @@ class TrainResult:
 MetricsCallback = Callable[[int, dict[str, float]], None]
 
 
-def lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
-    """The LR multiplier per step: linear warm-up, then linear decay to a floor of 0.1."""
-
-    def f(step: int) -> float:
-        if warmup_steps and step < warmup_steps:
-            return (step + 1) / warmup_steps
-        remaining = max(1, total_steps - warmup_steps)
-        return max(0.1, 1.0 - (step - warmup_steps) / remaining)
-
-    return f
-
-
-def _progress(total: int, initial: int, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc="train", unit="step", disable=not enabled, leave=False)
-
-
 def validation_ndcg(
     model: Any, tokenizer: Any, frame: pd.DataFrame, plan: DevicePlan, max_length: int,
     max_query_length: int | None = None,
@@ -120,29 +107,6 @@ def validation_ndcg(
                    max_query_length=max_query_length)
     value = evaluate(frame, scores).overall["ndcg_at_10"]
     return 0.0 if math.isnan(value) else float(value)
-
-
-def _param_groups(model: Any, config: TrainConfig) -> list[dict[str, Any]]:
-    """AdamW groups: no decay on biases and norms; the new (random) head learns ``head_lr_scale``
-    times faster than the pretrained encoder."""
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm")
-    param_groups: list[dict[str, Any]] = []
-    for is_head in (False, True):
-        for decay in (True, False):
-            params = [
-                p
-                for n, p in model.named_parameters()
-                if n.startswith("classifier.") == is_head and (not any(k in n for k in no_decay)) == decay
-            ]
-            if params:
-                param_groups.append(
-                    {
-                        "params": params,
-                        "weight_decay": config.weight_decay if decay else 0.0,
-                        "lr": config.lr * (config.head_lr_scale if is_head else 1.0),
-                    }
-                )
-    return param_groups
 
 
 def train(
@@ -191,6 +155,9 @@ def train(
     device = plan.torch_device()
     model.to(device)
     model.train()
+    trainable = freeze(model, config.freeze_embeddings, config.freeze_layers)
+    log.info("training %s: %d of %d parameters trainable, %s %s", base, trainable,
+             sum(p.numel() for p in model.parameters()), plan.device, plan.precision)
     mixed = mixed_targets(
         fit_frame["label"].tolist(),
         fit_frame[TEACHER_COLUMN].tolist() if TEACHER_COLUMN in fit_frame.columns else None,
@@ -223,7 +190,8 @@ def train(
     total_steps = config.epochs * steps_per_epoch
     if config.max_steps is not None:
         total_steps = min(total_steps, config.max_steps)
-    optimizer = torch.optim.AdamW(_param_groups(model, config), lr=config.lr)
+    optimizer = make_optimizer(model, config, plan)
+    trained = [p for p in model.parameters() if p.requires_grad]
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda(total_steps, int(total_steps * config.warmup_ratio))
     )
@@ -256,11 +224,11 @@ def train(
             ckpt_dir,
         )
 
-    net: Any = model
+    net: Any = torch.compile(model) if config.compile else model
     if world_size > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     pointwise = pointwise_loss(config.loss)
 
     def save_checkpoint(epoch: int, next_batch: int) -> None:
@@ -302,14 +270,20 @@ def train(
         bad_evals += 1
         return bad_evals >= config.patience
 
-    bar = _progress(total_steps, step, config.progress and is_main and sys.stderr.isatty())
+    ticker = progress.Ticker(
+        "train", total=total_steps - step, unit="steps", every_s=progress.DEFAULT_EVERY_S
+    ) if config.progress and is_main else None
+    first_step = step
+    tick_loss: list[float] = []
     t0 = time.perf_counter()
     examples_at_start = examples
     stopped_early = False
     window: list[float] = []
     epoch = start_epoch
     done = step >= total_steps
+    hooks = contextlib.ExitStack()
     try:
+        hooks.enter_context(fp32_head(model, plan))
         for epoch in range(start_epoch, config.epochs):
             if done:
                 break
@@ -342,7 +316,7 @@ def train(
                 examples += len(targets)
                 if not sync:
                     continue
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                torch.nn.utils.clip_grad_norm_(trained, 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
@@ -352,8 +326,12 @@ def train(
                 window.append(accum_loss)
                 if step_hook:
                     step_hook(step, accum_loss)
+                tick_loss.append(accum_loss)
                 accum_loss = 0.0
-                bar.update(1)
+                if ticker is not None and ticker.update(
+                    step - first_step, **_tick_extra(step, first_step, tick_loss, examples - examples_at_start, t0)
+                ):
+                    tick_loss = []
                 if is_main and on_metrics and (step % config.log_every == 0 or step == total_steps):
                     on_metrics(
                         step,
@@ -389,8 +367,10 @@ def train(
             if stopped_early:
                 break
     finally:
-        bar.close()
+        hooks.close()
     seconds = time.perf_counter() - t0
+    if ticker is not None:
+        ticker.finish(step - first_step, **_tick_extra(step, first_step, tick_loss, examples - examples_at_start, t0))
     if (
         config.eval_every
         and not stopped_early
@@ -424,6 +404,18 @@ def train(
         device=plan.device,
         precision=plan.precision,
     )
+
+
+def _tick_extra(step: int, first_step: int, losses: list[float], seen: int, t0: float) -> dict[str, object]:
+    """Extras of a progress line: mean loss since the last line, samples/s, the absolute step on resume."""
+    extra: dict[str, object] = {}
+    if first_step:
+        extra["step"] = step
+    if losses:
+        extra["loss"] = sum(losses) / len(losses)
+    elapsed = time.perf_counter() - t0
+    extra["samples_per_s"] = round(seen / elapsed, 1) if elapsed > 0 else 0.0
+    return extra
 
 
 def finished_checkpoint_dir(result: TrainResult, dataset_digest: str, checkpoint_root: Path) -> Path:
