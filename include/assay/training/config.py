@@ -124,9 +124,10 @@ class TrainConfig:
 
 #: Defaults of ``assay train`` and the ``train`` DAG: ``TrainConfig()`` itself (one set of defaults).
 #: Sized for the demo shop on two CPU cores: one epoch over the ~15–20k training pairs of a 14-day
-#: window (about 1,000 listwise steps of 16 pairs, ~5 minutes on two idle cores, plus ~10 s for the
-#: MiniLM teacher's scores), lr 1e-4, 5 % of the training queries for early stopping, the teacher
-#: at 0.3. On the demo's training set: teacher 0.3 / 1,000 steps 0.973 judged nDCG@10, teacher 0.5
+#: window (about 1,600 listwise steps of up to 16 pairs; since #16 bf16 autocast on AMX CPUs and
+#: frozen embeddings, ~430 CPU-seconds, plus the MiniLM teacher's scores), lr 1e-4, 5 % of the
+#: training queries for early stopping, the teacher at 0.3 (0.977 judged nDCG@10 with these, see
+#: docs/training.md "Speed"). On the demo's training set: teacher 0.3 / 1,000 steps 0.973 judged nDCG@10, teacher 0.5
 #: / one epoch 0.971, 400 steps 0.969–0.971, BM25 0.926; see docs/training.md ("Candidate vs
 #: baselines"). ``--max-steps N`` caps it for quick runs.
 DEFAULT_CONFIG = TrainConfig()
