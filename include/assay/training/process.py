@@ -25,8 +25,11 @@ TAIL_LINES = 20
 
 def command(request_file: Path, result_file: Path) -> list[str]:
     """The ``assay train`` command line for a request file and a result file."""
+    # -v: every record of the child comes back on its output, so the task log (which relays it) is
+    # complete rather than split between the task log and the child's own file under logs/.
     return [
-        sys.executable, "-m", "assay.cli", "train", "--request", str(request_file), "--result", str(result_file),
+        sys.executable, "-m", "assay.cli", "-v", "train", "--request", str(request_file), "--result",
+        str(result_file),
     ]
 
 
