@@ -101,7 +101,8 @@ def test_whole_table_is_validated_without_fetching_its_rows(gx, table_url, fetch
 
 
 def test_a_day_partition_fetches_at_most_that_day(gx, table_url, fetched):
-    """GX still reads a query asset's columns by running it: one day's rows, never the table's."""
+    """At most one day's rows, never the table's (a bound; that GX's route now fetches none of the day is
+    tests/quality_cost/test_gx_partition_batch.py)."""
     assert validate(gx, table_url, "public", "day").success
     assert max(fetched)[0] <= PER_DAY
 
