@@ -12,7 +12,8 @@ import statistics
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event, text
+from sqlalchemy import text
+from support.db import statements_reading
 
 # isort: split
 from assay.profiling.sql import SqlTuning, profile_sql
@@ -32,17 +33,6 @@ def source(fresh_db) -> sa.Engine:
     eng = sa.create_engine(fresh_db("plans"))
     yield eng
     eng.dispose()
-
-
-def _scans(eng: sa.Engine, table: str) -> list[str]:
-    seen: list[str] = []
-
-    @event.listens_for(eng, "before_cursor_execute")
-    def _record(conn, cursor, statement, parameters, context, executemany):
-        if f'FROM "public"."{table}"' in statement and not statement.startswith("EXPLAIN"):
-            seen.append(statement)
-
-    return seen
 
 
 def _analyze(eng: sa.Engine, table: str) -> None:
@@ -102,7 +92,7 @@ def _check_exact_stats(m: dict, rows: list[tuple]) -> None:
 def test_small_partition_one_statement_after_a_bounded_probe(source):
     """A partition the sample covers is read by the probe (at most sample_rows + 1 rows) and one statement."""
     rows = _events(source, 400, kinds=3, shops=5)
-    scans = _scans(source, "ev")
+    scans = statements_reading(source, "ev")
     prof = profile_sql(source, "ev", "public", "day", DAY, tuning=TUNE)
     assert prof.stats["plan"] == "one_statement" and prof.stats["probe_rows"] == 400
     assert len(scans) == 2 and "LIMIT 501" in scans[0]
@@ -114,7 +104,7 @@ def test_analyzed_table_few_groups_takes_one_statement(source):
     """With statistics and a small GROUP BY, one statement computes everything; figures stay exact."""
     rows = _events(source, 6000, kinds=3, shops=4)
     _analyze(source, "ev")
-    scans = _scans(source, "ev")
+    scans = statements_reading(source, "ev")
     prof = profile_sql(source, "ev", "public", "day", DAY, tuning=TUNE)
     assert prof.stats["plan"] == "one_statement" and prof.stats["estimates"] == "pg_stats"
     assert prof.stats["statements"] == 2 and len(scans) == 2  # the probe (LIMIT 501) and one statement
@@ -139,7 +129,7 @@ def test_analyzed_table_many_groups_counts_the_keys_in_a_second_statement(source
     """
     rows = _events(source, 6000, kinds=30, shops=40)
     _analyze(source, "ev")
-    scans = _scans(source, "ev")
+    scans = statements_reading(source, "ev")
     prof = profile_sql(source, "ev", "public", "day", DAY, tuning=TUNE)
     assert prof.stats["plan"] == "one_statement_and_group_counts" and prof.stats["estimates"] == "pg_stats"
     assert prof.stats["statements"] == 3 and len(scans) == 3  # probe, everything but the key counts, keys
@@ -171,7 +161,7 @@ def test_analyzed_table_many_groups_counts_the_keys_in_a_second_statement(source
 
 def test_never_analyzed_table_takes_two_statements_with_the_sketch(source):
     rows = _events(source, 3000, kinds=3, shops=4)
-    scans = _scans(source, "ev")
+    scans = statements_reading(source, "ev")
     prof = profile_sql(source, "ev", "public", "day", DAY, tuning=TUNE)
     assert prof.stats["plan"] == "two_statements" and "estimates" not in prof.stats
     assert "no statistics" in prof.stats["fallback"]
@@ -197,7 +187,7 @@ def test_ascii_text_lengths_from_byte_lengths(source):
     with source.begin() as c:
         c.execute(text("UPDATE ev SET label = 'n' || id WHERE label LIKE 'g%'"))
     _analyze(source, "ev")
-    scans = _scans(source, "ev")
+    scans = statements_reading(source, "ev")
     m = profile_sql(source, "ev", "public", "day", DAY, tuning=TUNE).columns
     assert 'char_length(t."label"' not in scans[2]
     labels = ["n" + str(r[0]) if r[5] is not None and r[5].startswith("g") else r[5] for r in rows]
@@ -219,7 +209,7 @@ def test_stale_statistics_fall_back_to_the_sketch(source):
     _analyze(source, "st")
     with source.begin() as c:
         c.execute(text("UPDATE st SET x = x % 300"))
-    scans = _scans(source, "st")
+    scans = statements_reading(source, "st")
     prof = profile_sql(source, "st", "public", "day", DAY, tuning=TUNE)
     assert prof.stats["plan"] == "two_statements"
     assert prof.stats["fallback"].startswith("too few hashes kept for x")
@@ -247,7 +237,7 @@ def test_several_key_sets_in_the_counts_statement(source):
         joint_groups_max=50,
         exact_distinct_rows=0,
     )
-    scans = _scans(source, "ev")
+    scans = statements_reading(source, "ev")
     prof = profile_sql(source, "ev", "public", "day", DAY, tuning=tune)
     assert prof.stats["plan"] == "one_statement_and_group_counts" and len(prof.stats["key_sets"]) >= 2
     assert "GROUPING SETS" in scans[2]

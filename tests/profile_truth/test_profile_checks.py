@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event, text
+from sqlalchemy import text
+from support.db import statements_reading
 
 from assay.profiling.sql import SqlTuning, profile_sql
 
@@ -37,17 +38,6 @@ def source(fresh_db) -> sa.Engine:
     eng.dispose()
 
 
-def _statements(eng: sa.Engine) -> list[str]:
-    seen: list[str] = []
-
-    @event.listens_for(eng, "before_cursor_execute")
-    def _record(conn, cursor, statement, parameters, context, executemany):
-        if 'FROM "public"."m"' in statement and not statement.startswith("EXPLAIN"):
-            seen.append(statement)
-
-    return seen
-
-
 def _exact(eng: sa.Engine) -> dict[str, tuple[int, int]]:
     with eng.connect() as c:
         return {
@@ -59,7 +49,7 @@ def _exact(eng: sa.Engine) -> dict[str, tuple[int, int]]:
 
 
 def test_the_exact_min_proves_what_analyze_saw(source):
-    seen = _statements(source)
+    seen = statements_reading(source, "m")
     prof = profile_sql(source, "m", "public", None, None, tuning=TUNE)
     assert prof.stats["plan"] == "one_statement" and prof.stats["statements"] == 2, prof.stats.get("fallback")
     assert "checks_statement" not in prof.stats
@@ -76,7 +66,7 @@ def test_a_min_below_what_analyze_saw_is_counted_by_a_checks_statement(source):
         c.execute(text("UPDATE m SET pos = 0 WHERE pos = 1005"))
         c.execute(text("UPDATE m SET pos = -3 WHERE pos = 1007"))
         c.execute(text("UPDATE m SET nonneg = -0.25 WHERE nonneg = 3"))
-    seen = _statements(source)
+    seen = statements_reading(source, "m")
     prof = profile_sql(source, "m", "public", None, None, tuning=TUNE)
     assert prof.stats["checks_statement"] is True and prof.stats["statements"] == 3
     assert seen[-1].startswith("SELECT json_build_array(count(*) FILTER (WHERE t.\"pos\" = 0)")

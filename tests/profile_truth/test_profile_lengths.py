@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event, text
+from sqlalchemy import text
+from support.db import statements_reading
 
 from assay.profiling.sql import SqlTuning, profile_sql
 
@@ -50,17 +51,6 @@ def _table(eng: sa.Engine, hidden: str | None) -> list[str]:
         return [r[0] for r in c.execute(text("SELECT note FROM notes"))]
 
 
-def _statements(eng: sa.Engine) -> list[str]:
-    seen: list[str] = []
-
-    @event.listens_for(eng, "before_cursor_execute")
-    def _record(conn, cursor, statement, parameters, context, executemany):
-        if 'FROM "public"."notes"' in statement and not statement.startswith("EXPLAIN"):
-            seen.append(statement)
-
-    return seen
-
-
 def _check(m: dict, notes: list[str]) -> None:
     lengths = [len(v) for v in notes]
     assert m["length"]["min"] == min(lengths) and m["length"]["max"] == max(lengths)
@@ -69,7 +59,7 @@ def _check(m: dict, notes: list[str]) -> None:
 
 def test_ascii_text_is_measured_in_bytes_in_one_statement(source):
     notes = _table(source, None)
-    seen = _statements(source)
+    seen = statements_reading(source, "notes")
     prof = profile_sql(source, "notes", "public", None, None, tuning=TUNE)
     assert prof.stats["plan"] == "one_statement" and prof.stats["statements"] == 2
     assert "lengths_statement" not in prof.stats
@@ -88,7 +78,7 @@ def test_a_multibyte_value_analyze_missed_is_counted_by_a_lengths_statement(sour
             "FROM pg_stats WHERE tablename = 'notes' AND attname = 'note'"
         )).scalar_one()
     assert "é" not in seen_by_analyze  # the point of the test: pg_stats does not show it
-    seen = _statements(source)
+    seen = statements_reading(source, "notes")
     prof = profile_sql(source, "notes", "public", None, None, tuning=TUNE)
     assert prof.stats["statements"] == 3 and prof.stats["lengths_statement"] is True
     assert seen[-1].startswith("SELECT json_build_array(min(char_length(")
@@ -103,7 +93,7 @@ def test_multibyte_text_pg_stats_shows_is_counted_in_characters_at_once(source):
     with source.connect() as c:
         c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE notes")
         notes = [r[0] for r in c.execute(text("SELECT note FROM notes"))]
-    seen = _statements(source)
+    seen = statements_reading(source, "notes")
     prof = profile_sql(source, "notes", "public", None, None, tuning=TUNE)
     assert prof.stats["statements"] == 2 and "lengths_statement" not in prof.stats
     assert 'min(char_length(t."note"' in seen[-1]

@@ -130,3 +130,18 @@ def execute(url: str, statement: str, **params: Any) -> list[tuple[Any, ...]]:
     with connection(url, commit=True) as conn:
         result = conn.execute(text(statement), params)
         return [tuple(r) for r in result] if result.returns_rows else []
+
+
+def statements_reading(eng: Any, table: str, schema: str = "public") -> list[str]:
+    """A list that fills with every statement ``eng`` runs from ``"schema"."table"`` (EXPLAINs left out)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    source = f'FROM "{schema}"."{table}"'
+
+    @event.listens_for(eng, "before_cursor_execute")
+    def _record(conn, cursor, statement, parameters, context, executemany):
+        if source in statement and not statement.startswith("EXPLAIN"):
+            seen.append(statement)
+
+    return seen
