@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 from support.db import rows
 from support.gate_world import GOOD, World
-from support.standalone import _readable_log
+from support.standalone import _readable_log, wait_for
 
 from assay import names
 from assay.ops import airflow
@@ -104,14 +104,7 @@ class Standalone:
 
     def wait(self, what: str, check: Callable[[], Any], dag: str, run: str, timeout: float = PHASE_S) -> Any:
         """Poll ``check`` every 2 s; after ``timeout`` fail naming ``what`` with the run's report."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = check()
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what}: not within {timeout:.0f} s\n{self.report(dag, run)}")
-            time.sleep(2)
+        return wait_for(what, check, timeout, interval=2, report=lambda: self.report(dag, run))
 
     def ended(self, dag: str, run: str, timeout: float = PHASE_S) -> str:
         return self.wait(f"{dag} run {run} ends", lambda: self.run_state(dag, run), dag, run, timeout)
