@@ -83,7 +83,7 @@ def _decision(url: str) -> int:
 
 
 #: The newest revision (one per file in include/assay/catalog/migrations/versions).
-HEAD = "0007"
+HEAD = "0008"
 
 
 # ---- migrations -------------------------------------------------------------------------------

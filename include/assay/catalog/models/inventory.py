@@ -224,6 +224,25 @@ class Classification(Base):
     updated_at: Mapped[Now]
 
 
+class PendingLabel(Base):
+    __tablename__ = "pending_labels"
+    __table_args__ = (
+        UniqueConstraint("column_id"),
+        sha256_check("sample_digest"),
+        {
+            "comment": "Columns whose automatic labels wait for the labelling step (assay classify): the "
+            "page shows 'classifying'. Upsert on column_id; the step deletes the row with the labels it "
+            "writes. Holds a digest of the sample, never values."
+        },
+    )
+
+    id: Mapped[PK]
+    column_id: Mapped[int] = fk("asset_columns.id")
+    sample_digest: Mapped[str] = mapped_column(comment="sha256 of the sample the inventory saw")
+    observed_at: Mapped[dt.datetime] = mapped_column(comment="The inventory's observation time; the labels' decided_at")
+    marked_at: Mapped[Now]
+
+
 class InventoryRun(Base):
     __tablename__ = "inventory_runs"
     __table_args__ = (
