@@ -8,11 +8,12 @@ while the process slept between tasks. URLs shown, logged or stored go through
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -50,4 +51,35 @@ def session(url: str) -> Iterator[Session]:
         yield s
 
 
-__all__ = ["CONNECT_TIMEOUT_S", "connect_args", "engine", "masked", "scrub", "session", "without_password"]
+def advisory_key(text: str) -> int:
+    """The signed 64-bit PostgreSQL advisory-lock key of ``text`` (sha256, stable across processes)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def advisory_lock(bind: Engine, name: str) -> Iterator[Connection]:
+    """Hold an exclusive session-level advisory lock on ``name`` for the ``with`` block.
+
+    Yields the locked connection: commits made on it keep the lock, which is released when the
+    block ends, or by the server if the process dies. The one helper behind "two runs of one
+    source take turns" and "one gate decision per model at a time".
+    """
+    key = advisory_key(name)
+    conn = bind.connect()
+    try:
+        conn.execute(select(func.pg_advisory_lock(key)))
+        conn.commit()
+        yield conn
+        conn.rollback()
+        conn.execute(select(func.pg_advisory_unlock(key)))
+        conn.commit()
+    except BaseException:
+        # A connection that may still hold the lock must not go back to the pool: discarding it
+        # ends its session, which releases the lock.
+        conn.invalidate()
+        raise
+    finally:
+        conn.close()
+
+
+__all__ = ["CONNECT_TIMEOUT_S", "advisory_key", "advisory_lock", "connect_args", "engine", "masked", "scrub", "session", "without_password"]

@@ -33,7 +33,6 @@ attempt is never reaped and a dead one is reaped by the very next run.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -44,6 +43,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, or_,
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from assay.catalog.db import advisory_key
 from assay.catalog.models import (
     Base,
     InventoryRun,
@@ -145,11 +145,6 @@ def owner_key(table: RunTable, key: Sequence[Any]) -> int:
     """
     values = (_key_text(table, name, v) for name, v in zip(table.key, key, strict=True))
     return advisory_key("\x1f".join(["assay.run", table.name, *values]))
-
-
-def advisory_key(text: str) -> int:
-    """The signed 64-bit PostgreSQL advisory-lock key of ``text`` (sha256, stable across processes)."""
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
 
 
 # ---- owning an attempt ------------------------------------------------------------------------

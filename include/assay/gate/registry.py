@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from assay import names
-from assay.catalog.db import engine, masked
+from assay.catalog.db import advisory_lock, engine, masked
 from assay.catalog.models import AliasEvent, GateDecision
 from assay.config import Settings
 from assay.errors import AssayError, GateError
@@ -147,17 +146,10 @@ def model_lock(catalog_url: str, model_name: str) -> Iterator[Session]:
     Yields a session on the locked connection; commits inside the block keep the lock (it is
     released at the end, or by the server if the process dies).
     """
-    key = func.hashtext(LOCK_PREFIX + model_name)
-    with engine(catalog_url).connect() as conn:
-        conn.execute(select(func.pg_advisory_lock(key)))
-        conn.commit()
-        try:
-            with Session(bind=conn, expire_on_commit=False) as s:
-                yield s
-        finally:
-            conn.rollback()
-            conn.execute(select(func.pg_advisory_unlock(key)))
-            conn.commit()
+    with advisory_lock(engine(catalog_url), LOCK_PREFIX + model_name) as conn, Session(
+        bind=conn, expire_on_commit=False
+    ) as s:
+        yield s
 
 
 def _record_move(

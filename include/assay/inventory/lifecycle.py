@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from assay.catalog import runs
-from assay.catalog.db import engine
+from assay.catalog.db import advisory_key, engine
 from assay.catalog.models import InventoryRun, RunStatus, Source
 from assay.catalog.upsert import upsert_keyed
 from assay.catalog.urls import scrub
@@ -37,9 +37,14 @@ def observed_at_of(logical_date: dt.date) -> dt.datetime:
     return dt.datetime.combine(logical_date, dt.time(), dt.UTC)
 
 
+def lock_name(source_name: str) -> str:
+    """The advisory-lock name of one source (two runs of one source take turns)."""
+    return f"assay.inventory:{source_name}"
+
+
 def lock_key(source_name: str) -> int:
-    """A signed 64-bit advisory-lock key for one source (two runs of one source take turns)."""
-    return runs.advisory_key(f"assay.inventory:{source_name}")
+    """The signed 64-bit advisory-lock key of :func:`lock_name`."""
+    return advisory_key(lock_name(source_name))
 
 
 def start_run(conn: Connection, run_key: str, logical_date: dt.date, started_at: dt.datetime) -> int:
