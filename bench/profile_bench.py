@@ -50,6 +50,14 @@ one says the profile's fixed costs do not amortise there, not that 5M rows miss 
    bodies, titles, md5 ids, codes), measured like ``events16``; target <= 3x floor A at 5M rows,
    <= 2x on the project's own ``events``; peak RSS <= 200 MB. Each shape's table is dropped
    after its measurement.
+
+8. growth (issue #16 item 6; ``--rows`` >= 10M or ``--growth``, not in CI): each of issue #16's
+   shapes (``--shapes``, default events16) is built at ``--growth-base`` rows (5M), measured
+   (floor A and the default profile, best of ``--rounds``; peak memory of this process and of the
+   server's backends), grown in place to ``--rows`` and measured again; time per 5M rows must
+   grow <= 1.3x and peak memory <= 1.2x (see :mod:`bench.growth`). It replaces 1-7 in that run::
+
+       nice -n 10 .venv/bin/python -m bench.profile_bench --rows 50000000
 """
 
 from __future__ import annotations
@@ -69,7 +77,7 @@ from sqlalchemy.engine import make_url
 
 from assay.config import Settings
 from assay.profiling.sql import profile_sql
-from bench import profile_shapes
+from bench import growth, profile_shapes
 
 TARGET_FULL = 3.0
 #: issue #16: the project's own events table at most 2x floor A.
@@ -231,9 +239,26 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--shapes",
-        default=",".join(SHAPES),
-        help="comma-separated: project (events + the 365-day table), events16, wide60, text (issue #16's shapes)",
+        help="comma-separated: project (events + the 365-day table), events16, wide60, text (issue #16's shapes); "
+        "default all, or events16 in a growth run",
     )
+    parser.add_argument(
+        "--growth",
+        action="store_true",
+        help=f"growth reading (issue #16 item 6), also implied by --rows >= {growth.GROWTH_MIN_ROWS:,}: each of "
+        "issue #16's shapes is built at --growth-base rows and measured (floor A, default profile, peak memory), "
+        "grown in place to --rows (insert, VACUUM ANALYZE) and measured again; prints seconds and seconds per 5M "
+        f"rows at both sizes, and misses when time per 5M grows > {growth.MAX_TIME_RATIO:g}x or peak memory "
+        f"> {growth.MAX_MEMORY_RATIO:g}x. The project's own tables are not grown. Not in CI: 50M rows of events16 "
+        "take ~7 GB and about 20 minutes",
+    )
+    parser.add_argument(
+        "--growth-base",
+        type=int,
+        default=growth.UNIT_ROWS,
+        help="base size of the growth reading (default 5,000,000)",
+    )
+    growth.add_tolerances(parser)
     parser.add_argument("--rounds", type=int, default=3, help="timings per measurement; the best is kept")
     parser.add_argument(
         "--naive-rows", type=int, default=200_000, help="sample size for the per-metric reference"
@@ -242,16 +267,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args(argv)
 
-    shapes = {s.strip() for s in args.shapes.split(",") if s.strip()}
-    if not shapes <= set(SHAPES):
-        parser.error(f"--shapes: one or more of {', '.join(SHAPES)}")
+    grow = growth.wanted(args.rows, args.growth, args.growth_base)
+    if args.growth and not grow:
+        parser.error(f"--growth: --rows ({args.rows:,}) must be above --growth-base ({args.growth_base:,})")
+    chosen = args.shapes or ("events16" if grow else ",".join(SHAPES))
+    shapes = {s.strip() for s in chosen.split(",") if s.strip()}
+    if not shapes <= set(SHAPES) or (grow and "project" in shapes):
+        parser.error(f"--shapes: one or more of {', '.join(SHAPES if not grow else SHAPE_COLUMNS)}")
     admin = _admin(args.server_url)
     name = f"assay_profile_bench_{uuid.uuid4().hex[:8]}"
     _autocommit(admin, f'CREATE DATABASE "{name}"')
     url = make_url(admin).set(database=name).render_as_string(hide_password=False)
     eng = create_engine(url)
-    print(f"database {name}: building {', '.join(sorted(shapes))} at {args.rows:,} rows ...", flush=True)
+    sizes = f"{args.growth_base:,} rows, grown to {args.rows:,}" if grow else f"{args.rows:,} rows"
+    print(f"database {name}: building {', '.join(sorted(shapes))} at {sizes} ...", flush=True)
     try:
+        if grow:
+            return _growth(eng, name, shapes, args)
         missed: list[str] = []
         for shape, columns in SHAPE_COLUMNS.items():
             if shape not in shapes:
@@ -294,6 +326,31 @@ def main(argv: list[str]) -> int:
             print(f"kept database {name}")
         else:
             _autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _growth(eng: Engine, database: str, shapes: set[str], args: argparse.Namespace) -> int:
+    """Issue #16 item 6: each shape at the base size, grown in place to ``--rows``, both measured."""
+    missed: list[str] = []
+    for shape, columns in SHAPE_COLUMNS.items():
+        if shape not in shapes:
+            continue
+        print(f"load before {shape}: {growth.loadavg()}", flush=True)
+        built_s = profile_shapes.build(eng, shape, columns, args.growth_base)
+        print(f"built {shape} at {args.growth_base:,} rows in {built_s:.1f} s", flush=True)
+        base = profile_shapes.growth_reading(eng, database, shape, columns, args.rounds)
+        print(f"  {base.rows:,} rows: profile {base.seconds:.2f} s, floor A {base.floor_seconds:.2f} s", flush=True)
+        grown_s = profile_shapes.extend(eng, shape, columns, args.growth_base, args.rows)
+        print(f"grew {shape} to {args.rows:,} rows in {grown_s:.1f} s (insert, VACUUM ANALYZE)", flush=True)
+        grown = profile_shapes.growth_reading(eng, database, shape, columns, args.rounds)
+        result = growth.judge(base, grown, args.max_time_ratio, args.max_memory_ratio, label=shape)
+        print("\n".join(growth.report(result, f"{shape}'s default profile", "floor A")), flush=True)
+        missed += result.missed
+        with eng.connect() as c:  # the next shape needs the disk
+            c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"DROP TABLE {shape}")
+    print(f"load at the end: {growth.loadavg()}")
+    if missed:
+        print(f"missed: {'; '.join(missed)}")
+    return 1 if missed else 0
 
 
 def _measure(eng: Engine, args: argparse.Namespace, missed: list[str]) -> int:

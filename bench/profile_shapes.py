@@ -119,11 +119,24 @@ def build(eng: Engine, table: str, columns: Sequence[Column], rows: int, **fmt: 
     """Create and fill ``table`` from ``columns`` (``{rows}`` and ``fmt`` formatted in), analyzed."""
     started = time.perf_counter()
     defs = ", ".join(f"{name} {sqltype}" for name, sqltype, _ in columns)
-    exprs = ", ".join(expr.format(rows=rows, **fmt) for _, _, expr in columns)
     with eng.begin() as c:
         c.execute(text(f"CREATE TABLE {table} ({defs})"))
+    extend(eng, table, columns, 0, rows, **fmt)
+    return time.perf_counter() - started
+
+
+def extend(eng: Engine, table: str, columns: Sequence[Column], rows: int, to_rows: int, **fmt: str) -> float:
+    """Grow ``table`` from ``rows`` to ``to_rows`` rows (g = rows + 1 .. to_rows), then ``VACUUM ANALYZE``.
+
+    ``g`` is a bigint (wide60's ``g * 60`` passes the int range at 36M rows). ``{rows}`` is formatted as ``to_rows``: the new rows are drawn as a table of that size would
+    be (events16's users: about 25 rows each at every size, the earlier users denser).
+    """
+    started = time.perf_counter()
+    exprs = ", ".join(expr.format(rows=to_rows, **fmt) for _, _, expr in columns)
+    with eng.begin() as c:
         c.execute(
-            text(f"INSERT INTO {table} SELECT {exprs} FROM generate_series(1, :rows) g"), {"rows": rows}
+            text(f"INSERT INTO {table} SELECT {exprs} FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) g"),
+            {"lo": rows + 1, "hi": to_rows},
         )
     with eng.connect() as c:
         c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"VACUUM ANALYZE {table}")
@@ -239,3 +252,47 @@ def report(cost: Cost, target: float, rss_mb: float) -> list[str]:
             f"top values {tops} ({m.get('top_values_method')}); {m.get('top_values_note') or ''}"
         )
     return lines
+
+
+def growth_reading(eng: Engine, database: str, table: str, columns: Sequence[Column], rounds: int) -> Any:
+    """One :class:`bench.growth.Reading` of ``table``: floor A and the default profile, interleaved.
+
+    Best of ``rounds`` each; this process's peak RSS and the backends' peak private memory over
+    the reading; the table's size (``pg_total_relation_size``) and the temporary files the
+    server wrote (``pg_stat_database.temp_bytes``, read after the pool's backends exited and
+    flushed their statistics) as extras.
+    """
+    from bench import growth
+
+    def run(sql: str) -> Any:
+        with eng.connect() as c:
+            return c.execute(text(sql)).all()
+
+    def stats() -> tuple[int, int]:
+        eng.dispose()  # backends flush their statistics when they exit
+        time.sleep(0.5)
+        with eng.connect() as c:
+            temp = c.execute(
+                text("SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()")
+            ).scalar_one()
+            pid = c.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        return int(temp), int(pid)
+
+    temp_before, pid = stats()
+    start_load = growth.loadavg()
+    rows = run(f"SELECT count(*) FROM {table}")[0][0]
+    size = run(f"SELECT pg_total_relation_size('{table}')")[0][0]
+    with growth.peak_rss() as rss, growth.BackendMemory(pid, database) as backends:
+        floor_s, profile_s = growth.interleaved(
+            rounds, lambda: run(floor_a_sql(table, columns)), lambda: profile_sql(eng, table, "public", None, None)
+        )
+    temp_after, _ = stats()
+    return growth.Reading(
+        rows=rows,
+        seconds=profile_s,
+        floor_seconds=floor_s,
+        rss_mb=rss[0],
+        backend_mb=backends.peak_mb,
+        load=f"{start_load} -> {growth.loadavg()}",
+        extra={"table MB": size / 2**20, "temp files MB": (temp_after - temp_before) / 2**20},
+    )

@@ -28,6 +28,12 @@ prints (GX only, the route before issue #16: 7-8 scans of the table).
     .venv/bin/python -m bench.quality_bench [--rows 5000000] [--day-rows 400000] [--repeat 3]
 
 Defaults are the issue's sizes. ``python -m bench --quick`` passes ``--rows 500000 --day-rows 40000``.
+
+Growth (issue #16 item 6, not in CI): ``--rows`` >= 10M (or ``--growth``) times the whole-table
+suite and one scan at ``--growth-base`` rows (5M), grows the same table to ``--rows`` and times
+them again, judging time per 5M rows (<= 1.3x) and peak memory (<= 1.2x); see :mod:`bench.growth`::
+
+    nice -n 10 .venv/bin/python -m bench.quality_bench --rows 50000000
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import growth
+
 FULL_ROWS = 5_000_000
 DAY_ROWS = 400_000
 #: Target ratios and limits (issue #16).
@@ -59,6 +67,20 @@ def table_sql(name: str, rows: int, per_day: int) -> str:
     """``CREATE TABLE`` of ``rows`` events, ``per_day`` a day from :data:`START`, indexed on ``day``."""
     return f"""
 CREATE TABLE {name} AS
+{rows_sql(0, rows, per_day)};
+CREATE INDEX ix_{name}_day ON {name} (day);
+ANALYZE {name}
+"""
+
+
+def grow_sql(name: str, rows: int, to_rows: int, per_day: int) -> str:
+    """``INSERT`` the events ``rows`` .. ``to_rows - 1`` into a table made by :func:`table_sql`."""
+    return f"INSERT INTO {name} {rows_sql(rows, to_rows, per_day)}"
+
+
+def rows_sql(first: int, stop: int, per_day: int) -> str:
+    """The ``SELECT`` of events ``first`` .. ``stop - 1`` (each a pure function of its number)."""
+    return f"""
 SELECT g AS event_id,
        md5((g / 8)::text) AS session_id,
        (g * 7) % 200003 AS user_id,
@@ -72,10 +94,7 @@ SELECT g AS event_id,
        (ARRAY['search', 'view', 'view', 'cart', 'purchase'])[1 + g % 5] AS event_type,
        (ARRAY['web', 'ios', 'android'])[1 + (g / 7) % 3] AS channel,
        CASE WHEN g % 11 = 0 THEN NULL ELSE ((g % 5) + 1)::int END AS rank
-FROM generate_series(0::bigint, {rows} - 1) AS g;
-CREATE INDEX ix_{name}_day ON {name} (day);
-ANALYZE {name}
-"""
+FROM generate_series({first}::bigint, {stop} - 1) AS g"""
 
 
 def suite(name: str, table: str) -> dict[str, Any]:
@@ -165,7 +184,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="small partitions to validate (default 1,000: 10 tables x 100 days)")
     parser.add_argument("--gx-reference", action="store_true",
                         help="also time GX alone (the route before issue #16) on both scopes, once each")
+    parser.add_argument("--growth", action="store_true",
+                        help=f"growth reading (issue #16 item 6), also implied by --rows >= {growth.GROWTH_MIN_ROWS:,}: "
+                        "the event table is built at --growth-base rows, the whole-table suite and one scan are "
+                        "timed (best of --repeat, interleaved) with peak memory, the same table is grown in place "
+                        "to --rows (insert, VACUUM ANALYZE) and measured again; prints seconds and seconds per 5M "
+                        f"rows at both sizes and misses when time per 5M grows > {growth.MAX_TIME_RATIO:g}x or peak "
+                        f"memory > {growth.MAX_MEMORY_RATIO:g}x. Replaces the other measurements (the day and the "
+                        "small partitions do not grow with the table). Not in CI: 50M rows take ~8 GB and ~20 min")
+    parser.add_argument("--growth-base", type=int, default=growth.UNIT_ROWS,
+                        help="base size of the growth reading (default 5,000,000)")
+    growth.add_tolerances(parser)
     args = parser.parse_args(argv)
+    if growth.wanted(args.rows, args.growth, args.growth_base):
+        return growth_run(args)
+    if args.growth:
+        parser.error(f"--growth: --rows ({args.rows:,}) must be above --growth-base ({args.growth_base:,})")
 
     import psycopg2
     from psycopg2 import sql
@@ -286,6 +320,104 @@ def main(argv: list[str] | None = None) -> int:
             missed += not ok
             print(f"{'met   ' if ok else 'MISSED'} {label}: {value:.3f}{unit} (target <= {limit:g}{unit})")
         return 1 if missed else 0
+    finally:
+        engine.dispose()
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
+        admin.close()
+
+
+def growth_run(args: argparse.Namespace) -> int:
+    """Issue #16 item 6: the whole-table suite at ``--growth-base`` rows and, the table grown in place, at ``--rows``."""
+    import psycopg2
+    from psycopg2 import sql
+    from sqlalchemy import create_engine, text
+
+    from assay.config import get_settings
+    from assay.db import embedded
+    from assay.quality.gxrun import GxSession, result_format_config
+    from assay.quality.suites import build_gx_suite, parse_suite
+
+    print(f"load at start: {load()}", flush=True)
+    state = embedded.up(get_settings())
+    db = f"bench_quality_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(dbname="postgres", user="postgres", host=state.socket_dir)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
+    url = state.url(db)
+    engine = create_engine(url)
+    day = START  # only a scope argument: the whole table is validated
+
+    def vacuum() -> None:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM (ANALYZE) events"))
+
+    def stats() -> tuple[int, int]:
+        # The pool's backends flush their statistics when they exit; GX's own engine keeps its
+        # connections, which flush once idle for 10 s (PostgreSQL's PGSTAT_IDLE_INTERVAL).
+        engine.dispose()
+        time.sleep(11)
+        with engine.connect() as conn:
+            temp = conn.execute(text("SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()"))
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            return int(temp.scalar_one()), int(pid)
+
+    try:
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            for stmt in table_sql("events", args.growth_base, args.day_rows).split(";"):
+                conn.execute(text(stmt))
+        vacuum()
+        print(f"built events at {args.growth_base:,} rows in {time.perf_counter() - t0:.1f} s", flush=True)
+        with tempfile.TemporaryDirectory() as home:
+            path = Path(home) / "events.json"
+            path.write_text(json.dumps(suite("events", "events")))
+            spec = parse_suite(path, path.read_bytes())
+            gx = GxSession(Path(home) / "state", one_scan=True)
+            gx.add_suite(build_gx_suite(spec))
+            rf = result_format_config("SUMMARY")
+
+            def validate() -> None:
+                result, _ = gx.validate_sql(
+                    suite_name=spec.gx_name, source="bench", url=url, asset_name="events", schema="public",
+                    table="events", partition_column=None, day=day, run_name=f"bench-{uuid.uuid4().hex[:6]}",
+                    result_format=rf,
+                )
+                failed = [r.expectation_config.meta["name"] for r in result.results if not r.success]
+                assert result.statistics["evaluated_expectations"] == 10 and not failed, failed
+                assert gx.last_route == "scan", f"validated by {gx.last_route}, not the one-scan route"
+
+            def scan() -> None:
+                with engine.connect() as conn:
+                    conn.execute(text("SELECT sum(length(x::text)) FROM (SELECT * FROM public.events) AS x")).one()
+
+            def reading() -> growth.Reading:
+                temp_before, pid = stats()
+                start_load = load()
+                with engine.connect() as conn:
+                    rows = conn.execute(text("SELECT count(*) FROM events")).scalar_one()
+                    size = conn.execute(text("SELECT pg_total_relation_size('events')")).scalar_one()
+                with growth.peak_rss() as rss, growth.BackendMemory(pid, db) as backends:
+                    floor_s, validate_s = growth.interleaved(args.repeat, scan, validate)
+                temp_after, _ = stats()
+                return growth.Reading(rows, validate_s, floor_s, rss[0], backends.peak_mb, f"{start_load} -> {load()}",
+                                      {"table MB": size / 2**20, "temp files MB": (temp_after - temp_before) / 2**20})
+
+            validate()  # GX's imports and the engine, once
+            base = reading()
+            print(f"  {base.rows:,} rows: suite {base.seconds:.2f} s, one scan {base.floor_seconds:.2f} s", flush=True)
+            t0 = time.perf_counter()
+            with engine.begin() as conn:
+                conn.execute(text(grow_sql("events", args.growth_base, args.rows, args.day_rows)))
+            vacuum()
+            print(f"grew events to {args.rows:,} rows in {time.perf_counter() - t0:.1f} s (insert, VACUUM ANALYZE)",
+                  flush=True)
+            result = growth.judge(base, reading(), args.max_time_ratio, args.max_memory_ratio,
+                                  label="whole-table suite")
+        print("\n".join(growth.report(result, "the 10-expectation suite on the whole table", "one scan")))
+        print(f"load at end: {load()}")
+        return 1 if result.missed else 0
     finally:
         engine.dispose()
         with admin.cursor() as cur:
