@@ -26,9 +26,15 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || { \
 	  echo "assay needs Python 3.11, but '$(PYTHON)' is $$($(PYTHON) --version 2>&1)."; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@# pip's own output (hundreds of lines, index warnings included) goes to a log file whose path is
+	@# printed; on a failure its last lines are shown. Same rule as the demo's library logs.
+	@mkdir -p .assay/logs; log=.assay/logs/install-$$(date -u +%Y%m%dT%H%M%SZ).log; start=$$(date +%s); \
+	  echo "installing the pinned requirements into $(VENV) (pip's log: $$log)"; \
+	  { $(BIN)/python -m pip install --quiet --upgrade pip \
+	    && $(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt \
+	    && $(BIN)/python -m pip install --quiet --no-deps -e . ; } >"$$log" 2>&1 \
+	  || { tail -n 40 "$$log"; echo "install failed: the whole log is $$log"; exit 1; }; \
+	  echo "installed in $$(( $$(date +%s) - start )) s"
 	@touch $(STAMP)
 
 venv: $(STAMP) ## create .venv and install the pinned requirements
