@@ -52,6 +52,9 @@ class TrainConfig:
         freeze_embeddings: keep the pretrained token/position/type embeddings fixed (see
             :mod:`assay.training.optim`: half of MiniLM's weights, no gradient or AdamW update).
         freeze_layers: also keep the lowest N encoder layers fixed (0 = train them all).
+        frozen_cache_mb: with ``freeze_layers`` > 0, the most memory (MiB) the frozen bottom's outputs
+            may take, kept per pair so later epochs run only the top layers
+            (:mod:`assay.training.partial`; fp16, about ``tokens x hidden x 2`` bytes a pair); 0 = none.
         fused_optimizer: fused AdamW where torch has the kernel for the device (else ``foreach``).
         compile: ``torch.compile`` the model before training (pays a compile of tens of seconds;
             worth it on a GPU run of thousands of steps, not for the demo on a CPU).
@@ -80,6 +83,7 @@ class TrainConfig:
     precision: str = "auto"
     freeze_embeddings: bool = True
     freeze_layers: int = 0
+    frozen_cache_mb: int = 1024
     fused_optimizer: bool = True
     compile: bool = False
     seed: int = 13
@@ -110,6 +114,8 @@ class TrainConfig:
                             f"with max_length {self.max_length}): the product text needs room")
         if self.freeze_layers < 0:
             problems.append(f"freeze_layers must be >= 0 (got {self.freeze_layers})")
+        if self.frozen_cache_mb < 0:
+            problems.append(f"frozen_cache_mb must be >= 0 (got {self.frozen_cache_mb})")
         if problems:
             raise TrainingError("bad training config: " + "; ".join(problems))
 

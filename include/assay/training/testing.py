@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def make_tiny_model(directory: Path, seed: int = 0) -> Path:
-    """Write a tiny random BERT (16 hidden, 1 layer) with MiniLM's real tokenizer to ``directory``.
+def make_tiny_model(directory: Path, seed: int = 0, layers: int = 1) -> Path:
+    """Write a tiny random BERT (16 hidden, ``layers`` layers) with MiniLM's real tokenizer to ``directory``.
 
     For tests and smoke runs: the same code path as a real base model, a hundredth of the cost.
     """
@@ -26,7 +26,7 @@ def make_tiny_model(directory: Path, seed: int = 0) -> Path:
     config = BertConfig(
         vocab_size=30522,
         hidden_size=16,
-        num_hidden_layers=1,
+        num_hidden_layers=layers,
         num_attention_heads=2,
         intermediate_size=32,
         max_position_embeddings=64,

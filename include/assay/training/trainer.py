@@ -55,6 +55,7 @@ from assay.training.device import DevicePlan
 from assay.training.losses import listwise_loss, pointwise_loss, query_segments
 from assay.training.model import load_model, resolve_base_model, score, seed_everything
 from assay.training.optim import fp32_head, freeze, lr_lambda, make_optimizer
+from assay.training.partial import BottomCache, frozen_eval
 
 __all__ = ["TrainResult", "lr_lambda", "train", "validation_ndcg"]
 
@@ -156,6 +157,7 @@ def train(
     model.to(device)
     model.train()
     trainable = freeze(model, config.freeze_embeddings, config.freeze_layers)
+    frozen_eval(model, config.freeze_embeddings, config.freeze_layers)
     log.info("training %s: %d of %d parameters trainable, %s %s", base, trainable,
              sum(p.numel() for p in model.parameters()), plan.device, plan.precision)
     mixed = mixed_targets(
@@ -230,6 +232,11 @@ def train(
 
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     pointwise = pointwise_loss(config.loss)
+    # The frozen bottom runs once per pair and is replayed in later epochs (single process, eager).
+    bottom = (
+        BottomCache(model, config.freeze_layers, config.frozen_cache_mb * 2**20)
+        if config.freeze_layers and world_size == 1 and not config.compile else None
+    )
 
     def save_checkpoint(epoch: int, next_batch: int) -> None:
         if not (ckpt_dir and is_main):
@@ -260,6 +267,7 @@ def train(
         if len(val_frame) == 0:
             return False
         value = validation_ndcg(model, tokenizer, val_frame, plan, config.max_length, config.max_query_length)
+        frozen_eval(model, config.freeze_embeddings, config.freeze_layers)  # score() put it all in train mode
         val_curve.append((step, value))
         if is_main and on_metrics:
             on_metrics(step, {"val_ndcg_at_10": value})
@@ -300,7 +308,10 @@ def train(
                 sync = micro == config.grad_accum or bi == len(batches) - 1
                 ctx = net.no_sync() if (world_size > 1 and not sync) else contextlib.nullcontext()
                 with ctx:
-                    with plan.autocast():
+                    replay = (
+                        bottom.replay(bottom.hidden(batches[bi], batch, plan)) if bottom else contextlib.nullcontext()
+                    )
+                    with replay, plan.autocast():
                         logits = net(**batch).logits.view(-1)
                     if listwise:
                         loss = listwise_loss(logits.float(), targets, query_segments(batches[bi], group_of), label_max)
