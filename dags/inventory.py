@@ -9,6 +9,11 @@ soft-deletes vanished assets and restores returning ones; classifies columns (PI
 types, with evidence). A source that cannot be read is recorded and the others carry on; the run
 then fails so someone looks.
 
+Labels off the critical path: `discover` writes the rule labels and marks the columns only the
+sentence embedding can label ("classifying" on the asset pages); it emits the `inventory` asset
+at once, so profiling does not wait. `label` then writes those labels (`assay classify`); a
+retry labels what is left.
+
 **One run per day D** (logical date D, data interval D 00:00 → D+1 00:00 UTC, run id named for
 D), scheduled after D ends. `wait_for_data` first waits (deferred, in the triggerer) until D's
 declared partitions have arrived; past the deadline (`arrival_deadline_hours` after D ends) the
@@ -60,11 +65,21 @@ def inventory():
         from assay.orchestration import partition_date, run_key
 
         day = partition_date(context)
-        report = run_inventory(get_settings(), day, run_key(context, params), sources=params["sources"] or None)
+        report = run_inventory(
+            get_settings(), day, run_key(context, params), sources=params["sources"] or None, labels="background"
+        )
         context["outlet_events"][INVENTORY].extra = {"logical_date": day.isoformat()}
         return report.summary()
 
-    wait >> discover()
+    # No outlet: the asset event is discover's; the labels complete beside the downstream DAGs.
+    @task(max_active_tis_per_dag=1)
+    def label(params: dict) -> str:
+        from assay.config import get_settings
+        from assay.inventory.labelling import complete_labels
+
+        return complete_labels(get_settings(), params["sources"] or None).summary()
+
+    wait >> discover() >> label()
 
 
 inventory()

@@ -37,7 +37,7 @@ def test_inventory_then_profile_for_one_day(world, mlflow_uri, dags_test):
     settings = world.settings.model_copy(update={"mlflow_tracking_uri": mlflow_uri})
     airflow_db, log = dags_test(settings, "inventory", DAY.isoformat(), {"sources": ["shop"]})
     states = dict(rows(airflow_db, "SELECT task_id, state FROM task_instance WHERE dag_id = 'inventory'"))
-    assert states == {"wait_for_data": "success", "discover": "success"}, log[-3000:]
+    assert states == {"wait_for_data": "success", "discover": "success", "label": "success"}, log[-3000:]
     ((start, end),) = rows(airflow_db, "SELECT data_interval_start::date, data_interval_end::date FROM dag_run")
     assert (start, end) == (DAY, DAY + dt.timedelta(days=1))
     assert _event(airflow_db, names.INVENTORY_URI) == {"logical_date": DAY.isoformat()}

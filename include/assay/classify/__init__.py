@@ -21,7 +21,7 @@ from assay.classify.base import (
     Method,
     Override,
 )
-from assay.classify.classifier import classify_columns
+from assay.classify.classifier import classify_columns, classify_rules_first
 from assay.classify.mask import mask_value
 from assay.classify.overrides import effective
 from assay.classify.pii import NAME_BONUS, PII_LABELS, PII_THRESHOLD, detect_pii, score_pii
@@ -49,6 +49,7 @@ __all__ = [
     "Method",
     "Override",
     "classify_columns",
+    "classify_rules_first",
     "detect_pii",
     "effective",
     "mask_value",

@@ -1,4 +1,8 @@
-"""``classify_columns``: the PII label (if any) and the semantic label of each sampled column."""
+"""``classify_columns``: the PII label (if any) and the semantic label of each sampled column.
+
+``classify_rules_first``: only what the rules decide, and which columns wait for the embedding
+(the inventory's background route, see :mod:`assay.inventory.labelling`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import logging
 import pickle
 import time
 from collections.abc import Hashable, Sequence
+from typing import TypeVar
 
 from assay.classify.base import MAX_VALUES, Classification, ColumnSample
 from assay.classify.pii import _decide, _score_view
@@ -20,6 +25,7 @@ from assay.classify.semantic_labels import GENERIC_NAMES
 from assay.classify.text import ColumnView, _name_parts
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def classify_columns(
@@ -44,18 +50,7 @@ def classify_columns(
         ClassificationError: ``use_embeddings`` is true and the model cannot be loaded.
     """
     started = time.perf_counter()
-    # Identical columns (same name, type, sampled values and, where it can matter, table) are
-    # classified once: wide sources repeat the same columns in many tables. Each copy gets its
-    # own objects, so a caller that edits one result's evidence does not edit another's.
-    first: dict[Hashable, int] = {}
-    unique: list[int] = []
-    slot: list[int] = []
-    for i, s in enumerate(samples):
-        key = _memo_key(s, use_embeddings)
-        j = first.setdefault(key, len(unique)) if key is not None else len(unique)
-        if j == len(unique):
-            unique.append(i)
-        slot.append(j)
+    unique, slot = _distinct(samples, use_embeddings)
     cols = [ColumnView(samples[i]) for i in unique]
     cosines: list[dict[str, float] | None] = [None] * len(cols)
     if use_embeddings:
@@ -67,7 +62,59 @@ def classify_columns(
         for j, cos in zip(open_idx, found, strict=True):
             cosines[j] = cos
     computed = [_classify_one(col, cos) for col, cos in zip(cols, cosines, strict=True)]
-    out: list[list[Classification]] = []
+    out = _hand_out(computed, slot)
+    log.debug(
+        "classified %d columns (%d distinct) in %.3f s (embeddings=%s)",
+        len(samples),
+        len(cols),
+        time.perf_counter() - started,
+        use_embeddings,
+    )
+    return out
+
+
+def classify_rules_first(samples: Sequence[ColumnSample]) -> list[tuple[list[Classification], bool]]:
+    """What the rules decide now, and whether the sentence embedding must still decide the rest.
+
+    Per column: ``(labels, waits)``. A column a decisive rule settles gets exactly what
+    :func:`classify_columns` gives it (``waits`` false). A column only the embedding can settle
+    gets its PII label (if any) and ``waits`` true: its semantic label is left to a later
+    ``classify_columns(..., use_embeddings=True)`` over the same sample, which then gives the
+    same labels the inline route gives. Never loads the model.
+    """
+    unique, slot = _distinct(samples, True)
+    computed: list[tuple[list[Classification], bool]] = []
+    for i in unique:
+        col = ColumnView(samples[i])
+        if needs_embedding(col):
+            pii = _decide(_score_view(col))
+            computed.append(([pii] if pii is not None else [], True))
+        else:
+            computed.append((_classify_one(col, None), False))
+    return _hand_out(computed, slot)
+
+
+def _distinct(samples: Sequence[ColumnSample], use_embeddings: bool) -> tuple[list[int], list[int]]:
+    """The first index of each distinct column, and each column's slot among those.
+
+    Identical columns (same name, type, sampled values and, where it can matter, table) are
+    classified once: wide sources repeat the same columns in many tables.
+    """
+    first: dict[Hashable, int] = {}
+    unique: list[int] = []
+    slot: list[int] = []
+    for i, s in enumerate(samples):
+        key = _memo_key(s, use_embeddings)
+        j = first.setdefault(key, len(unique)) if key is not None else len(unique)
+        if j == len(unique):
+            unique.append(i)
+        slot.append(j)
+    return unique, slot
+
+
+def _hand_out(computed: Sequence[T], slot: Sequence[int]) -> list[T]:
+    """One result per column: each copy gets its own objects (a caller may edit one's evidence)."""
+    out: list[T] = []
     # A pickle round trip is the cheapest deep copy of the frozen results and their evidence.
     # The first copy is the computed result itself; it is pickled only if it is needed again.
     handed_out = [False] * len(computed)
@@ -81,13 +128,6 @@ def classify_columns(
         if data is None:
             data = frozen[j] = pickle.dumps(computed[j], protocol=pickle.HIGHEST_PROTOCOL)
         out.append(pickle.loads(data))  # noqa: S301 - bytes this function just made
-    log.debug(
-        "classified %d columns (%d distinct) in %.3f s (embeddings=%s)",
-        len(samples),
-        len(cols),
-        time.perf_counter() - started,
-        use_embeddings,
-    )
     return out
 
 

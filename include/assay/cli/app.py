@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from assay.catalog.urls import scrub, urls_of
-from assay.cli import gate, logs, pipeline, platform, quality, steward, train
+from assay.cli import classify, gate, logs, pipeline, platform, quality, steward, train
 from assay.cli.output import echo
 from assay.config import get_settings
 from assay.errors import AssayError, ConfigError
@@ -38,6 +38,7 @@ def _options(
 # Registration order is the order `assay --help` lists the commands (groups after commands).
 platform.register(app)
 pipeline.register(app)
+classify.register(app)
 quality.register(app)
 train.register(app)
 gate.register(app)

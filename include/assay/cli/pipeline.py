@@ -51,16 +51,31 @@ def inventory(
     embeddings: Annotated[
         bool, typer.Option(help="classify columns with the sentence embedding too (--no-embeddings: rules only)")
     ] = True,
+    labels: Annotated[
+        str,
+        typer.Option(help="background: rule labels now, the embedding's by `assay classify` after; inline: all now"),
+    ] = "background",
     allow_empty: Annotated[bool, typer.Option("--allow-empty", help=ALLOW_EMPTY_HELP)] = False,
 ) -> None:
     """Inventory the declared sources for one logical date (what the `inventory` DAG runs)."""
     from assay.inventory import run_inventory
+    from assay.inventory.classifications import LABEL_ROUTES
 
+    if labels not in LABEL_ROUTES:
+        raise typer.BadParameter(f"{labels!r} is not one of {', '.join(LABEL_ROUTES)}", param_hint="--labels")
     day = parse_day(date)
     run_key = cli_run_key("inventory", day, source)
     echo(f"inventory of {', '.join(source) if source else 'every source'} for {day} ({run_key}) ...")
-    report = run_inventory(get_settings(), day, run_key, sources=source or None, use_embeddings=embeddings)
+    report = run_inventory(
+        get_settings(), day, run_key, sources=source or None, use_embeddings=embeddings,
+        labels="inline" if labels == "inline" else "background",
+    )
     echo(str(report.summary()))
+    if embeddings and labels == "background":
+        from assay.inventory.labelling import pending_count
+
+        if waiting := pending_count(get_settings(), source or None):
+            echo(f"{waiting} columns wait for their semantic label (\"classifying\"): run `assay classify`")
     if not any(s.seen for s in report.sources):
         _nothing_to_do(f"the inventory of {day} found no asset in {', '.join(source or ['any source'])}", allow_empty)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any
@@ -27,7 +27,7 @@ from assay.catalog.urls import urls_of
 from assay.config import Settings
 from assay.errors import ConfigError, DatabaseError, SourceError
 from assay.inventory import lifecycle, record
-from assay.inventory.classifications import sample_digest
+from assay.inventory.classifications import PENDING, LabelRoute, Pending, load_pending, sample_digest
 from assay.inventory.figures import source_figures
 from assay.inventory.observe import Listing, ObservedAsset, db_error_text, observe_files, observe_sql
 from assay.inventory.pipeline import Writers, prefetch
@@ -53,6 +53,7 @@ def run_inventory(
     use_embeddings: bool = True,
     reclassify: bool = False,
     declarations: Declarations | None = None,
+    labels: LabelRoute = "inline",
 ) -> InventoryReport:
     """Inventory the declared sources into the catalog.
 
@@ -72,6 +73,10 @@ def run_inventory(
             settings are unchanged since their stored labels were computed (after a classifier
             upgrade).
         declarations: the source declarations; default: the file the settings name.
+        labels: with embeddings, ``inline`` embeds the columns no rule settles in this run;
+            ``background`` (what ``assay inventory`` and the DAG use) writes the rule labels and
+            marks those columns pending for :func:`assay.inventory.labelling.complete_labels`
+            (``assay classify``, the DAG's ``label`` task).
 
     Returns:
         Figures per source.
@@ -97,7 +102,7 @@ def run_inventory(
             f"catalog {masked(url)}: cannot start inventory run {run_key}: {scrub(db_error_text(exc), url)}"
         ) from exc
 
-    classifier = _Classifier(use_embeddings, reclassify)
+    classifier = _Classifier(use_embeddings, reclassify, background=use_embeddings and labels == "background")
     try:
         report, status, stats, failures = _inventory(
             settings, url, chosen, run_id, run_key, logical_date, observed_at, classifier, use_embeddings, started
@@ -139,11 +144,13 @@ def _inventory(
             for decl in chosen
         ]
     log.info(
-        "classification: %d columns classified in %.1f s (main thread), %d kept their stored labels",
-        classifier.classified, classifier.seconds, classifier.reused,
+        "classification: %d columns classified in %.1f s (main thread), %d kept their stored labels, "
+        "%d left to the labelling step",
+        classifier.classified, classifier.seconds, classifier.reused, classifier.pending,
     )
     classifier.ticker.finish(
-        classifier.assets, columns_classified=classifier.classified, columns_kept=classifier.reused
+        classifier.assets, columns_classified=classifier.classified, columns_kept=classifier.reused,
+        columns_pending=classifier.pending,
     )
     if any(r.status == RunStatus.FAILED.value for r in reports) or classifier.error:
         status = RunStatus.FAILED
@@ -165,6 +172,8 @@ def _inventory(
         "sources": {r.name: r.as_dict() for r in reports},
         "totals": report.totals(),
         "use_embeddings": use_embeddings,
+        "labels": "background" if classifier.background else "inline",
+        "columns_pending": classifier.pending,
     }
     return report, status, stats, failures
 
@@ -278,6 +287,7 @@ def _inventory_source(
     with _source_lock(url, decl.name):
         with engine(url).begin() as conn:
             state = load_state(conn, source_id)
+            load_pending(conn, source_id, state.values())
         try:
             for chunk in prefetch(_chunks(_observe(settings, decl, listing, day), CHUNK_ASSETS)):
                 items = [
@@ -393,11 +403,15 @@ class _Classifier:
     A column whose sample, type, table and classifier settings hash to the digest stored with its
     automatic labels is not classified again (its labels stay): a daily run only pays for the
     columns whose data changed. After the model fails once, classification stops for the run.
+    ``background``: only the rules run here; a column the embedding must label is marked pending
+    (with the digest of its sample, so an unchanged one is not marked again).
     """
 
-    def __init__(self, use_embeddings: bool, reclassify: bool) -> None:
+    def __init__(self, use_embeddings: bool, reclassify: bool, *, background: bool = False) -> None:
         self.use_embeddings = use_embeddings
         self.reclassify = reclassify
+        self.background = background
+        self.pending = 0
         self.error: str | None = None
         self.classified = 0
         self.reused = 0
@@ -409,7 +423,7 @@ class _Classifier:
     def __call__(
         self, assets: Sequence[ObservedAsset], state: dict[tuple[str, str], AssetState]
     ) -> list[Labels]:
-        from assay.classify import ClassificationError, ColumnSample, classify_columns
+        from assay.classify import ClassificationError, ColumnSample, classify_columns, classify_rules_first
 
         self.assets += len(assets)
         if self.error is not None:
@@ -423,7 +437,11 @@ class _Classifier:
             for c in a.columns:
                 values = a.samples.get(c.name, [])
                 digest = sample_digest(a.name, c.data_type, values, self.use_embeddings)
-                if not self.reclassify and known is not None and known.sample_digest(c.name) == digest:
+                unchanged = not self.reclassify and known is not None and known.sample_digest(c.name) == digest
+                # Kept only with its semantic label, or (background) its pending mark: inline, a
+                # column still waiting for the labelling step is labelled now.
+                kinds = _kinds(known, c.name)
+                if unchanged and ("semantic" in kinds or (self.background and PENDING in kinds)):
                     self.reused += 1
                     continue
                 samples.append(ColumnSample(c.name, c.data_type, values, a.name))
@@ -433,16 +451,30 @@ class _Classifier:
             return out
         started = time.perf_counter()
         try:
-            results = classify_columns(samples, use_embeddings=self.use_embeddings)
+            if self.background:
+                ruled = classify_rules_first(samples)
+                results: Sequence[Sequence[object]] = [[*found, Pending()] if waits else found for found, waits in ruled]
+                self.pending += sum(waits for _, waits in ruled)
+            else:
+                results = classify_columns(samples, use_embeddings=self.use_embeddings)
         except ClassificationError as exc:
             self.error = str(exc)
             log.error("classification disabled for the rest of this run: %s", exc)
             return [None] * len(assets)
         self.classified += len(samples)
         self.seconds += time.perf_counter() - started
-        self.ticker.update(self.assets, columns_classified=self.classified, columns_kept=self.reused)
+        self.ticker.update(
+            self.assets, columns_classified=self.classified, columns_kept=self.reused, columns_pending=self.pending
+        )
         for (i, name, digest), found in zip(todo, results, strict=True):
             labels = out[i]
             assert labels is not None
             labels[name] = (found, digest)
         return out
+
+
+def _kinds(state: AssetState | None, column: str) -> Mapping[str, str | None]:
+    """The kinds of the column's automatic labels (and ``pending``) in the stored state."""
+    if state is None or (found := state.columns.get(column)) is None:
+        return {}
+    return state.auto.get(found[0], {})

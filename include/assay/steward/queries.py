@@ -130,6 +130,10 @@ def asset(settings: Settings, asset_id: int) -> dict[str, Any] | None:
             c, "SELECT c.name AS column_name, k.kind, k.label, k.score, k.method, k.source, k.evidence, k.reason, "
                "k.decided_by, k.decided_at FROM classifications k JOIN asset_columns c ON c.id = k.column_id "
                "WHERE c.asset_id = :id ORDER BY c.ordinal, k.kind, k.source", id=asset_id)
+        # Columns whose semantic label the labelling step has yet to write (assay classify).
+        out["classifying"] = _rows(c, "SELECT c.name AS column_name, p.marked_at FROM pending_labels p "
+                                      "JOIN asset_columns c ON c.id = p.column_id WHERE c.asset_id = :id "
+                                      "ORDER BY c.ordinal", id=asset_id)
         out["versions"] = _rows(c, "SELECT id, version, fingerprint, observed_at, last_observed_at, run_key, "
                                    "jsonb_array_length(columns) AS n_columns FROM schema_versions "
                                    "WHERE asset_id = :id ORDER BY version DESC LIMIT 50", id=asset_id)

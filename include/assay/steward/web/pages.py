@@ -112,7 +112,9 @@ def asset_page(settings: Settings, asset_id: int, base: str, csrf: str) -> str |
     classes = table(("column", "kind", "label", "score", "method", "by", "evidence (masked)", "decided"),
                     [[e(k["column_name"]), e(k["kind"]), e(k["label"]), e(f"{k['score']:.2f}"), e(k["method"]),
                       e(k["source"]) + (f" ({e(k['decided_by'])})" if k["decided_by"] else ""),
-                      f"<pre>{t(k['evidence'])}</pre>", e(k["decided_at"])] for k in a["classifications"]])
+                      f"<pre>{t(k['evidence'])}</pre>", e(k["decided_at"])] for k in a["classifications"]]
+                    + [[e(p["column_name"]), e("semantic"), e("classifying"), "", "", e("auto"), "",
+                        e(p["marked_at"])] for p in a["classifying"]])
     versions = table(("version", "columns", "first seen", "last seen", "run"),
                      [[e(v["version"]), e(v["n_columns"]), e(v["observed_at"]), e(v["last_observed_at"]),
                        e(v["run_key"])] for v in a["versions"]])
