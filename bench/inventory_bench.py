@@ -5,6 +5,7 @@ Run from the project root::
     .venv/bin/python -m bench.inventory_bench                  # embedded PostgreSQL (assay db up)
     .venv/bin/python -m bench.inventory_bench --tables 200     # smaller (not judged)
     .venv/bin/python -m bench.inventory_bench --same-values    # every table holds the same rows
+    .venv/bin/python -m bench.inventory_bench --labels inline  # embeddings inside the inventory run
     .venv/bin/python -m bench.inventory_bench --no-embeddings  # rules only (not the users' default)
     .venv/bin/python -m bench.inventory_bench --server-url postgresql+psycopg2://postgres@host/postgres
 
@@ -15,14 +16,20 @@ measures, in this process:
 
 * reflection alone: the batched ``assay.sources.sql.list_relations`` (two catalog queries per
   schema on PostgreSQL) against the per-table baseline (``Inspector.get_columns`` per table);
-* **the first run with the users' default settings** into an empty catalog: reflection,
-  estimates, one sample query per table, PII and semantic classification with the sentence
-  embedding (the model is loaded in this run, as in a fresh ``assay inventory``), catalog writes.
-  It ends when every column has its semantic label; the bench checks that they all do;
+* **the first run with the users' default settings** (``assay inventory``, ``--labels
+  background``) into an empty catalog: reflection, estimates, one sample query per table, PII
+  labels and the semantic labels decisive rules settle, catalog writes; every other column is
+  marked pending ("classifying");
+* **the labelling step** (``assay classify``, the DAG's ``label`` task) in a process of its own,
+  as Airflow runs it: it loads the model, samples the marked columns again and writes their
+  labels. Timed from the end of the inventory until every column has its semantic label (the
+  bench checks that they all do), with the step's CPU seconds;
 * the next day's run with nothing changed (stored labels are reused, only facts are rewritten).
 
-Targets (issue #16, item 8): the first run <= 60 s, the next day <= 15 s, both judged at the full
-size only. The exit status is 1 when a judged run misses its target.
+Targets (issue #16, item 8, the "off the critical path" route): the inventory <= 15 s, the labels
+complete <= 180 s after it, the next day <= 15 s, judged at the full size only. With ``--labels
+inline`` the first run itself must label every column within 60 s (the other route). The exit
+status is 1 when a judged run misses its target.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ import argparse
 import datetime as dt
 import logging
 import os
+import resource
+import subprocess
 import sys
 import time
 import uuid
@@ -46,7 +55,9 @@ from assay.inventory import run_inventory
 from assay.sources import sql
 from assay.sources.declarations import Declarations
 
-FIRST_RUN_TARGET_S = 60.0
+FIRST_RUN_TARGET_S = 60.0  # inline: the first run labels every column
+INVENTORY_TARGET_S = 15.0  # background: the inventory itself
+LABELS_TARGET_S = 180.0  # background: every label written, counted from the end of the inventory
 NEXT_DAY_TARGET_S = 15.0
 FULL_TABLES = 2000
 COLUMN_TYPES = ("bigint", "text", "numeric(12,2)", "timestamptz", "boolean")
@@ -149,15 +160,22 @@ def _labels(catalog_url: str) -> tuple[int, int, dict[str, int]]:
     return int(columns), sum(per_label.values()), per_label
 
 
-def _inventory(settings: Settings, src_url: str, catalog_url: str, embeddings: bool, day: dt.date) -> float:
-    decls = Declarations.model_validate(
+def _declarations(src_url: str) -> Declarations:
+    return Declarations.model_validate(
         {"sources": [{"name": "bench", "kind": "sql", "url": src_url, "exact_row_count_below": 0}]}
     )
+
+
+def _inventory(
+    settings: Settings, src_url: str, catalog_url: str, embeddings: bool, day: dt.date, labels: str = "background"
+) -> float:
+    decls = _declarations(src_url)
     run_settings = settings.model_copy(update={"database_url": catalog_url})
     cpu = time.process_time()
     elapsed, report = _timed(
         lambda: run_inventory(
-            run_settings, day, f"bench/{day.isoformat()}", use_embeddings=embeddings, declarations=decls
+            run_settings, day, f"bench/{day.isoformat()}", use_embeddings=embeddings, declarations=decls,
+            labels="inline" if labels == "inline" else "background",
         )
     )
     cpu = time.process_time() - cpu
@@ -169,6 +187,35 @@ def _inventory(settings: Settings, src_url: str, catalog_url: str, embeddings: b
     if report.status != "success":
         raise SystemExit(f"inventory did not succeed: {report.summary()}")
     return elapsed
+
+
+def _label_step(catalog_url: str, src_url: str) -> tuple[float, float]:
+    """Run the labelling step in a process of its own (as Airflow runs the ``label`` task).
+
+    Returns its wall seconds (start of the process to its end) and CPU seconds (all its threads).
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.inventory_bench", "--label-step", catalog_url, src_url], check=False
+    )
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        raise SystemExit(f"the labelling step failed (exit {done.returncode})")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"    {elapsed:.2f} s wall, {cpu:.1f} s CPU in the step's process, load {os.getloadavg()[0]:.1f}")
+    return elapsed, cpu
+
+
+def _run_label_step(catalog_url: str, src_url: str) -> int:
+    """The child of :func:`_label_step`: ``complete_labels`` over the bench source."""
+    from assay.inventory.labelling import complete_labels
+
+    settings = Settings().model_copy(update={"database_url": catalog_url})
+    report = complete_labels(settings, declarations=_declarations(src_url))
+    print(f"    {report.summary()}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,7 +236,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="every table holds the same 10 rows (identical columns are classified once)",
     )
+    parser.add_argument(
+        "--labels",
+        choices=("background", "inline"),
+        default="background",
+        help="background (the users' default): labelling step after the inventory; inline: in the run",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--label-step", nargs=2, metavar=("CATALOG_URL", "SOURCE_URL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     # The run's own account of where its time went: per source, and classification's share.
@@ -197,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("assay.inventory.run").setLevel(logging.INFO)
     logging.getLogger("assay.classify.embed").setLevel(logging.INFO)
     logging.getLogger("assay.progress").setLevel(logging.INFO)  # a line every ~10 s in long runs
+    if args.label_step:
+        return _run_label_step(*args.label_step)
 
     embeddings = not args.no_embeddings
     judged = args.tables >= FULL_TABLES and embeddings and not args.same_values
@@ -205,8 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     tag = uuid.uuid4().hex[:6]
     names = [f"assay_bench_src_{tag}", f"assay_bench_cat_{tag}"]
     day1, day2 = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
+    background = embeddings and args.labels == "background"
     mode = (
-        "semantic labels with the embedding (the default)" if embeddings else "rules only (--no-embeddings)"
+        ("semantic labels with the embedding, labelling step after the inventory (the default)" if background
+         else "semantic labels with the embedding inside the run (--labels inline)")
+        if embeddings else "rules only (--no-embeddings)"
     )
     shape = (
         "the same values in every table" if args.same_values else "every table's and column's sample differs"
@@ -232,19 +291,32 @@ def main(argv: list[str] | None = None) -> int:
 
         catalog_url = _create_db(admin, names[1])
         migrate.upgrade(catalog_url, "head")
-        print(f"inventory, {mode}, first run (empty catalog, model loaded in this run):")
-        first = _inventory(settings, src_url, catalog_url, embeddings, day1)
+        print(f"inventory, {mode}, first run (empty catalog):")
+        first = _inventory(settings, src_url, catalog_url, embeddings, day1, args.labels)
+        step_cpu = None
+        if background:
+            columns, labelled, _ = _labels(catalog_url)
+            print(f"    {labelled} of {columns} columns have a semantic label, the rest are classifying")
+            print("  labelling step (assay classify) in its own process, model loaded there:")
+            step_s, step_cpu = _label_step(catalog_url, src_url)
         columns, labelled, per_label = _labels(catalog_url)
         print(f"    {labelled} of {columns} columns have a semantic label: {per_label}")
         if labelled != columns:
             raise SystemExit(f"{columns - labelled} columns have no semantic label after the first run")
         print("  next day, nothing changed (stored labels reused):")
-        again = _inventory(settings, src_url, catalog_url, embeddings, day2)
+        again = _inventory(settings, src_url, catalog_url, embeddings, day2, args.labels)
 
-        verdicts = [
-            ("first run, every column labelled", first, FIRST_RUN_TARGET_S),
-            ("next day, nothing changed", again, NEXT_DAY_TARGET_S),
-        ]
+        if background:
+            verdicts = [
+                ("first run (labels classifying)", first, INVENTORY_TARGET_S),
+                ("labels complete after it", step_s, LABELS_TARGET_S),
+                ("next day, nothing changed", again, NEXT_DAY_TARGET_S),
+            ]
+        else:
+            verdicts = [
+                ("first run, every column labelled", first, FIRST_RUN_TARGET_S),
+                ("next day, nothing changed", again, NEXT_DAY_TARGET_S),
+            ]
         print(
             f"\nresults ({args.tables} tables x {args.columns} columns = {columns} columns, {shape}, {mode}; "
             f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})"
@@ -259,6 +331,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"  inventory, {label:<33}: {seconds:7.2f} s = {seconds / target:.2f}x the {target:.0f} s target: {verdict}"
+            )
+        if step_cpu is not None:
+            print(
+                f"  labelling step CPU: {step_cpu:.1f} s (all threads) = {step_cpu / (os.cpu_count() or 1):.1f} s "
+                f"on {os.cpu_count()} idle cores (the idle estimate of its wall time)"
             )
         return 0 if not judged or all(seconds <= target for _, seconds, target in verdicts) else 1
     finally:

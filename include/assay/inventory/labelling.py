@@ -53,8 +53,8 @@ from assay.sources.declarations import Declarations, FileSource, SqlSource, defa
 log = logging.getLogger(__name__)
 
 #: Columns classified and written together: one classify call (its texts sorted by length) and
-#: one transaction; progress is reported per batch.
-BATCH_COLUMNS = 2048
+#: one transaction; progress is reported per batch (about every 10 s on an idle 2-core box).
+BATCH_COLUMNS = 512
 #: Up to this many tables of a SQL source are re-read by name; more, and the whole source is
 #: listed (one reflection) and filtered, as the inventory reads it.
 BY_NAME_TABLES = 64
