@@ -150,3 +150,19 @@ def test_a_negative_budget_is_refused(tiny2: str) -> None:
 def test_tiny_model_layers(tmp_path: Path) -> None:
     model, _ = load_model(str(make_tiny_model(tmp_path / "b3", layers=3)))
     assert len(model.bert.encoder.layer) == 3
+
+
+def test_none_freezes_the_lower_half(tiny2: str, tmp_path: Path) -> None:
+    from assay.training.optim import frozen_layer_count
+
+    two, _ = load_model(tiny2)
+    one, _ = load_model(str(make_tiny_model(tmp_path / "b1", layers=1)))
+    assert frozen_layer_count(two, None) == 1 and frozen_layer_count(one, None) == 0
+    assert frozen_layer_count(two, 2) == 2 and frozen_layer_count(two, 0) == 0
+    with pytest.raises(TrainingError, match="freeze_layers=3 but the base model has 2 layers"):
+        frozen_layer_count(two, 3)
+    result = trainer.train(synthetic_pairs(12, 8), _config(tiny2, freeze_layers=None, epochs=1), CPU,
+                           dataset_digest="f" * 64)
+    before, _ = load_model(tiny2)
+    assert torch.equal(before.state_dict()["bert.encoder.layer.0.output.dense.weight"],
+                       result.model.state_dict()["bert.encoder.layer.0.output.dense.weight"])

@@ -51,7 +51,9 @@ class TrainConfig:
             bf16 autocast on a bf16 GPU and on a CPU with AMX bf16 units).
         freeze_embeddings: keep the pretrained token/position/type embeddings fixed (see
             :mod:`assay.training.optim`: half of MiniLM's weights, no gradient or AdamW update).
-        freeze_layers: also keep the lowest N encoder layers fixed (0 = train them all).
+        freeze_layers: also keep the lowest N encoder layers fixed (0 = train them all; ``None`` = the
+            lower half, :func:`assay.training.optim.frozen_layer_count`). Frozen layers run in eval
+            mode (no dropout) as a fixed feature extractor (:mod:`assay.training.partial`).
         frozen_cache_mb: with ``freeze_layers`` > 0, the most memory (MiB) the frozen bottom's outputs
             may take, kept per pair so later epochs run only the top layers
             (:mod:`assay.training.partial`; fp16, about ``tokens x hidden x 2`` bytes a pair); 0 = none.
@@ -82,7 +84,7 @@ class TrainConfig:
     teacher_weight: float = 0.3
     precision: str = "auto"
     freeze_embeddings: bool = True
-    freeze_layers: int = 0
+    freeze_layers: int | None = 0
     frozen_cache_mb: int = 1024
     fused_optimizer: bool = True
     compile: bool = False
@@ -112,7 +114,7 @@ class TrainConfig:
         if not 1 <= self.max_query_length <= self.max_length - 4:
             problems.append(f"max_query_length must be in 1..max_length - 4 (got {self.max_query_length} "
                             f"with max_length {self.max_length}): the product text needs room")
-        if self.freeze_layers < 0:
+        if self.freeze_layers is not None and self.freeze_layers < 0:
             problems.append(f"freeze_layers must be >= 0 (got {self.freeze_layers})")
         if self.frozen_cache_mb < 0:
             problems.append(f"frozen_cache_mb must be >= 0 (got {self.frozen_cache_mb})")

@@ -55,22 +55,36 @@ def _encoder_parts(model: Any) -> tuple[Any, Any]:
     return embeddings, layers
 
 
-def freeze(model: Any, embeddings: bool, layers: int) -> int:
-    """Stop gradients to the embeddings and the lowest ``layers`` encoder layers; returns the
-    number of trainable parameters left.
+def frozen_layer_count(model: Any, layers: int | None) -> int:
+    """How many of the lowest encoder layers ``freeze_layers`` freezes: ``layers`` itself, or with
+    ``None`` the lower half (``n // 2``: 3 of MiniLM-L6's 6, none of a 1-layer model).
 
     Raises:
         TrainingError: ``layers`` asked of a model without ``encoder.layer`` or with fewer layers.
     """
+    _, encoder_layers = _encoder_parts(model)
+    if layers is None:
+        return len(encoder_layers) // 2 if encoder_layers is not None else 0
+    if layers and (encoder_layers is None or layers > len(encoder_layers)):
+        have = "no encoder.layer" if encoder_layers is None else f"{len(encoder_layers)} layers"
+        raise TrainingError(f"freeze_layers={layers} but the base model has {have}")
+    return layers
+
+
+def freeze(model: Any, embeddings: bool, layers: int | None) -> int:
+    """Stop gradients to the embeddings and the lowest ``layers`` encoder layers (``None``: the
+    lower half, :func:`frozen_layer_count`); returns the number of trainable parameters left.
+
+    Raises:
+        TrainingError: ``layers`` asked of a model without ``encoder.layer`` or with fewer layers.
+    """
+    layers = frozen_layer_count(model, layers)
     emb, encoder_layers = _encoder_parts(model)
     if embeddings:
         module = emb if emb is not None else model.get_input_embeddings()
         for p in module.parameters():
             p.requires_grad_(False)
     if layers:
-        if encoder_layers is None or layers > len(encoder_layers):
-            have = "no encoder.layer" if encoder_layers is None else f"{len(encoder_layers)} layers"
-            raise TrainingError(f"freeze_layers={layers} but the base model has {have}")
         for layer in encoder_layers[:layers]:
             for p in layer.parameters():
                 p.requires_grad_(False)

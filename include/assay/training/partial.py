@@ -135,6 +135,9 @@ class BottomCache:
         self.misses += len(idx)
         hidden = self._compute(inputs, plan)
         if self.budget > 0:
+            # Every pair sees its features at the cache's precision, stored or not, so a pair
+            # trains the same whether it was replayed, recomputed (over budget) or resumed.
+            hidden = hidden.half().float()
             for row, i in enumerate(idx):
                 if i in self.store:
                     continue

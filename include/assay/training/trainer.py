@@ -54,7 +54,7 @@ from assay.training.config import TrainConfig
 from assay.training.device import DevicePlan
 from assay.training.losses import listwise_loss, pointwise_loss, query_segments
 from assay.training.model import load_model, resolve_base_model, score, seed_everything
-from assay.training.optim import fp32_head, freeze, lr_lambda, make_optimizer
+from assay.training.optim import fp32_head, freeze, frozen_layer_count, lr_lambda, make_optimizer
 from assay.training.partial import BottomCache, frozen_eval
 
 __all__ = ["TrainResult", "lr_lambda", "train", "validation_ndcg"]
@@ -156,10 +156,11 @@ def train(
     device = plan.torch_device()
     model.to(device)
     model.train()
-    trainable = freeze(model, config.freeze_embeddings, config.freeze_layers)
-    frozen_eval(model, config.freeze_embeddings, config.freeze_layers)
-    log.info("training %s: %d of %d parameters trainable, %s %s", base, trainable,
-             sum(p.numel() for p in model.parameters()), plan.device, plan.precision)
+    frozen = frozen_layer_count(model, config.freeze_layers)
+    trainable = freeze(model, config.freeze_embeddings, frozen)
+    frozen_eval(model, config.freeze_embeddings, frozen)
+    log.info("training %s: %d of %d parameters trainable (%d lowest layers frozen), %s %s", base, trainable,
+             sum(p.numel() for p in model.parameters()), frozen, plan.device, plan.precision)
     mixed = mixed_targets(
         fit_frame["label"].tolist(),
         fit_frame[TEACHER_COLUMN].tolist() if TEACHER_COLUMN in fit_frame.columns else None,
@@ -232,10 +233,11 @@ def train(
 
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     pointwise = pointwise_loss(config.loss)
-    # The frozen bottom runs once per pair and is replayed in later epochs (single process, eager).
+    # The frozen bottom runs once per pair and is replayed in later epochs (single process, eager;
+    # a run that ends within its first epoch has nothing to replay and keeps no cache).
     bottom = (
-        BottomCache(model, config.freeze_layers, config.frozen_cache_mb * 2**20)
-        if config.freeze_layers and world_size == 1 and not config.compile else None
+        BottomCache(model, frozen, config.frozen_cache_mb * 2**20)
+        if frozen and world_size == 1 and not config.compile and total_steps > steps_per_epoch else None
     )
 
     def save_checkpoint(epoch: int, next_batch: int) -> None:
@@ -267,7 +269,7 @@ def train(
         if len(val_frame) == 0:
             return False
         value = validation_ndcg(model, tokenizer, val_frame, plan, config.max_length, config.max_query_length)
-        frozen_eval(model, config.freeze_embeddings, config.freeze_layers)  # score() put it all in train mode
+        frozen_eval(model, config.freeze_embeddings, frozen)  # score() put every module in train mode
         val_curve.append((step, value))
         if is_main and on_metrics:
             on_metrics(step, {"val_ndcg_at_10": value})
