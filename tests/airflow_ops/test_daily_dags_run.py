@@ -38,6 +38,15 @@ def test_inventory_then_profile_for_one_day(world, mlflow_uri, dags_test):
     airflow_db, log = dags_test(settings, "inventory", DAY.isoformat(), {"sources": ["shop"]})
     states = dict(rows(airflow_db, "SELECT task_id, state FROM task_instance WHERE dag_id = 'inventory'"))
     assert states == {"wait_for_data": "success", "discover": "success", "label": "success"}, log[-3000:]
+    # The asset event (what starts profile) is discover's, before the labelling task began; by the
+    # end of the run every column has its semantic label and nothing is left "classifying".
+    ((emitted, labelling),) = rows(airflow_db, "SELECT (SELECT max(timestamp) FROM asset_event), start_date "
+                                               "FROM task_instance WHERE dag_id = 'inventory' AND task_id = 'label'")
+    assert emitted <= labelling
+    assert rows(world.catalog_url, "SELECT count(*) FROM pending_labels") == [(0,)]
+    assert rows(world.catalog_url, "SELECT count(*) FROM asset_columns c WHERE c.is_present AND NOT EXISTS "
+                                   "(SELECT 1 FROM classifications k WHERE k.column_id = c.id AND k.kind = 'semantic')"
+                ) == [(0,)]
     ((start, end),) = rows(airflow_db, "SELECT data_interval_start::date, data_interval_end::date FROM dag_run")
     assert (start, end) == (DAY, DAY + dt.timedelta(days=1))
     assert _event(airflow_db, names.INVENTORY_URI) == {"logical_date": DAY.isoformat()}
