@@ -61,6 +61,8 @@ MAX_PARTITION_S = 0.1
 #: Many small partitions: tables x days x rows a day.
 SMALL_TABLES, SMALL_DAYS, SMALL_ROWS = 10, 100, 50
 START = dt.date(2026, 3, 1)
+#: Growth: seconds to wait before reading ``pg_stat_database`` (idle backends flush after 10 s).
+STATS_IDLE_S = 11.0
 
 
 def table_sql(name: str, rows: int, per_day: int) -> str:
@@ -357,7 +359,7 @@ def growth_run(args: argparse.Namespace) -> int:
         # The pool's backends flush their statistics when they exit; GX's own engine keeps its
         # connections, which flush once idle for 10 s (PostgreSQL's PGSTAT_IDLE_INTERVAL).
         engine.dispose()
-        time.sleep(11)
+        time.sleep(STATS_IDLE_S)
         with engine.connect() as conn:
             temp = conn.execute(text("SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()"))
             pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
