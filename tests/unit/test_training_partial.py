@@ -147,22 +147,42 @@ def test_a_negative_budget_is_refused(tiny2: str) -> None:
         _config(tiny2, frozen_cache_mb=-1)
 
 
-def test_tiny_model_layers(tmp_path: Path) -> None:
-    model, _ = load_model(str(make_tiny_model(tmp_path / "b3", layers=3)))
-    assert len(model.bert.encoder.layer) == 3
-
-
-def test_none_freezes_the_lower_half(tiny2: str, tmp_path: Path) -> None:
+def test_none_freezes_the_lowest_third(tmp_path: Path) -> None:
     from assay.training.optim import frozen_layer_count
 
-    two, _ = load_model(tiny2)
-    one, _ = load_model(str(make_tiny_model(tmp_path / "b1", layers=1)))
-    assert frozen_layer_count(two, None) == 1 and frozen_layer_count(one, None) == 0
-    assert frozen_layer_count(two, 2) == 2 and frozen_layer_count(two, 0) == 0
-    with pytest.raises(TrainingError, match="freeze_layers=3 but the base model has 2 layers"):
-        frozen_layer_count(two, 3)
-    result = trainer.train(synthetic_pairs(12, 8), _config(tiny2, freeze_layers=None, epochs=1), CPU,
+    three = str(make_tiny_model(tmp_path / "b3", layers=3))
+    model, _ = load_model(three)
+    assert frozen_layer_count(model, None) == 1 and frozen_layer_count(model, 2) == 2
+    assert frozen_layer_count(model, 0) == 0
+    for layers, frozen in ((1, 0), (2, 0), (6, 2), (12, 4)):
+        assert frozen_layer_count(load_model(str(make_tiny_model(tmp_path / f"n{layers}", layers=layers)))[0],
+                                  None) == frozen
+    with pytest.raises(TrainingError, match="freeze_layers=4 but the base model has 3 layers"):
+        frozen_layer_count(model, 4)
+    assert TrainConfig().freeze_layers is None  # the default
+    result = trainer.train(synthetic_pairs(12, 8), _config(three, freeze_layers=None, epochs=1), CPU,
                            dataset_digest="f" * 64)
-    before, _ = load_model(tiny2)
-    assert torch.equal(before.state_dict()["bert.encoder.layer.0.output.dense.weight"],
-                       result.model.state_dict()["bert.encoder.layer.0.output.dense.weight"])
+    after = result.model.state_dict()
+    assert torch.equal(model.state_dict()["bert.encoder.layer.0.output.dense.weight"],
+                       after["bert.encoder.layer.0.output.dense.weight"])
+    assert not torch.equal(model.state_dict()["bert.encoder.layer.1.output.dense.weight"],
+                           after["bert.encoder.layer.1.output.dense.weight"])
+
+
+def test_bf16_bottom_runs_on_low_precision_copies_and_leaves_the_weights(tiny2: str) -> None:
+    model, tokenizer = load_model(tiny2)
+    freeze(model, embeddings=True, layers=1)
+    model.train()
+    frozen_eval(model, embeddings=True, layers=1)
+    idx, batch = _batch(tokenizer)
+    captured: list[torch.Tensor] = []
+    handle = model.bert.encoder.layer[0].register_forward_hook(lambda _m, _a, out: captured.append(out))
+    with torch.no_grad(), CPU_BF16.autocast():
+        model(**batch)
+    handle.remove()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    got = BottomCache(model, 1, 0).hidden(idx, batch, CPU_BF16)
+    torch.testing.assert_close(got, captured[0].float(), rtol=1e-3, atol=1e-3)
+    assert all(torch.equal(before[k], v) and v.dtype == torch.float32
+               for k, v in model.state_dict().items() if v.is_floating_point())
+    assert len(model.bert.encoder.layer) == 2

@@ -4,7 +4,8 @@
   type embeddings keep their pretrained values. The word embedding is half of MiniLM's 22.7M
   parameters; training it costs a dense 30,522 × 384 gradient and its AdamW update on every step
   while a few thousand training queries touch a few thousand of its rows. ``freeze_layers`` freezes
-  the lowest encoder layers as well (backward then stops above them).
+  the lowest encoder layers as well (by default the lowest third, :func:`frozen_layer_count`;
+  backward stops above them, and :mod:`assay.training.partial` runs them as a fixed feature extractor).
 * **Optimizer**: AdamW over the trainable parameters only, in four groups (no decay on biases and
   norms; the new head ``head_lr_scale`` times faster). ``fused`` AdamW (one kernel per step) on a
   GPU, and on the CPU when this torch has the CPU kernel; else the ``foreach`` implementation.
@@ -57,14 +58,15 @@ def _encoder_parts(model: Any) -> tuple[Any, Any]:
 
 def frozen_layer_count(model: Any, layers: int | None) -> int:
     """How many of the lowest encoder layers ``freeze_layers`` freezes: ``layers`` itself, or with
-    ``None`` the lower half (``n // 2``: 3 of MiniLM-L6's 6, none of a 1-layer model).
+    ``None`` the lowest third (``n // 3``: 2 of MiniLM-L6's 6, 4 of a 12-layer BERT, none of a
+    1- or 2-layer model).
 
     Raises:
         TrainingError: ``layers`` asked of a model without ``encoder.layer`` or with fewer layers.
     """
     _, encoder_layers = _encoder_parts(model)
     if layers is None:
-        return len(encoder_layers) // 2 if encoder_layers is not None else 0
+        return len(encoder_layers) // 3 if encoder_layers is not None else 0
     if layers and (encoder_layers is None or layers > len(encoder_layers)):
         have = "no encoder.layer" if encoder_layers is None else f"{len(encoder_layers)} layers"
         raise TrainingError(f"freeze_layers={layers} but the base model has {have}")
@@ -73,7 +75,7 @@ def frozen_layer_count(model: Any, layers: int | None) -> int:
 
 def freeze(model: Any, embeddings: bool, layers: int | None) -> int:
     """Stop gradients to the embeddings and the lowest ``layers`` encoder layers (``None``: the
-    lower half, :func:`frozen_layer_count`); returns the number of trainable parameters left.
+    lowest third, :func:`frozen_layer_count`); returns the number of trainable parameters left.
 
     Raises:
         TrainingError: ``layers`` asked of a model without ``encoder.layer`` or with fewer layers.

@@ -88,19 +88,47 @@ class BottomCache:
         self.hits = 0
         self.misses = 0
         self._as_tuple = False
+        self._lowp: dict[str, Any] = {}
+
+    def _bottom_layers(self, plan: DevicePlan) -> list[Any]:
+        """The frozen layers to run: under autocast, copies whose Linear weights are already in the
+        autocast dtype (made once), so no forward pass casts them again (autocast re-casts weights
+        that need no gradient on every call: a sixth of a step's CPU time with 2 of 6 layers frozen).
+        The model's own weights stay fp32 and untouched."""
+        import copy
+
+        import torch
+
+        _, encoder_layers = _encoder_parts(self.model)
+        frozen = list(encoder_layers)[: self.layers]
+        if plan.autocast_dtype is None:
+            return frozen
+        if plan.autocast_dtype not in self._lowp:
+            dtype = getattr(torch, plan.autocast_dtype)
+            copies = []
+            for layer in frozen:
+                twin = copy.deepcopy(layer)
+                for module in twin.modules():
+                    if isinstance(module, torch.nn.Linear):
+                        module.to(dtype)
+                copies.append(twin)
+            self._lowp[plan.autocast_dtype] = copies
+        return list(self._lowp[plan.autocast_dtype])
 
     def _compute(self, inputs: dict[str, torch.Tensor], plan: DevicePlan) -> torch.Tensor:
         """Hidden states after the last frozen layer for a padded batch (float32, on the device)."""
         import torch
 
         _, encoder_layers = _encoder_parts(self.model)
-        last = encoder_layers[self.layers - 1]
+        bottom = self._bottom_layers(plan)
 
         def stop(_module: Any, _args: Any, output: Any) -> None:
             raise _Stop(output)
 
-        handle = last.register_forward_hook(stop)
+        handle = bottom[-1].register_forward_hook(stop)
         base = getattr(self.model, "base_model", self.model)
+        original = base.encoder.layer
+        base.encoder.layer = torch.nn.ModuleList([*bottom, *list(encoder_layers)[self.layers :]])
         try:
             with torch.inference_mode(), plan.autocast():
                 base(**inputs)
@@ -108,6 +136,7 @@ class BottomCache:
             out = done.output
         finally:
             handle.remove()
+            base.encoder.layer = original
         self._as_tuple = isinstance(out, tuple)
         hidden = out[0] if self._as_tuple else out
         return hidden.float().clone()

@@ -6,8 +6,9 @@ tokenisation, epoch order, padding, validation split), :mod:`~assay.training.los
 MSE). Validation figures come from :func:`assay.training.evaluation.evaluate`, the same code that
 scores the test split.
 
-Loop: dynamic padding per batch; length bucketing; gradient accumulation; frozen embeddings and a
-fused AdamW with linear warm-up and decay (:mod:`assay.training.optim`); bf16 autocast on a bf16 GPU
+Loop: dynamic padding per batch; length bucketing; gradient accumulation; frozen embeddings and
+lowest third of the encoder (run once per pair as a fixed feature extractor, replayed in later
+epochs: :mod:`assay.training.partial`) and a fused AdamW with linear warm-up and decay (:mod:`assay.training.optim`); bf16 autocast on a bf16 GPU
 or an AMX CPU, pinned, non-blocking copies on a GPU (:mod:`assay.training.device`); a progress line
 (step, loss, samples/s, ETA) about every 10 s on the ``assay.progress.train`` logger;
 atomic checkpoints every ``checkpoint_every`` optimizer steps (:mod:`assay.training.checkpoint`)
@@ -233,11 +234,11 @@ def train(
 
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     pointwise = pointwise_loss(config.loss)
-    # The frozen bottom runs once per pair and is replayed in later epochs (single process, eager;
-    # a run that ends within its first epoch has nothing to replay and keeps no cache).
+    # The frozen bottom runs as a fixed feature extractor, and is replayed in later epochs (single
+    # process, eager; a run that ends within its first epoch has nothing to replay: no cache).
     bottom = (
-        BottomCache(model, frozen, config.frozen_cache_mb * 2**20)
-        if frozen and world_size == 1 and not config.compile and total_steps > steps_per_epoch else None
+        BottomCache(model, frozen, config.frozen_cache_mb * 2**20 if total_steps > steps_per_epoch else 0)
+        if frozen and world_size == 1 and not config.compile else None
     )
 
     def save_checkpoint(epoch: int, next_batch: int) -> None:
