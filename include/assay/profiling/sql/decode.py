@@ -137,13 +137,17 @@ def group_counts(plan: Plan, counts: Mapping[str, Any]) -> Plan:
 
 
 def short_of_hashes(plan: Plan, shape: Mapping[str, Any], minimum: int) -> list[str]:
-    """Columns hashed below a threshold that kept fewer than ``minimum`` hashes (estimate too high)."""
+    """Columns hashed below a threshold that kept fewer than ``minimum`` hashes (estimate too high).
+
+    A column whose share the plan capped at its hash budget (values repeated more than rows /
+    budget times) asks for its own, smaller ``guard``: its error is stated from what it kept.
+    """
     return [
         c.col.name
         for c in plan.columns
         if c.path == HASHED
         and c.threshold is not None
-        and int((shape.get(f"c{c.idx}") or [0])[0] or 0) < minimum
+        and int((shape.get(f"c{c.idx}") or [0])[0] or 0) < (minimum if c.guard is None else min(minimum, c.guard))
     ]
 
 
@@ -265,7 +269,7 @@ def _hashed(
         distinct_is_approx=True,
         distinct_error=math.sqrt((1 - c.p) / max(k, 1)),
         distinct_method="hash_threshold",
-        distinct_sample={"hashes": k, "fraction": c.p, "most_repeated": most},
+        distinct_sample={"hashes": k, "fraction": c.p, "most_repeated": most, "kept_rows": total},
     )
     clamp_distinct(m, c.col.kind, k / c.p, k)
     if exact:

@@ -38,7 +38,9 @@ class SqlTuning:
         sample_values_max: cap on rows x sampled columns, so wide tables sample fewer rows.
         distinct_sample: distinct hashes the threshold estimator aims to keep (error ~ 1/sqrt).
         distinct_min_sample: below this many expected hashes a column is grouped exactly instead.
-        hashes_per_column: most hashes one column may collect (its share of the memory).
+        hashes_per_column: most hashes one column may collect (its share of the memory, any plan).
+        distinct_floor: fewest distinct hashes the guard after the statement accepts from a
+            column whose share ``hashes_per_column`` capped (see :func:`assign`): error <= 10 %.
         hashes_total: most hashes all columns together may collect.
         joint_groups_max: largest expected group count of one joint GROUP BY key set.
         key_sets_max: most GROUP BY key sets (each set repeats the collected arrays).
@@ -76,6 +78,7 @@ class SqlTuning:
     distinct_sample: int = 16_384
     distinct_min_sample: int = 1_600
     hashes_per_column: int = 262_144
+    distinct_floor: int = 100
     hashes_total: int = 8_000_000
     joint_groups_max: int = 65_536
     key_sets_max: int = 4
@@ -216,6 +219,7 @@ class ColumnPlan:
     chars_pending: bool = False
     chars: bool = False  # count characters, not bytes (pg_stats showed multi-byte text)
     skip: frozenset[str] = frozenset()  # value checks left to the exact min (decode.proven_checks)
+    guard: int | None = None  # fewest distinct hashes the guard accepts (None: distinct_min_sample)
 
     @property
     def approximate(self) -> bool:
@@ -408,11 +412,14 @@ def assign(columns: tuple[ColumnPlan, ...], n: int, tuning: SqlTuning, *, estima
             # the statement asks for, or a wide table's share (hashes_total / 60 columns) left a
             # 10,000-value column 1,330 hashes, the guard discarded the statement and the
             # partition was read three more times (measured: 60 columns x 5M rows, 40x floor A).
-            frac = max(frac, min(1.0, 2 * tuning.distinct_min_sample / c.d_est))
+            # Every row of a kept value is kept (50,000 values: 6.4 %, 3.2M of 50M rows): the
+            # share stops at hashes_per_column rows, the guard accepts the fewer hashes left.
+            want, cap = 2 * tuning.distinct_min_sample / c.d_est, tuning.hashes_per_column / c.non_null
+            frac = max(frac, min(1.0, want, cap))
+            if want > cap:
+                c = replace(c, guard=max(tuning.distinct_floor, math.floor(c.d_est * frac / 2)))
         if whole:
-            cols[c.idx] = replace(
-                c, path=WHOLE
-            )  # distinct and top values by grouping its sampled (= all) values
+            cols[c.idx] = replace(c, path=WHOLE)  # distinct and top values from its sampled (= all) values
         elif c.d_est * frac >= tuning.distinct_min_sample or (
             estimated and c.d_est > tuning.estimate_group_max
         ):
@@ -456,16 +463,9 @@ def assign(columns: tuple[ColumnPlan, ...], n: int, tuning: SqlTuning, *, estima
         "key_sets": [[c.col.name for c in members] for members in sets],
         "expected_groups": [round(size) for size in sizes[: tuning.key_sets_max]],
     }
-    return Plan(
-        shape=TWO_STATEMENTS,
-        n=n,
-        columns=tuple(cols),
-        key_sets=tuple(tuple(c.idx for c in members) for members in sets),
-        sampled=tuple(sampled),
-        sample_fraction=sample_fraction,
-        sample_threshold=None if sample_fraction >= 1.0 else threshold(sample_fraction),
-        figures=figures,
-    )
+    key_sets = tuple(tuple(c.idx for c in members) for members in sets)
+    t = None if sample_fraction >= 1.0 else threshold(sample_fraction)
+    return Plan(TWO_STATEMENTS, n, tuple(cols), key_sets, tuple(sampled), sample_fraction, t, figures=figures)
 
 
 def _hashed(c: ColumnPlan, frac: float) -> ColumnPlan:
