@@ -57,21 +57,27 @@ def advisory_key(text: str) -> int:
 
 
 @contextmanager
-def advisory_lock(bind: Engine, name: str) -> Iterator[Connection]:
-    """Hold an exclusive session-level advisory lock on ``name`` for the ``with`` block.
+def advisory_lock(bind: Engine, name: str | int, *, shared: bool = False) -> Iterator[Connection]:
+    """Hold a session-level advisory lock on ``name`` (or a ready key) for the ``with`` block.
 
     Yields the locked connection: commits made on it keep the lock, which is released when the
-    block ends, or by the server if the process dies. The one helper behind "two runs of one
-    source take turns" and "one gate decision per model at a time".
+    block ends, or by the server if the process dies. Exclusive by default ("two runs of one
+    source take turns", "one gate decision per model at a time"); ``shared`` for "a live process
+    owns this attempt" (:func:`assay.catalog.runs.held`).
     """
-    key = advisory_key(name)
+    key = name if isinstance(name, int) else advisory_key(name)
+    lock, unlock = (
+        (func.pg_advisory_lock_shared, func.pg_advisory_unlock_shared)
+        if shared
+        else (func.pg_advisory_lock, func.pg_advisory_unlock)
+    )
     conn = bind.connect()
     try:
-        conn.execute(select(func.pg_advisory_lock(key)))
+        conn.execute(select(lock(key)))
         conn.commit()
         yield conn
         conn.rollback()
-        conn.execute(select(func.pg_advisory_unlock(key)))
+        conn.execute(select(unlock(key)))
         conn.commit()
     except BaseException:
         # A connection that may still hold the lock must not go back to the pool: discarding it

@@ -43,7 +43,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, or_,
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from assay.catalog.db import advisory_key
+from assay.catalog.db import advisory_key, advisory_lock
 from assay.catalog.models import (
     Base,
     InventoryRun,
@@ -156,21 +156,8 @@ def held(bind: Engine, table: RunTable, key: Sequence[Any]) -> Iterator[None]:
     so two processes running the same key concurrently never wait for each other; only
     :func:`reap` asks for it exclusively.
     """
-    lock = owner_key(table, key)
-    conn = bind.connect()
-    try:
-        conn.execute(select(func.pg_advisory_lock_shared(lock)))
-        conn.commit()  # session-level lock: kept after the commit, until unlocked or disconnected
+    with advisory_lock(bind, owner_key(table, key), shared=True):
         yield
-        conn.execute(select(func.pg_advisory_unlock_shared(lock)))
-        conn.commit()
-    except BaseException:
-        # The lock must not go back to the pool with the connection: a connection that may still
-        # hold it is discarded (closing it ends its session and releases the lock).
-        conn.invalidate()
-        raise
-    finally:
-        conn.close()
 
 
 #: Attempts held past one ``with`` block (:func:`claim`), per (engine URL, lock key). The URL is
