@@ -17,11 +17,11 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from assay import progress
-from assay.catalog.db import engine, masked, scrub, without_password
+from assay.catalog.db import advisory_lock, engine, masked, scrub, without_password
 from assay.catalog.models import AssetStatus, RunStatus, SourceKind
 from assay.catalog.urls import urls_of
 from assay.config import Settings
@@ -217,15 +217,8 @@ def _source_row(decl: SqlSource | FileSource) -> dict[str, Any]:
 @contextmanager
 def _source_lock(url: str, source_name: str) -> Iterator[None]:
     """Hold a PostgreSQL advisory lock on the source: two runs of one source take turns."""
-    key = lifecycle.lock_key(source_name)
-    with engine(url).connect() as conn:
-        conn.execute(select(func.pg_advisory_lock(key)))
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute(select(func.pg_advisory_unlock(key)))
-            conn.commit()
+    with advisory_lock(engine(url), lifecycle.lock_name(source_name)):
+        yield
 
 
 def _observe(
