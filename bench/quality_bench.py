@@ -176,6 +176,24 @@ def build(engine: Any, rows: int, day_rows: int, small_days: int) -> None:
             conn.execute(text(f"VACUUM (ANALYZE) {table}"))
 
 
+def _bench_database() -> tuple[Any, str, str, Any]:
+    """A fresh database of the embedded server for one bench run: (admin connection, name, URL, engine)."""
+    import psycopg2
+    from psycopg2 import sql
+    from sqlalchemy import create_engine
+
+    from assay.config import get_settings
+    from assay.db import embedded
+
+    state = embedded.up(get_settings())
+    db = f"bench_quality_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(dbname="postgres", user="postgres", host=state.socket_dir)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
+    return admin, db, state.url(db), create_engine(state.url(db))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.quality_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -203,24 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.growth:
         parser.error(f"--growth: --rows ({args.rows:,}) must be above --growth-base ({args.growth_base:,})")
 
-    import psycopg2
     from psycopg2 import sql
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    from assay.config import get_settings
-    from assay.db import embedded
     from assay.quality.gxrun import GxSession, result_format_config
     from assay.quality.suites import build_gx_suite, parse_suite
 
     print(f"load at start: {load()}")
-    state = embedded.up(get_settings())
-    db = f"bench_quality_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(dbname="postgres", user="postgres", host=state.socket_dir)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
-    url = state.url(db)
-    engine = create_engine(url)
+    admin, db, url, engine = _bench_database()
     small_days = max(1, args.partitions // SMALL_TABLES)
     try:
         t0 = time.perf_counter()
@@ -331,24 +339,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def growth_run(args: argparse.Namespace) -> int:
     """Issue #16 item 6: the whole-table suite at ``--growth-base`` rows and, the table grown in place, at ``--rows``."""
-    import psycopg2
     from psycopg2 import sql
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    from assay.config import get_settings
-    from assay.db import embedded
     from assay.quality.gxrun import GxSession, result_format_config
     from assay.quality.suites import build_gx_suite, parse_suite
 
     print(f"load at start: {load()}", flush=True)
-    state = embedded.up(get_settings())
-    db = f"bench_quality_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(dbname="postgres", user="postgres", host=state.socket_dir)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
-    url = state.url(db)
-    engine = create_engine(url)
+    admin, db, url, engine = _bench_database()
     day = START  # only a scope argument: the whole table is validated
 
     def vacuum() -> None:
