@@ -47,6 +47,7 @@ EXPECTED_TABLES = {
     "alias_events",
     "task_failures",
     "steward_audit",
+    "pending_labels",
 }
 
 
