@@ -154,11 +154,6 @@ def floor_sql(conn: Any, table: str, where: str) -> str:
     return f"SELECT {', '.join(parts)} FROM public.{table} WHERE {where}"  # noqa: S608 - names from the catalog
 
 
-def load() -> str:
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
 def build(engine: Any, rows: int, day_rows: int, small_days: int) -> None:
     """The event table and the small tables, vacuumed and analysed."""
     from sqlalchemy import text
@@ -227,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     from assay.quality.gxrun import GxSession, result_format_config
     from assay.quality.suites import build_gx_suite, parse_suite
 
-    print(f"load at start: {load()}")
+    print(f"load at start: {growth.loadavg()}")
     admin, db, url, engine = _bench_database()
     small_days = max(1, args.partitions // SMALL_TABLES)
     try:
@@ -306,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                 rss_gx_day = peak_rss_mb()
                 figures["gx_whole"] = timed(lambda: validate(plain, "events", None, day, "gx"), 1)
 
-        print(f"median of {args.repeat} runs; load at end: {load()}")
+        print(f"median of {args.repeat} runs; load at end: {growth.loadavg()}")
         for k, v in figures.items():
             print(f"  {k:<12} {v:8.3f} s")
         per_partition = many_s / len(partitions)
@@ -345,7 +340,7 @@ def growth_run(args: argparse.Namespace) -> int:
     from assay.quality.gxrun import GxSession, result_format_config
     from assay.quality.suites import build_gx_suite, parse_suite
 
-    print(f"load at start: {load()}", flush=True)
+    print(f"load at start: {growth.loadavg()}", flush=True)
     admin, db, url, engine = _bench_database()
     day = START  # only a scope argument: the whole table is validated
 
@@ -394,14 +389,14 @@ def growth_run(args: argparse.Namespace) -> int:
 
             def reading() -> growth.Reading:
                 temp_before, pid = stats()
-                start_load = load()
+                start_load = growth.loadavg()
                 with engine.connect() as conn:
                     rows = conn.execute(text("SELECT count(*) FROM events")).scalar_one()
                     size = conn.execute(text("SELECT pg_total_relation_size('events')")).scalar_one()
                 with growth.peak_rss() as rss, growth.BackendMemory(pid, db) as backends:
                     floor_s, validate_s = growth.interleaved(args.repeat, scan, validate)
                 temp_after, _ = stats()
-                return growth.Reading(rows, validate_s, floor_s, rss[0], backends.peak_mb, f"{start_load} -> {load()}",
+                return growth.Reading(rows, validate_s, floor_s, rss[0], backends.peak_mb, f"{start_load} -> {growth.loadavg()}",
                                       {"table MB": size / 2**20, "temp files MB": (temp_after - temp_before) / 2**20})
 
             validate()  # GX's imports and the engine, once
@@ -416,7 +411,7 @@ def growth_run(args: argparse.Namespace) -> int:
             result = growth.judge(base, reading(), args.max_time_ratio, args.max_memory_ratio,
                                   label="whole-table suite")
         print("\n".join(growth.report(result, "the 10-expectation suite on the whole table", "one scan")))
-        print(f"load at end: {load()}")
+        print(f"load at end: {growth.loadavg()}")
         return 1 if result.missed else 0
     finally:
         engine.dispose()
