@@ -5,11 +5,14 @@ column nobody classified as PII may still hold a single e-mail address among 100
 profiler therefore screens **every** text value of a partition, in the scan it makes anyway:
 
 1. **Candidates, in the database.** :func:`candidate_sql` is a predicate a value must pass to be
-   looked at: an ``@`` and an e-mail shape, a ``:`` and an IPv6 shape, or a run of at least seven
-   digits with phone/card/IP separators between non-alphanumeric boundaries (IBANs may carry
-   their country code and bank letters in front). The cheap tests (``strpos``) come first, so most
-   values cost one regular expression at most. Whole ISO dates/timestamps and plain numbers of up
-   to 12 digits are not candidates (no rule below accepts them). The candidates' values (cut to
+   looked at: an ``@`` and an e-mail shape, a ``:`` and an IPv6 shape, or what one of the digit
+   rules needs (:data:`DIGITS_CANDIDATE`: a card's 13 digits from an issuer digit, a phone's
+   ``+``, trunk 0 or NANP separators, four dotted numbers, an IBAN's country and check digits).
+   Each is a necessary condition of the Python rule it stands for, so no hit is lost, and an
+   identifier like ``evt-1234567`` is no candidate: what leaves the database is bounded by what
+   could be PII, not by the column's size. The cheap tests (``strpos``, the byte length) come
+   first, so most values cost one regular expression at most. A whole value that is a date is no
+   candidate (the phone rule rejects it). The candidates' values (cut to
    :data:`MAX_CANDIDATE_CHARS`) are aggregated into one string (:func:`candidate_agg_sql`).
 2. **Verdict, in Python.** :func:`decode` runs :mod:`assay.classify.scrub`'s rules on each
    candidate — the e-mail rule, Luhn for card numbers, ISO 7064 mod 97 for IBANs,
@@ -42,15 +45,37 @@ RECORD_SEP, WEIGHT_SEP = "\x1e", "\x1f"
 EMAIL_CANDIDATE = r"[^\s@]+@[^\s@.]+(\.[^\s@.]+)+"
 #: Eight colon-separated hex groups, or a ``::`` (ipaddress decides).
 IPV6_CANDIDATE = r"([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|[0-9A-Fa-f]*::[0-9A-Fa-f]*"
-#: Seven or more characters of digits and phone/card/IP separators, starting and ending with a
-#: digit between non-alphanumeric boundaries; ``+``, ``(`` or an IBAN's country, check digits
-#: and bank letters may come first.
-DIGITS_CANDIDATE = (
-    r"(^|[^A-Za-z0-9])(\+|\(|[A-Z]{2}[0-9]{2}[A-Z]{0,4})?[0-9][-0-9 ()./]{5,}[0-9]($|[^A-Za-z0-9])"
+# What each digit rule of :mod:`assay.classify.scrub` needs, written as a necessary condition (a
+# value the rule accepts always matches; tests/profile_truth/test_pii_candidates.py proves it on
+# constructed hits and 200,000 random strings). ``_B`` is the start of a digit run or group there:
+# the start of the value or a character that is not an ASCII letter or digit.
+_B = "(^|[^A-Za-z0-9])"
+#: A card: 13-19 digits from an issuer digit 2-6, single spaces or dashes between them, and no
+#: letter or digit after them (a digit run ends there; Luhn decides).
+_CARD_NEED = _B + "[2-6]([ -]?[0-9]){12,18}($|[^A-Za-z0-9])"
+#: E.164: a ``+``, a non-zero digit and six more digits with phone punctuation between them.
+_E164_NEED = _B + "\\+[1-9]([ \t()./-]*[0-9]){6}"
+#: NANP: the area code, the exchange and a separator before the last four digits.
+_NANP_NEED = "[2-9][0-9]{2}[)]?[ \t.-]?[2-9][0-9]{2}[ \t.-][0-9]{4}($|[^A-Za-z0-9])"
+#: A national number with a trunk 0 at a group start, its prefix, a separator and two digits. The
+#: 0 (or its parenthesis) follows the value's start, a blank or another character outside a digit
+#: run; or separators that no digit run reaches (one after a word's digits, as in ``x12-0301 23...``,
+#: cannot start one). After ``2026-01``'s dash the run began at ``2026``: no trunk 0 there.
+_TRUNK_NEED = (
+    "(^|[^-0-9A-Za-z_()./]|^[-() ./\t]*[-()./]|[^-0-9()./ \t][0-9]*[-() ./\t]*[-()./])"
+    "[(]?0[0-9]{1,4}[)]?[- \t./]+[0-9]{2}"
 )
-#: Values that are a whole ISO date/timestamp or a plain number of up to 12 digits: no rule
-#: accepts them (a bare digit run is no phone without a column hint, a card has 13 digits).
-PLAIN_VALUE = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9:.]+([+-][0-9:]+|Z)?)?|[-+]?[0-9]{1,12}([.,][0-9]+)?)$"
+#: Four dotted groups of one to three digits (ipaddress decides).
+_IPV4_NEED = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
+#: An IBAN's country code, check digits and eleven more characters (ISO 7064 decides).
+_IBAN_NEED = _B + "[A-Z]{2}[0-9]{2}( ?[A-Za-z0-9]){11}"
+#: Any of the digit rules (cards, phones, IPv4, IBANs). Identifiers such as ``evt-1234567`` or
+#: ``ORD-2024-000123`` match none of them: they are not candidates and never leave the database.
+DIGITS_CANDIDATE = "|".join(
+    f"({p})" for p in (_CARD_NEED, _E164_NEED, _NANP_NEED, _TRUNK_NEED, _IPV4_NEED, _IBAN_NEED)
+)
+#: A whole value that is a date as the phone rule's date check reads it: its only digit window, rejected.
+PLAIN_VALUE = r"^([0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4})$"
 
 
 def _literal(pattern: str) -> str:

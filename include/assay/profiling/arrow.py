@@ -161,6 +161,14 @@ def _matches(values: pa.ChunkedArray, pattern: str) -> pa.ChunkedArray:
     return pc.match_substring_regex(values, pattern=pattern)
 
 
+def pii_candidates(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Which non-null text ``values`` are PII candidates: SQL's :func:`~assay.classify.pii_scan.candidate_sql` in RE2."""
+    email = pc.and_(_matches(values, "@"), _matches(values, EMAIL_CANDIDATE))
+    ipv6 = pc.and_(_matches(values, ":"), _matches(values, IPV6_CANDIDATE))
+    digits = pc.and_(_matches(values, DIGITS_CANDIDATE), pc.invert(_matches(values, PLAIN_VALUE)))
+    return pc.or_(pc.or_(email, ipv6), digits)
+
+
 def _text_checks(m: dict[str, Any], valid: pa.ChunkedArray, scan_pii: bool) -> None:
     """Empty strings, leading/trailing whitespace and the value-level PII scan, as SQL computes them.
 
@@ -171,10 +179,7 @@ def _text_checks(m: dict[str, Any], valid: pa.ChunkedArray, scan_pii: bool) -> N
     m["whitespace"] = int(pc.sum(_matches(valid, f"^{_BLANK}|{_BLANK}$")).as_py() or 0)
     if not scan_pii:
         return
-    email = pc.and_(_matches(valid, "@"), _matches(valid, EMAIL_CANDIDATE))
-    ipv6 = pc.and_(_matches(valid, ":"), _matches(valid, IPV6_CANDIDATE))
-    digits = pc.and_(_matches(valid, DIGITS_CANDIDATE), pc.invert(_matches(valid, PLAIN_VALUE)))
-    candidates = valid.filter(pc.or_(pc.or_(email, ipv6), digits))
+    candidates = valid.filter(pii_candidates(valid))
     counts = pc.value_counts(pc.utf8_slice_codeunits(candidates, 0, MAX_CANDIDATE_CHARS))
     pairs = zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
     m["pii_values"] = count_values((str(v), int(n)) for v, n in pairs)
