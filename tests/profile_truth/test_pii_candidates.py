@@ -32,15 +32,58 @@ from assay.profiling.arrow import pii_candidates
 pytestmark = pytest.mark.integration
 
 CARDS = ("4111111111111111", "5500005555555559", "378282246310005", "6011000990139424", "2223003122003222")
-IBANS = ("DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500013M02606", "NL91ABNA0417164300")
-PHONES = (
-    "+4915112345678", "+44 20 7946 0958", "+1 (555) 234-5678", "+33 1 99 00 76 61", "+441234567890",
-    "(555) 234-5678", "555-234-5678", "555.234.5678", "555 234 5678", "1-555-234-5678",
-    "020 7946 0668", "01 99 00 76 61", "030/41937613", "(030) 4193 7613", "0170-1234567", "0044 20 7946 0958",
+IBANS = (
+    "DE89370400440532013000",
+    "GB82WEST12345698765432",
+    "FR1420041010050500013M02606",
+    "NL91ABNA0417164300",
 )
-IPS = ("192.168.1.20", "10.0.0.1", "8.8.4.4", "2001:db8::1", "::ffff:192.0.2.1", "fe80:0:0:0:0:0:0:1", "64:ff9b::192.0.2.33")
+PHONES = (
+    "+4915112345678",
+    "+44 20 7946 0958",
+    "+1 (555) 234-5678",
+    "+33 1 99 00 76 61",
+    "+441234567890",
+    "(555) 234-5678",
+    "555-234-5678",
+    "555.234.5678",
+    "555 234 5678",
+    "1-555-234-5678",
+    "020 7946 0668",
+    "01 99 00 76 61",
+    "030/41937613",
+    "(030) 4193 7613",
+    "0170-1234567",
+    "0044 20 7946 0958",
+)
+IPS = (
+    "192.168.1.20",
+    "10.0.0.1",
+    "8.8.4.4",
+    "2001:db8::1",
+    "::ffff:192.0.2.1",
+    "fe80:0:0:0:0:0:0:1",
+    "64:ff9b::192.0.2.33",
+)
 EMAILS = ("jane.doe@example.com", "o'brien+tag@mail.example.co.uk", "ünï@exämple.de")
-PREFIXES = ("", "call ", "ref-", "x:", "(", "tel. ", "é ", "ID_", "a", "1 ", "99-", "/", "9/", "no.", "\t", "IBAN ")
+PREFIXES = (
+    "",
+    "call ",
+    "ref-",
+    "x:",
+    "(",
+    "tel. ",
+    "é ",
+    "ID_",
+    "a",
+    "1 ",
+    "99-",
+    "/",
+    "9/",
+    "no.",
+    "\t",
+    "IBAN ",
+)
 SUFFIXES = ("", " thanks", ".", ",", ")", "x", "_", "-7", " 12", ":00", "/2", " é")
 
 IDENTIFIERS = (
@@ -61,8 +104,12 @@ IDENTIFIERS = (
 
 
 def _constructed() -> list[str]:
-    values = [p + hit + s for hit in (*CARDS, *IBANS, *PHONES, *IPS, *EMAILS) for p in PREFIXES for s in SUFFIXES]
-    values += [f"{c[:4]} {c[4:8]} {c[8:12]} {c[12:]}" for c in CARDS] + [f"{c[:4]}-{c[4:8]}-{c[8:12]}-{c[12:]}" for c in CARDS]
+    values = [
+        p + hit + s for hit in (*CARDS, *IBANS, *PHONES, *IPS, *EMAILS) for p in PREFIXES for s in SUFFIXES
+    ]
+    values += [f"{c[:4]} {c[4:8]} {c[8:12]} {c[12:]}" for c in CARDS] + [
+        f"{c[:4]}-{c[4:8]}-{c[8:12]}-{c[12:]}" for c in CARDS
+    ]
     values += [" ".join(i[k : k + 4] for k in range(0, len(i), 4)) for i in IBANS]
     return values
 
@@ -70,7 +117,27 @@ def _constructed() -> list[str]:
 def _random_strings(n: int, seed: int = 16) -> list[str]:
     """Strings of the tokens PII formats are made of, in random order (deterministic)."""
     rng = random.Random(seed)
-    tokens = ["+", "(", ")", "0", " ", "-", ".", "/", "\t", ":", "@", "_", "é", "x", "DE", "GB", "AB", "a.b", "00"]
+    tokens = [
+        "+",
+        "(",
+        ")",
+        "0",
+        " ",
+        "-",
+        ".",
+        "/",
+        "\t",
+        ":",
+        "@",
+        "_",
+        "é",
+        "x",
+        "DE",
+        "GB",
+        "AB",
+        "a.b",
+        "00",
+    ]
     out = []
     for _ in range(n):
         parts = []
@@ -94,7 +161,9 @@ def _sql_misses(url: str, values: list[str]) -> list[str]:
         with eng.connect() as c:
             return list(
                 c.execute(
-                    text(f"SELECT v FROM unnest(CAST(:vals AS text[])) AS u(v) WHERE NOT coalesce({candidate_sql('v')}, false)"),
+                    text(
+                        f"SELECT v FROM unnest(CAST(:vals AS text[])) AS u(v) WHERE NOT coalesce({candidate_sql('v')}, false)"
+                    ),
                     {"vals": values},
                 ).scalars()
             )
@@ -118,7 +187,13 @@ def test_every_constructed_hit_is_a_candidate(url):
     with_hits = [v for v in values if _hits(v)]
     kinds = _kinds(with_hits)
     # The corpus exercises every kind the digit, e-mail and IP rules report.
-    assert {k for k, n in kinds.items() if n >= 20} == {"email", "phone", "card_number", "iban", "ip_address"}, kinds
+    assert {k for k, n in kinds.items() if n >= 20} == {
+        "email",
+        "phone",
+        "card_number",
+        "iban",
+        "ip_address",
+    }, kinds
     assert _sql_misses(url, with_hits) == []
     assert _re2_misses(with_hits) == []
 

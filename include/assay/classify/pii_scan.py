@@ -74,6 +74,18 @@ _IBAN_NEED = _B + "[A-Z]{2}[0-9]{2}( ?[A-Za-z0-9]){11}"
 DIGITS_CANDIDATE = "|".join(
     f"({p})" for p in (_CARD_NEED, _E164_NEED, _NANP_NEED, _TRUNK_NEED, _IPV4_NEED, _IBAN_NEED)
 )
+#: A cheaper necessary condition of :data:`DIGITS_CANDIDATE` but its IPv4 part, tried first in SQL:
+#: PostgreSQL builds a regular expression's DFA states again for every value, so a small pattern
+#: is what a value pays when, as most do, it fails (1M md5 ids: 0.45 s against 3.1 s for the full
+#: pattern alone). After a boundary: ``+`` and a digit; digits, separators and a digit run ending
+#: where a digit run may end (not before a letter or digit: ``20709 734de5`` is no candidate); 13
+#: digits from 2-6; or an IBAN's country and check digits.
+DIGITS_GATE = (
+    "(^|[^A-Za-z0-9])([+][1-9]|[(]?[0-9]+[)]?[- \t./]+[0-9]([-0-9 \t()./]*[0-9])?($|[^A-Za-z0-9])"
+    "|[2-6][0-9]{12}|[A-Z]{2}[0-9]{2})"
+)
+#: The IPv4 part's gate (after a ``.`` is known to be there).
+IPV4_GATE = "[0-9][.][0-9]{1,3}[.][0-9]"
 #: A whole value that is a date as the phone rule's date check reads it: its only digit window, rejected.
 PLAIN_VALUE = r"^([0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4})$"
 
@@ -85,13 +97,14 @@ def _literal(pattern: str) -> str:
 def candidate_sql(value: str) -> str:
     """A PostgreSQL predicate: the text ``value`` (an SQL expression) may hold PII and is worth a look.
 
-    Cheap tests first (``strpos``, the byte length), so a value without ``@`` or ``:`` costs one
-    regular expression at most (measured: 0.3-1.4 µs per value on the 2-core box, by load).
+    Cheap tests first (``strpos``, the byte length, :data:`DIGITS_GATE`), so a value without
+    ``@``, ``:`` or ``.`` that is no candidate costs one small regular expression.
     """
+    gate = f"((strpos({value}, '.') > 0 AND {value} ~ {_literal(IPV4_GATE)}) OR {value} ~ {_literal(DIGITS_GATE)})"
     return (
         f"((strpos({value}, '@') > 0 AND {value} ~ {_literal(EMAIL_CANDIDATE)}) "
         f"OR (strpos({value}, ':') > 0 AND {value} ~ {_literal(IPV6_CANDIDATE)}) "
-        f"OR (octet_length({value}) >= 7 AND {value} ~ {_literal(DIGITS_CANDIDATE)} "
+        f"OR (octet_length({value}) >= 7 AND {gate} AND {value} ~ {_literal(DIGITS_CANDIDATE)} "
         f"AND {value} !~ {_literal(PLAIN_VALUE)}))"
     )
 
