@@ -9,9 +9,9 @@ append-only), tags the version, points `challenger` at it and moves `champion` o
 
 Runs when `train` emits the `candidate` asset (extra `{model_name, version, run_id, logical_date}`),
 or manually with Params `model_name`, `version` (a positive integer; empty = from the candidate
-asset) and `dry_run` to decide without recording. Before judging, the registry is reconciled with
-the decision ledger (`assay.gate.reconcile`, when installed). The task fails — at once, without
-retry, with the reasons as its message, after everything was recorded — when the gate refused a
+asset, or on a manual run the model's newest registered candidate) and `dry_run` to decide without
+recording. Before judging, the registry is reconciled with the decision ledger
+(`assay.gate.reconcile`). The task fails — at once, without retry, with the reasons as its message, after everything was recorded — when the gate refused a
 candidate (`fail`: it became `challenger`, `champion` stayed), when no decision could be reached
 (`error`), or when the registry disagrees with the ledger; a store that is down is retried with
 backoff. A `dry_run` never fails on a refusal: its return value carries the decision.
@@ -49,7 +49,7 @@ from assay.orchestration.tasks import default_args
     default_args=default_args("ml-platform", retries=1, timeout=dt.timedelta(minutes=30)),
     params={
         "model_name": P.model_name(names.MODEL_NAME),
-        "version": P.version("model version to judge; empty = from the candidate asset"),
+        "version": P.version("model version to judge; empty = from the candidate asset, else the newest candidate"),
         "dry_run": Param(False, type="boolean", description="decide only: record nothing, move no alias"),
         "approval_hours": approval_hours_param(),
     },
@@ -58,19 +58,15 @@ def promote():
     @task
     def gate(params: dict, **context) -> dict:
         from assay.config import get_settings
+        from assay.gate.reconcile import reconcile_for_airflow
         from assay.gate.run import gate_for_airflow
         from assay.orchestration import run_key
         from assay.orchestration.tasks import data_failures, fail_on_refusal
 
         settings, key = get_settings(), run_key(context, params)
         with data_failures():
-            # ---- #14.5: reconcile the registry with the ledger before judging (alias protection).
-            # Guarded: the module lands with that work; without it the gate runs as before.
-            try:
-                from assay.gate.reconcile import reconcile_for_airflow
-            except ImportError:
-                reconcile_for_airflow = None
-            if reconcile_for_airflow is not None and not params.get("dry_run"):
+            # #14.5: the registry reconciled with the decision ledger before judging (alias protection).
+            if not params.get("dry_run"):
                 reconcile_for_airflow(settings, {"model_name": params.get("model_name")}, key)
             result = gate_for_airflow(settings, params, context, key)
         if not params.get("dry_run"):

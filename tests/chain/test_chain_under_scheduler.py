@@ -10,6 +10,9 @@ driven through the REST API with `apache-airflow-client` (a JWT from ``POST /aut
    one at a time; one current result per suite × partition × day; the re-run added attempts; the
    attempts the training set, the MLflow run's tags and the gate decision cite are unchanged, byte
    for byte, and still resolve.
+4. Trigger `train` for the last day and then `promote` by hand, each with the conf its trigger form
+   posts untouched (every Param's default, the "empty = default" ones ``null``): both run; train
+   succeeds and promote records a decision (#14's acceptance).
 """
 
 from __future__ import annotations
@@ -234,8 +237,49 @@ def test_whole_chain_then_a_quality_backfill(chain_deployment: Deployment, last_
     # Lineage: the same ids, resolving to the same rows, byte for byte.
     assert _lineage(d, dataset_id, run_id, decision["id"]) == before
     assert _evidence(d.catalog_url, set(before["decision"])) == evidence_before
+
+    # ---- 4. train and promote triggered by hand with their trigger forms' defaults (#14 acceptance).
+    started = time.monotonic()
+    _triggered_from_the_form(d, y)
+    timings["form triggers"] = time.monotonic() - started
+    print(f"chain test: form-default triggers {timings['form triggers']:.0f} s", flush=True)
     timings["total"] = time.monotonic() - t
     print("chain test timings (s):", {k: round(v) for k, v in timings.items()})
+
+
+def _form_defaults(d: Deployment, dag_id: str) -> dict[str, Any]:
+    """The conf the UI's trigger form posts when nobody touches it: every Param's default value."""
+    params = d.dags().get_dag_details(dag_id).params or {}
+    return {name: (p or {}).get("value") for name, p in params.items()}
+
+
+def _triggered_from_the_form(d: Deployment, day: dt.date) -> None:
+    """Manual ``train`` for ``day`` and then ``promote``, each with its form's defaults: both run."""
+    from airflow_client import client
+
+    for dag_id in ("train", "promote"):
+        d.dags().patch_dag(dag_id, client.DAGPatchBody(is_paused=False), update_mask=["is_paused"])
+    for dag_id in ("train", "promote"):
+        conf = _form_defaults(d, dag_id)
+        assert conf and any(v is None for v in conf.values()), (dag_id, conf)  # "empty = default" fields
+        run = d.runs().trigger_dag_run(dag_id, client.TriggerDAGRunPostBody(
+            logical_date=_midnight(day), conf=conf, dag_run_id=f"manual__form_defaults_{dag_id}"))
+
+        def finished(dag_id: str = dag_id, run_id: str = run.dag_run_id) -> Any:
+            r = d.runs().get_dag_run(dag_id, run_id)
+            return r if state_of(r.state) in FINISHED else None
+
+        done = wait_for(f"{dag_id} triggered with its form's defaults", finished, 900, report=lambda: _states(d))
+        if dag_id == "train":
+            assert state_of(done.state) == "success", d.failure_report(dag_id, done.dag_run_id)
+            continue
+        # promote judged the newest candidate: a decision is recorded whatever it says (a refusal is red).
+        decided = rows(d.catalog_url, "SELECT decision FROM gate_decisions WHERE run_key LIKE :k",
+                       k=f"promote/{done.dag_run_id}%")
+        assert decided, "promote from the form's defaults recorded no decision:\n" + d.failure_report(
+            dag_id, done.dag_run_id)
+        expected = {"success": "pass", "failed": "fail"}[state_of(done.state) or ""]
+        assert decided[-1][0] == expected, (decided, d.failure_report(dag_id, done.dag_run_id))
 
 
 def _parsed(d: Deployment, dag_id: str) -> bool:

@@ -40,6 +40,36 @@ def test_candidates_from_params_and_asset_events():
         candidates({"version": ""}, {"triggering_asset_events": {}})
 
 
+def test_a_manual_run_with_the_form_defaults_judges_the_newest_candidate():
+    """The form's defaults (no version, no event): the newest registered candidate of the model."""
+    from assay.errors import GateError
+    from assay.gate.run import candidates
+
+    newest = {names.MODEL_NAME: (names.MODEL_NAME, "7"), "other": ("other", "2")}.get
+    form = {"model_name": None, "version": None, "dry_run": False}
+    assert candidates(form, {}, newest) == [(names.MODEL_NAME, "7")]
+    assert candidates({**form, "model_name": "other"}, {}, newest) == [("other", "2")]
+    events = {"candidate": [SimpleNamespace(extra={"model_name": "m", "version": 4})]}
+    assert candidates(form, {"triggering_asset_events": events}, newest) == [("m", "4")]  # the event first
+    with pytest.raises(GateError, match="no candidate of nobody to judge: none is registered"):
+        candidates({**form, "model_name": "nobody"}, {}, newest)
+
+
+@pytest.mark.integration
+def test_the_newest_candidate_of_a_model(catalog_url):
+    from assay.catalog.db import session
+    from assay.catalog.models import ModelCandidate
+    from assay.gate.latest import latest_candidate
+
+    assert latest_candidate(catalog_url) is None
+    with session(catalog_url) as s:
+        s.add_all([ModelCandidate(model_name=m, version=v, model_uri=f"models:/{m}/{v}")
+                   for m, v in (("a", "1"), ("b", "1"), ("a", "2"), ("b", "2"), ("b", "3"))])
+    assert latest_candidate(catalog_url) == ("b", "3")
+    assert latest_candidate(catalog_url, "a") == ("a", "2")
+    assert latest_candidate(catalog_url, "c") is None
+
+
 @pytest.mark.integration
 @pytest.mark.airflow
 @pytest.mark.slow

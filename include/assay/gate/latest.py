@@ -30,17 +30,18 @@ class LatestDecision:
     checks: list[dict[str, Any]]
 
 
-def latest_candidate(url: str) -> tuple[str, str] | None:
-    """(model name, version) of the newest registered candidate, if any."""
+def latest_candidate(url: str, model_name: str | None = None) -> tuple[str, str] | None:
+    """(model name, version) of the newest registered candidate (of ``model_name`` when given), if any."""
     from sqlalchemy import select
 
     from assay.catalog.db import session
     from assay.catalog.models import ModelCandidate
 
+    query = select(ModelCandidate.model_name, ModelCandidate.version).order_by(ModelCandidate.id.desc()).limit(1)
+    if model_name is not None:
+        query = query.where(ModelCandidate.model_name == model_name)
     with session(url) as s:
-        row = s.execute(
-            select(ModelCandidate.model_name, ModelCandidate.version).order_by(ModelCandidate.id.desc()).limit(1)
-        ).first()
+        row = s.execute(query).first()
     return None if row is None else (row[0], row[1])
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from assay.gate import approval
 from assay.gate import policy as policy_mod
 from assay.gate.decide import ERROR, PASS, Check, Decision, decide
 from assay.gate.evidence import gather
+from assay.gate.latest import latest_candidate
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -277,19 +278,23 @@ def rollback(
 
 
 # ---- Airflow glue (the `promote` DAG's task calls this) ------------------------------------------
-def candidates(params: Mapping[str, Any], context: Mapping[str, Any]) -> list[tuple[str, str]]:
+def candidates(params: Mapping[str, Any], context: Mapping[str, Any],
+               newest: Callable[[str], tuple[str, str] | None] | None = None) -> list[tuple[str, str]]:
     """The (model, version) pairs a ``promote`` run judges, in order.
 
-    Manual runs: the ``version`` param (and ``model_name``). Asset-triggered runs: every candidate
+    The ``version`` param (and ``model_name``) when set. Asset-triggered runs: every candidate
     event's extra ``{model_name, version, …}`` (several trainings may have finished before the run).
+    A manual run with the form's defaults (no version, no event): ``newest(model_name)``, the newest
+    registered candidate of the model.
 
     Raises:
-        GateError: neither names a version.
+        GateError: none of these names a version.
     """
     from assay import names
 
+    model = str(params.get("model_name") or names.MODEL_NAME)
     if params.get("version"):
-        return [(str(params.get("model_name") or names.MODEL_NAME), str(params["version"]))]
+        return [(model, str(params["version"]))]
     found: list[tuple[str, str]] = []
     for events in (context.get("triggering_asset_events") or {}).values():
         for event in events:
@@ -298,8 +303,12 @@ def candidates(params: Mapping[str, Any], context: Mapping[str, Any]) -> list[tu
                 pair = (str(extra.get("model_name") or names.MODEL_NAME), str(extra["version"]))
                 if pair not in found:
                     found.append(pair)
+    if not found and newest is not None:
+        latest = newest(model)
+        found = [latest] if latest is not None else []
     if not found:
-        raise GateError("promote: no candidate to judge: set the `version` param or trigger through the candidate asset")
+        raise GateError(f"promote: no candidate of {model} to judge: none is registered; set the `version` param "
+                        "or trigger through the candidate asset")
     return found
 
 
@@ -325,7 +334,7 @@ def gate_for_airflow(settings: Settings, params: Mapping[str, Any], context: Map
     summaries = [
         run_gate(settings, model, version, actor="airflow:promote", run_key=run_key, now=when,
                  dry_run=dry_run).summary()
-        for model, version in candidates(params, context)
+        for model, version in candidates(params, context, lambda m: latest_candidate(settings.catalog_url(), m))
     ]
     errors = [s for s in summaries if s["decision"] == ERROR]
     if errors:
