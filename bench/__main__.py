@@ -13,6 +13,7 @@ from pathlib import Path
 QUICK = {
     "inventory_bench": ["--tables", "200", "--no-embeddings"],
     "profile_bench": ["--rows", "500000"],
+    "pii_scan_bench": ["--rows", "200000"],
     "quality_bench": ["--rows", "500000", "--day-rows", "40000"],
     "train_bench": ["--steps", "20"],
 }

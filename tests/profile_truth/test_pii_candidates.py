@@ -9,7 +9,9 @@ real PostgreSQL and in pyarrow's RE2:
   format the rules accept, inside many contexts, and on 200,000 random strings made of the
   characters those formats use.
 * **Bounded**: identifier formats that end in long digit runs (``evt-1234567``,
-  ``ORD-2024-000123``), md5 ids, dates, timestamps and plain numbers are not candidates, so a
+  ``ORD-2024-000123``), md5 ids, dates, timestamps (with fractional seconds, zones, day-first
+  dates: the rules no longer read ``08:15:00.123456`` or ``05/01/2026 10`` as a phone) and plain
+  numbers are not candidates, so a
   column of them costs no transport (issue #16's project ``events``: 4M of 5M ``event_id`` values
   were candidates, 730 MB in the profiling process).
 """
@@ -68,6 +70,9 @@ IPS = (
 EMAILS = ("jane.doe@example.com", "o'brien+tag@mail.example.co.uk", "ünï@exämple.de")
 PREFIXES = (
     "",
+    "at 10:30 call ",
+    "tel:",
+    ":",
     "call ",
     "ref-",
     "x:",
@@ -97,6 +102,22 @@ IDENTIFIERS = (
     + [f"2026-{m:02d}-{d:02d} 0{h}:15:00+00" for m in (1, 7) for d in (3, 9) for h in range(10)]
     + [f"2026-01-0{d}T0{h}:30:00Z" for d in range(1, 10) for h in range(10)]
     + [f"{d:02d}/{m:02d}/2026" for d in (1, 5, 9) for m in range(1, 13)]
+    # Timestamps as text (CSV, JSON, PostgreSQL's ::text): fractional seconds, zones, day-first dates.
+    + [
+        f"2026-01-0{d}T08:15:0{s}.{f}+00:00"
+        for d in range(1, 10)
+        for s in range(10)
+        for f in ("123456", "0", "1234567")
+    ]
+    + [f"2026-11-2{d} 0{h}:15:07.{f}+00" for d in range(10) for h in range(10) for f in ("5", "012345")]
+    + [
+        f"{d:02d}/{m:02d}/2026 {h:02d}:{mi:02d}"
+        for d in (1, 5)
+        for m in (1, 11)
+        for h in (0, 9, 10)
+        for mi in (0, 30)
+    ]
+    + [f"0{d}.0{m}.2026 0{h}:00:00" for d in range(1, 10) for m in (1, 7) for h in (0, 8)]
     + [str(g) for g in range(1_000_000, 999_999_999_999, 9_999_999_999)]
     + [f"{g}.{g % 100:02d}" for g in range(1_000_000, 99_999_999, 999_999)]
     + [f"red shoes {g}" for g in range(1_000_000, 9_999_999, 99_001)]

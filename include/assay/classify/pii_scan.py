@@ -48,8 +48,10 @@ IPV6_CANDIDATE = r"([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|[0-9A-Fa-f]*::[0-9A-Fa
 # What each digit rule of :mod:`assay.classify.scrub` needs, written as a necessary condition (a
 # value the rule accepts always matches; tests/profile_truth/test_pii_candidates.py proves it on
 # constructed hits and 200,000 random strings). ``_B`` is the start of a digit run or group there:
-# the start of the value or a character that is not an ASCII letter or digit.
-_B = "(^|[^A-Za-z0-9])"
+# the start of the value or a character that is not an ASCII letter or digit, nor a colon after a
+# digit (a time's seconds start no run); ``_B_IBAN`` the IBAN rule's own boundary.
+_B = "(^|[^A-Za-z0-9:]|(^|[^0-9]):)"
+_B_IBAN = "(^|[^A-Za-z0-9])"
 #: A card: 13-19 digits from an issuer digit 2-6, single spaces or dashes between them, and no
 #: letter or digit after them (a digit run ends there; Luhn decides).
 _CARD_NEED = _B + "[2-6]([ -]?[0-9]){12,18}($|[^A-Za-z0-9])"
@@ -62,13 +64,13 @@ _NANP_NEED = "[2-9][0-9]{2}[)]?[ \t.-]?[2-9][0-9]{2}[ \t.-][0-9]{4}($|[^A-Za-z0-
 #: run; or separators that no digit run reaches (one after a word's digits, as in ``x12-0301 23...``,
 #: cannot start one). After ``2026-01``'s dash the run began at ``2026``: no trunk 0 there.
 _TRUNK_NEED = (
-    "(^|[^-0-9A-Za-z_()./]|^[-() ./\t]*[-()./]|[^-0-9()./ \t][0-9]*[-() ./\t]*[-()./])"
+    "(^|[^-0-9A-Za-z_()./:]|(^|[^0-9]):|^[-() ./\t]*[-()./]|[^-0-9()./ \t][0-9]*[-() ./\t]*[-()./])"
     "[(]?0[0-9]{1,4}[)]?[- \t./]+[0-9]{2}"
 )
 #: Four dotted groups of one to three digits (ipaddress decides).
 _IPV4_NEED = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
 #: An IBAN's country code, check digits and eleven more characters (ISO 7064 decides).
-_IBAN_NEED = _B + "[A-Z]{2}[0-9]{2}( ?[A-Za-z0-9]){11}"
+_IBAN_NEED = _B_IBAN + "[A-Z]{2}[0-9]{2}( ?[A-Za-z0-9]){11}"
 #: Any of the digit rules (cards, phones, IPv4, IBANs). Identifiers such as ``evt-1234567`` or
 #: ``ORD-2024-000123`` match none of them: they are not candidates and never leave the database.
 DIGITS_CANDIDATE = "|".join(
@@ -76,18 +78,23 @@ DIGITS_CANDIDATE = "|".join(
 )
 #: A cheaper necessary condition of :data:`DIGITS_CANDIDATE` but its IPv4 part, tried first in SQL:
 #: PostgreSQL builds a regular expression's DFA states again for every value, so a small pattern
-#: is what a value pays when, as most do, it fails (1M md5 ids: 0.45 s against 3.1 s for the full
-#: pattern alone). After a boundary: ``+`` and a digit; digits, separators and a digit run ending
-#: where a digit run may end (not before a letter or digit: ``20709 734de5`` is no candidate); 13
-#: digits from 2-6; or an IBAN's country and check digits.
+#: is what a value pays when, as most do, it fails (1M md5 ids: about 0.5-0.8 s against 3.2-3.6 s
+#: for the full pattern alone; ``bench/pii_scan_bench.py``). Each alternative starts at a boundary,
+#: so few threads start inside hex ids or words: ``+`` and a digit; digits, separators and a digit
+#: run ending where a digit run may end (``20709 734de5`` is no candidate); 13 digits from 2-6; or,
+#: at the IBAN boundary, a country and check digits.
 DIGITS_GATE = (
-    "(^|[^A-Za-z0-9])([+][1-9]|[(]?[0-9]+[)]?[- \t./]+[0-9]([-0-9 \t()./]*[0-9])?($|[^A-Za-z0-9])"
-    "|[2-6][0-9]{12}|[A-Z]{2}[0-9]{2})"
+    _B + "([+][1-9]|[(]?[0-9]+[)]?[- \t./]+[0-9]([-0-9 \t()./]*[0-9])?($|[^A-Za-z0-9])|[2-6][0-9]{12})"
+    "|" + _B_IBAN + "[A-Z]{2}[0-9]{2}"
 )
 #: The IPv4 part's gate (after a ``.`` is known to be there).
 IPV4_GATE = "[0-9][.][0-9]{1,3}[.][0-9]"
-#: A whole value that is a date as the phone rule's date check reads it: its only digit window, rejected.
-PLAIN_VALUE = r"^([0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4})$"
+#: A whole value that is a date, with a time of day and a zone or not: the rules find nothing in it
+#: (a date is no phone's first group, a time's seconds start no digit run).
+PLAIN_VALUE = (
+    "^([0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4})"
+    "([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?$"
+)
 
 
 def _literal(pattern: str) -> str:
@@ -104,8 +111,8 @@ def candidate_sql(value: str) -> str:
     return (
         f"((strpos({value}, '@') > 0 AND {value} ~ {_literal(EMAIL_CANDIDATE)}) "
         f"OR (strpos({value}, ':') > 0 AND {value} ~ {_literal(IPV6_CANDIDATE)}) "
-        f"OR (octet_length({value}) >= 7 AND {gate} AND {value} ~ {_literal(DIGITS_CANDIDATE)} "
-        f"AND {value} !~ {_literal(PLAIN_VALUE)}))"
+        f"OR (octet_length({value}) >= 7 AND {gate} AND {value} !~ {_literal(PLAIN_VALUE)} "
+        f"AND {value} ~ {_literal(DIGITS_CANDIDATE)}))"
     )
 
 

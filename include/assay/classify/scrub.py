@@ -42,6 +42,7 @@ from typing import Any
 
 from assay.classify.mask import mask_value
 from assay.classify.pii_values import (
+    _DATE_LIKE,
     _EMAIL,
     _IPV4_SHAPE,
     MatchContext,
@@ -77,8 +78,9 @@ _HEX = "[0-9A-Fa-f]{0,4}"
 _IPV6_IN = re.compile(
     rf"(?<![\w:.])(?:(?:{_HEX}:){{2,6}}\d{{1,3}}(?:\.\d{{1,3}}){{3}}|(?:{_HEX}:){{2,7}}{_HEX})(?![\w:])"
 )
-# A run of digits with phone or card punctuation; its groups are tried as candidates.
-_DIGIT_RUN = re.compile(r"(?<!\w)[+(]?\d[\d \t().\-/]*\d(?!\w)")
+# A run of digits with phone or card punctuation; its groups are tried as candidates. Not right
+# after a digit and a colon: that is a time's seconds ("08:15:00.123456" holds no phone).
+_DIGIT_RUN = re.compile(r"(?<!\w)(?<!\d:)[+(]?\d[\d \t().\-/]*\d(?!\w)")
 _GROUP = re.compile(r"\S+")
 _MAX_GROUPS = 8  # "+1 (555) 123 4567", "4111 1111 1111 1111 111": fewer groups than this
 _IBAN_IN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
@@ -143,6 +145,9 @@ def _digit_runs(text: str) -> Iterator[_Hit]:
         groups = [(g.start() + run.start(), g.end() + run.start()) for g in _GROUP.finditer(run.group())]
         i = 0
         while i < len(groups):
+            if _DATE_LIKE.match(text[groups[i][0] : groups[i][1]]):  # "05/01/2026 10:00": a date, not a phone
+                i += 1
+                continue
             found = None
             for j in range(min(len(groups), i + _MAX_GROUPS) - 1, i - 1, -1):
                 start, end = groups[i][0], groups[j][1]
