@@ -49,9 +49,9 @@ IPV6_CANDIDATE = r"([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|[0-9A-Fa-f]*::[0-9A-Fa
 # value the rule accepts always matches; tests/profile_truth/test_pii_candidates.py proves it on
 # constructed hits and 200,000 random strings). ``_B`` is the start of a digit run or group there:
 # the start of the value or a character that is not an ASCII letter or digit, nor a colon after a
-# digit (a time's seconds start no run); ``_B_IBAN`` the IBAN rule's own boundary.
+# digit (a time's seconds start no run); ``_B_WORD`` without the colon rule (the IBAN rule's own).
 _B = "(^|[^A-Za-z0-9:]|(^|[^0-9]):)"
-_B_IBAN = "(^|[^A-Za-z0-9])"
+_B_WORD = "(^|[^A-Za-z0-9])"
 #: A card: 13-19 digits from an issuer digit 2-6, single spaces or dashes between them, and no
 #: letter or digit after them (a digit run ends there; Luhn decides).
 _CARD_NEED = _B + "[2-6]([ -]?[0-9]){12,18}($|[^A-Za-z0-9])"
@@ -70,7 +70,7 @@ _TRUNK_NEED = (
 #: Four dotted groups of one to three digits (ipaddress decides).
 _IPV4_NEED = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
 #: An IBAN's country code, check digits and eleven more characters (ISO 7064 decides).
-_IBAN_NEED = _B_IBAN + "[A-Z]{2}[0-9]{2}( ?[A-Za-z0-9]){11}"
+_IBAN_NEED = _B_WORD + "[A-Z]{2}[0-9]{2}( ?[A-Za-z0-9]){11}"
 #: Any of the digit rules (cards, phones, IPv4, IBANs). Identifiers such as ``evt-1234567`` or
 #: ``ORD-2024-000123`` match none of them: they are not candidates and never leave the database.
 DIGITS_CANDIDATE = "|".join(
@@ -79,13 +79,14 @@ DIGITS_CANDIDATE = "|".join(
 #: A cheaper necessary condition of :data:`DIGITS_CANDIDATE` but its IPv4 part, tried first in SQL:
 #: PostgreSQL builds a regular expression's DFA states again for every value, so a small pattern
 #: is what a value pays when, as most do, it fails (1M md5 ids: about 0.5-0.8 s against 3.2-3.6 s
-#: for the full pattern alone; ``bench/pii_scan_bench.py``). Each alternative starts at a boundary,
+#: for the full pattern alone; ``bench/pii_scan_bench.py``). Each alternative starts at a boundary
+#: (the plain one: the colon rule waits for the full pattern, it costs a third more per value here),
 #: so few threads start inside hex ids or words: ``+`` and a digit; digits, separators and a digit
-#: run ending where a digit run may end (``20709 734de5`` is no candidate); 13 digits from 2-6; or,
-#: at the IBAN boundary, a country and check digits.
+#: run ending where a digit run may end (``20709 734de5`` is no candidate); 13 digits from 2-6; or
+#: an IBAN's country and check digits.
 DIGITS_GATE = (
-    _B + "([+][1-9]|[(]?[0-9]+[)]?[- \t./]+[0-9]([-0-9 \t()./]*[0-9])?($|[^A-Za-z0-9])|[2-6][0-9]{12})"
-    "|" + _B_IBAN + "[A-Z]{2}[0-9]{2}"
+    _B_WORD + "([+][1-9]|[(]?[0-9]+[)]?[- \t./]+[0-9]([-0-9 \t()./]*[0-9])?($|[^A-Za-z0-9])|[2-6][0-9]{12}"
+    "|[A-Z]{2}[0-9]{2})"
 )
 #: The IPv4 part's gate (after a ``.`` is known to be there).
 IPV4_GATE = "[0-9][.][0-9]{1,3}[.][0-9]"
