@@ -161,8 +161,7 @@ def chain_deployment(settings: Settings, fresh_db: Callable[[str], str], tiny: s
         "mlflow_tracking_uri": mlflow_uri, "airflow_sql_alchemy_conn": airflow_db, "airflow_port": PORT,
         "landing_dir": None, "judgments_dir": None,
     })
-    # The file sources' folder exists (empty): no file series yet, so none is missing either.
-    s.landing.mkdir(parents=True, exist_ok=True)
+    # No landing folder is made here: `standalone_up` makes assay's own, as on a clean clone.
     config = s.airflow_home / "config"
     config.mkdir(parents=True, exist_ok=True)
     train = {"base_model": tiny, "epochs": 1, "max_steps": 4, "batch_size": 8, "max_queries": 40,

@@ -167,6 +167,10 @@ def standalone_up(settings: Settings, timeout: float = 180.0) -> AirflowInfo:
             )
         ensure_database(settings)
         ensure_admin_password(settings)
+        # assay's own landing zone (`root_from: landing`): on a clean clone nothing has landed yet,
+        # and a missing folder would read as a source outage (retried, then a failed run), not as
+        # data that has not arrived.
+        settings.landing.mkdir(parents=True, exist_ok=True)
         redact_log(service.logfile)
         log_offset = service.logfile.stat().st_size if service.logfile.exists() else 0
         pid = proc.start(service, [airflow_bin(), "standalone"], child_env(settings))
