@@ -20,7 +20,6 @@ Exit 1 on a miss. Default 1,000,000 rows; the box's load is printed.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import uuid
@@ -28,7 +27,8 @@ import uuid
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from assay.classify.pii_scan import DIGITS_CANDIDATE, DIGITS_GATE, candidate_sql
+from assay.classify.pii_scan import DIGITS_CANDIDATE, DIGITS_GATE, _literal, candidate_sql
+from bench.growth import loadavg
 from bench.profile_bench import _admin, _autocommit
 
 #: (column, SQL expression of g, whether its candidates must be none)
@@ -54,10 +54,6 @@ SHAPES: tuple[tuple[str, str, bool], ...] = (
 )
 
 
-def _literal(pattern: str) -> str:
-    return "'" + pattern.replace("'", "''") + "'"
-
-
 def _best(eng: Engine, sql: str, rounds: int) -> tuple[float, int]:
     best, value = float("inf"), 0
     with eng.connect() as c:
@@ -80,8 +76,7 @@ def main(argv: list[str]) -> int:
     eng = create_engine(make_url(admin).set(database=name).render_as_string(hide_password=False))
     missed: list[str] = []
     try:
-        print(f"load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())}; building {args.rows:,} rows ...",
-              flush=True)
+        print(f"load average: {loadavg()}; building {args.rows:,} rows ...", flush=True)
         cols = ", ".join(f"{expr} AS {col}" for col, expr, _ in SHAPES)
         with eng.begin() as c:
             c.execute(text(f"CREATE TABLE pii_bench AS SELECT {cols} FROM generate_series(1, :n) g"), {"n": args.rows})
@@ -102,7 +97,7 @@ def main(argv: list[str]) -> int:
                 missed.append(f"{col}: {sent:,} values sent to Python")
             if not none_expected and not sent:
                 missed.append(f"{col}: no candidate found")
-        print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        print(f"load average at the end: {loadavg()}")
     finally:
         eng.dispose()
         _autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

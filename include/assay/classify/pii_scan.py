@@ -11,8 +11,9 @@ profiler therefore screens **every** text value of a partition, in the scan it m
    Each is a necessary condition of the Python rule it stands for, so no hit is lost, and an
    identifier like ``evt-1234567`` is no candidate: what leaves the database is bounded by what
    could be PII, not by the column's size. The cheap tests (``strpos``, the byte length) come
-   first, so most values cost one regular expression at most. A whole value that is a date is no
-   candidate (the phone rule rejects it). The candidates' values (cut to
+   first, then a small gate (:data:`DIGITS_GATE`), so most values cost one small regular
+   expression. A whole date or date-time value is no candidate (the rules find nothing in it).
+   The candidates' values (cut to
    :data:`MAX_CANDIDATE_CHARS`) are aggregated into one string (:func:`candidate_agg_sql`).
 2. **Verdict, in Python.** :func:`decode` runs :mod:`assay.classify.scrub`'s rules on each
    candidate — the e-mail rule, Luhn for card numbers, ISO 7064 mod 97 for IBANs,
