@@ -64,7 +64,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import resource
 import sys
 import time
@@ -288,7 +287,7 @@ def main(argv: list[str]) -> int:
         for shape, columns in SHAPE_COLUMNS.items():
             if shape not in shapes:
                 continue
-            print(f"load average before {shape}: {', '.join(f'{x:.1f}' for x in _loadavg())}", flush=True)
+            print(f"load average before {shape}: {growth.loadavg()}", flush=True)
             built_s = profile_shapes.build(eng, shape, columns, args.rows)
             print(f"built {shape} in {built_s:.1f} s", flush=True)
             cost = profile_shapes.measure(eng, shape, columns, args.rounds)
@@ -301,7 +300,7 @@ def main(argv: list[str]) -> int:
             with eng.connect() as c:  # the next shape's build and scans need the disk and cache
                 c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"DROP TABLE {shape}")
         if "project" not in shapes:
-            print(f"load average during the run: {', '.join(f'{x:.1f}' for x in _loadavg())}")
+            print(f"load average during the run: {growth.loadavg()}")
             if missed:
                 print(f"missed: {', '.join(missed)}")
             return 1 if missed else 0
@@ -451,7 +450,7 @@ def _measure(eng: Engine, args: argparse.Namespace, missed: list[str]) -> int:
     ]
     if missed:
         print(f"missed: {', '.join(missed)}")
-    print(f"load average during the run: {', '.join(f'{x:.1f}' for x in _loadavg())}")
+    print(f"load average during the run: {growth.loadavg()}")
     return 1 if missed else 0
 
 
@@ -553,13 +552,6 @@ def _comparable(columns: dict[str, dict[str, Any]]) -> str:
         return value
 
     return json.dumps(rounded(columns), sort_keys=True, default=str)
-
-
-def _loadavg() -> tuple[float, ...]:
-    try:
-        return os.getloadavg()
-    except OSError:
-        return ()
 
 
 if __name__ == "__main__":

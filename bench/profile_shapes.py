@@ -11,11 +11,17 @@ md5 ids, codes) are the issue's other two shapes. :func:`measure` times, on one 
 * floor B: ``count``/``min``/``max`` of every column (the floor the project's bench used);
 * the profile as it runs by default (richer metrics and the value-level PII scan);
 * the same profile without the PII scan (``SqlTuning(pii_values=False)``), so the scan's own
-  cost is the difference.
+  cost is the difference;
+* two lower bounds, each a piece every such profile pays, timed alone: ``min``/``max`` of every
+  column (two aggregates per column: on 60 numeric columns more than 3 floors A by itself), and
+  the value-level PII screen's predicate over the text columns the profile screens value by value
+  (a PostgreSQL regular expression costs several nanoseconds per byte; ``count(*) FILTER`` only,
+  so less than the profile's own screen, which also collects the candidates).
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from assay.classify.pii_scan import candidate_sql
 from assay.profiling.sql import SqlTuning, profile_sql
 
 Column = tuple[str, str, str]
@@ -135,7 +142,9 @@ def extend(eng: Engine, table: str, columns: Sequence[Column], rows: int, to_row
     exprs = ", ".join(expr.format(rows=to_rows, **fmt) for _, _, expr in columns)
     with eng.begin() as c:
         c.execute(
-            text(f"INSERT INTO {table} SELECT {exprs} FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) g"),
+            text(
+                f"INSERT INTO {table} SELECT {exprs} FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) g"
+            ),
             {"lo": rows + 1, "hi": to_rows},
         )
     with eng.connect() as c:
@@ -164,6 +173,36 @@ def floor_b_sql(table: str, columns: Sequence[Column]) -> str:
     return f"SELECT {', '.join(parts)} FROM {table}"
 
 
+def minmax_sql(table: str, columns: Sequence[Column]) -> str:
+    """min/max of every column (booleans: bool_and/bool_or) and nothing else: two aggregates per column."""
+    parts = ["count(*)"]
+    for name, sqltype, _ in columns:
+        parts.append(
+            f"bool_and({name}), bool_or({name})" if sqltype == "boolean" else f"min({name}), max({name})"
+        )
+    return f"SELECT {', '.join(parts)} FROM {table}"
+
+
+def screen_sql(table: str, names: Sequence[str]) -> str:
+    """The value-level PII screen alone: how many values of each column are candidates (nothing collected).
+
+    The profile's own screen aggregates the candidates' records too, so this is less than it pays.
+    """
+    parts = ["count(*)"] + [f"count(*) FILTER (WHERE {candidate_sql(n)})" for n in names]
+    return f"SELECT {', '.join(parts)} FROM {table}"
+
+
+def screened_per_value(
+    columns: Sequence[Column], key_sets: Sequence[Sequence[str]] | None
+) -> tuple[str, ...]:
+    """The text columns the profile screens value by value: those that are no GROUP BY key.
+
+    A key column's values are screened once per distinct value (docs/profiling.md, *PII*).
+    """
+    keys = {name for key_set in key_sets or () for name in key_set}
+    return tuple(name for name, sqltype, _ in columns if sqltype == "text" and name not in keys)
+
+
 @dataclass(frozen=True)
 class Cost:
     """Best-of-rounds timings of one table, and the profile the last round produced."""
@@ -176,6 +215,10 @@ class Cost:
     profile: float
     without_pii: float
     result: Any
+    #: lower bounds: min/max of every column alone; the PII screen alone over ``screened``
+    minmax: float = 0.0
+    screen: float = 0.0
+    screened: tuple[str, ...] = ()
 
     @property
     def ratio_a(self) -> float:
@@ -204,8 +247,9 @@ def measure(eng: Engine, table: str, columns: Sequence[Column], rounds: int) -> 
         with eng.connect() as c:
             return c.execute(text(sql)).all()
 
-    times: dict[str, list[float]] = {"a": [], "b": [], "p": [], "n": []}
+    times: dict[str, list[float]] = {"a": [], "b": [], "p": [], "n": [], "m": [], "s": []}
     result = None
+    screened: tuple[str, ...] = ()
     no_pii = SqlTuning(pii_values=False)
     for _ in range(rounds):
         times["a"].append(_timed(lambda: run(floor_a_sql(table, columns)))[0])
@@ -213,6 +257,10 @@ def measure(eng: Engine, table: str, columns: Sequence[Column], rounds: int) -> 
         times["p"].append(elapsed)
         times["b"].append(_timed(lambda: run(floor_b_sql(table, columns)))[0])
         times["n"].append(_timed(lambda: profile_sql(eng, table, "public", None, None, tuning=no_pii))[0])
+        times["m"].append(_timed(lambda: run(minmax_sql(table, columns)))[0])
+        screened = screened_per_value(columns, result.stats.get("key_sets"))
+        if screened:
+            times["s"].append(_timed(functools.partial(run, screen_sql(table, screened)))[0])
     assert result is not None
     return Cost(
         table,
@@ -223,6 +271,9 @@ def measure(eng: Engine, table: str, columns: Sequence[Column], rounds: int) -> 
         min(times["p"]),
         min(times["n"]),
         result,
+        min(times["m"]),
+        min(times["s"], default=0.0),
+        screened,
     )
 
 
@@ -238,6 +289,11 @@ def report(cost: Cost, target: float, rss_mb: float) -> list[str]:
         f"{cost.ratio_a:5.2f} x A (target <= {target} x), {cost.ratio_b:5.2f} x B",
         f"  profile without the PII scan                      {cost.without_pii:8.2f} s   "
         f"{cost.without_pii / cost.floor_a:5.2f} x A; the scan itself {cost.pii_share:+.2f} x A",
+        "  lower bounds in PostgreSQL (pieces no such profile can skip, each timed alone):",
+        f"    min/max of every column                         {cost.minmax:8.2f} s   "
+        f"{cost.minmax / cost.floor_a:5.2f} x A",
+        f"    PII screen of the per-value text columns ({len(cost.screened)}) {cost.screen:8.2f} s   "
+        f"{cost.screen / cost.floor_a:5.2f} x A  ({', '.join(cost.screened) or 'none'})",
         f"  peak RSS of this process so far                   {rss_mb:8.1f} MB",
     ]
     cols = cost.result.columns
@@ -284,7 +340,9 @@ def growth_reading(eng: Engine, database: str, table: str, columns: Sequence[Col
     size = run(f"SELECT pg_total_relation_size('{table}')")[0][0]
     with growth.peak_rss() as rss, growth.BackendMemory(pid, database) as backends:
         floor_s, profile_s = growth.interleaved(
-            rounds, lambda: run(floor_a_sql(table, columns)), lambda: profile_sql(eng, table, "public", None, None)
+            rounds,
+            lambda: run(floor_a_sql(table, columns)),
+            lambda: profile_sql(eng, table, "public", None, None),
         )
     temp_after, _ = stats()
     return growth.Reading(
