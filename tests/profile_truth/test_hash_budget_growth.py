@@ -22,7 +22,7 @@ from sqlalchemy.types import Integer
 # isort: split
 from assay.profiling.metrics import Kind
 from assay.profiling.sql import SqlTuning, profile_sql
-from assay.profiling.sql.plan import HASHED, SqlColumn, estimated_plan, quote_identifier, table_of
+from assay.profiling.sql.plan import GROUPED, HASHED, SqlColumn, estimated_plan, quote_identifier, table_of
 
 BUDGET = 20_000
 #: A small budget standing for the default 262,144 hashes: the same code path at test size.
@@ -98,3 +98,53 @@ def test_kept_hashes_stay_within_the_budget_as_rows_grow(growth):
         assert abs(v["distinct"] - exact) <= 4 * error * exact, (rows, v["distinct"], exact, error)
     # Four times the rows, not four times the kept hashes.
     assert kept[SIZES[1]]["kept_rows"] <= 1.5 * kept[SIZES[0]]["kept_rows"], kept
+
+
+def test_a_column_whose_values_repeat_beyond_the_budget_is_counted_by_group_by():
+    """Default tuning, wide60's 10,000-value integer columns: hashed at 5M rows, grouped at 50M.
+
+    At 50M rows each value repeats 5,000 times: the share capped at ``hashes_per_column`` rows
+    keeps ~52 distinct hashes, fewer than the guard's floor (100). Planned as hashed, the
+    statement was discarded and the partition read three more times (wide60: 2.41x the time per
+    5M rows of its 5M reading).
+    """
+    tuning = SqlTuning()
+    cols = [SqlColumn(f"c{i}", Kind.INTEGER, Integer(), "integer") for i in range(60)]
+    table = table_of(quote_identifier, "t", "public", cols, has_ctid=True, tid_unique=True)
+    stats = {f"c{i}": (0.0, 10_000.0 if i == 7 else -1.0) for i in range(60)}
+    small = estimated_plan(table, stats, 5_000_000, tuning).columns[7]  # type: ignore[arg-type]
+    assert small.path == HASHED and small.d_est * small.p >= 2 * tuning.distinct_floor
+    plan = estimated_plan(table, stats, 50_000_000, tuning)  # type: ignore[arg-type]
+    assert plan.columns[7].path == GROUPED and plan.split
+    assert ["c7"] in plan.figures["key_sets"] and len(plan.figures["expected_groups"]) == len(plan.key_sets)
+
+
+@pytest.fixture(scope="module")
+def repeated(scratch_db) -> Iterator[sa.Engine]:
+    """2,000 values in 800,000 rows (400 each): the test budget keeps ~50 of them, below 2 x the floor."""
+    with scratch_db("repeated") as url:
+        eng = sa.create_engine(url)
+        with eng.begin() as c:
+            c.execute(text("CREATE TABLE rep (id bigint, w integer) WITH (autovacuum_enabled = off)"))
+            c.execute(
+                text("INSERT INTO rep SELECT g, (hashint8(g) & 2147483647) % 2000 FROM generate_series(1, 800000) g")
+            )
+        with eng.connect() as c:
+            c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE rep")
+        yield eng
+        eng.dispose()
+
+
+@pytest.mark.integration
+def test_repeated_values_are_counted_once_without_a_fallback(repeated):
+    prof = profile_sql(repeated, "rep", "public", None, None, tuning=TUNING)
+    # Read once (plus the key counts): no discarded statement, no two-statement fallback.
+    assert prof.stats["plan"] == "one_statement_and_group_counts" and "fallback" not in prof.stats, prof.stats
+    assert ["w"] in prof.stats["key_sets"]
+    w = prof.columns["w"]
+    with repeated.connect() as c:
+        exact, top = c.execute(
+            text("SELECT count(DISTINCT w), (SELECT count(*) FROM rep GROUP BY w ORDER BY 1 DESC LIMIT 1) FROM rep")
+        ).one()
+    assert (w["distinct"], w["distinct_is_approx"], w["distinct_method"]) == (exact, False, "group_by")
+    assert w["top_values"][0]["count"] == top

@@ -402,22 +402,21 @@ def assign(columns: tuple[ColumnPlan, ...], n: int, tuning: SqlTuning, *, estima
     # workers' arrays are combined): the exact columns share one budget, in column order
     # (measured: 60 numeric columns x 1M rows kept every hash in a 2.3 GB backend).
     exact_left = tuning.exact_hashes_total
+    # Columns whose values repeat too often for any hash share within the budget: counted by
+    # GROUP BY (see below), each in its own key set.
+    repeated: list[ColumnPlan] = []
     for c in active:
         frac = min(1.0, tuning.distinct_sample / c.d_est, budget / c.non_null)
         exact = c.non_null <= min(tuning.exact_distinct_rows, exact_left)
         if exact:
             frac = 1.0  # every hash: an exact distinct count and exact value counts
         elif estimated and c.d_est > tuning.estimate_group_max:
-            # Hashed whatever its share of the budget: keep twice the hashes the guard after
-            # the statement asks for, or a wide table's share (hashes_total / 60 columns) left a
-            # 10,000-value column 1,330 hashes, the guard discarded the statement and the
-            # partition was read three more times (measured: 60 columns x 5M rows, 40x floor A).
-            # Every row of a kept value is kept (50,000 values: 6.4 %, 3.2M of 50M rows): the
-            # share stops at hashes_per_column rows, the guard accepts the fewer hashes left.
-            want, cap = 2 * tuning.distinct_min_sample / c.d_est, tuning.hashes_per_column / c.non_null
-            frac = max(frac, min(1.0, want, cap))
-            if want > cap:
-                c = replace(c, guard=max(tuning.distinct_floor, math.floor(c.d_est * frac / 2)))
+            share = _estimated_share(c, frac, tuning)
+            if share is None:
+                cols[c.idx] = replace(c, path=GROUPED)
+                repeated.append(c)
+                continue
+            c, frac = share
         if whole:
             cols[c.idx] = replace(c, path=WHOLE)  # distinct and top values from its sampled (= all) values
         elif c.d_est * frac >= tuning.distinct_min_sample or (
@@ -428,26 +427,14 @@ def assign(columns: tuple[ColumnPlan, ...], n: int, tuning: SqlTuning, *, estima
         else:
             cols[c.idx] = replace(c, path=GROUPED)
             grouped.append(c)
-    # Fewest key sets: one joint GROUP BY keeps the aggregate parallel. A set never has more
-    # groups than rows, so a small partition groups every key column jointly.
-    sets: list[list[ColumnPlan]] = []
-    sizes: list[float] = []
-    for c in sorted(grouped, key=lambda c: (c.d_est, c.idx)):
-        expected = expected_groups(c, n, 1.1 if estimated else 2.0)
-        for s, size in enumerate(sizes):
-            if min(size * expected, n) <= tuning.joint_groups_max:
-                sets[s].append(c)
-                sizes[s] *= expected
-                break
-        else:
-            sets.append([c])
-            sizes.append(expected)
-    # Every set repeats the per-group arrays (PostgreSQL computes each aggregate per set): past
-    # a few sets, the remaining key columns are estimated from hashes instead.
-    for members in sets[tuning.key_sets_max :]:
-        for c in members:
-            cols[c.idx] = _hashed(c, min(1.0, tuning.distinct_sample / c.d_est, budget / c.non_null))
-    sets = sets[: tuning.key_sets_max]
+    sets, sizes, unset = _key_sets(grouped, n, tuning, estimated)
+    # Past a few sets, the remaining key columns are estimated from hashes instead.
+    for c in unset:
+        cols[c.idx] = _hashed(c, min(1.0, tuning.distinct_sample / c.d_est, budget / c.non_null))
+    # The repeated columns' sets come on top: the plan then splits (their groups are many), and
+    # the statement that counts the keys carries no arrays, only a count per group.
+    sets += [[c] for c in repeated]
+    sizes += [expected_groups(c, n, 1.1) for c in repeated]
     for s, members in enumerate(sets):
         for c in members:
             cols[c.idx] = replace(cols[c.idx], key_set=s)
@@ -461,11 +448,62 @@ def assign(columns: tuple[ColumnPlan, ...], n: int, tuning: SqlTuning, *, estima
         "sample_fraction": sample_fraction,
         "hash_budget_per_column": budget,
         "key_sets": [[c.col.name for c in members] for members in sets],
-        "expected_groups": [round(size) for size in sizes[: tuning.key_sets_max]],
+        "expected_groups": [round(size) for size in sizes],
     }
     key_sets = tuple(tuple(c.idx for c in members) for members in sets)
     t = None if sample_fraction >= 1.0 else threshold(sample_fraction)
     return Plan(TWO_STATEMENTS, n, tuple(cols), key_sets, tuple(sampled), sample_fraction, t, figures=figures)
+
+
+def _key_sets(
+    grouped: list[ColumnPlan], n: int, tuning: SqlTuning, estimated: bool
+) -> tuple[list[list[ColumnPlan]], list[float], list[ColumnPlan]]:
+    """The GROUP BY key sets of ``grouped``, their expected groups, and the columns left out.
+
+    Fewest key sets: one joint GROUP BY keeps the aggregate parallel. A set never has more
+    groups than rows, so a small partition groups every key column jointly. Every set repeats
+    the per-group arrays (PostgreSQL computes each aggregate per set): the columns of the sets
+    past ``key_sets_max`` are left out (hashed by the caller).
+    """
+    sets: list[list[ColumnPlan]] = []
+    sizes: list[float] = []
+    for c in sorted(grouped, key=lambda c: (c.d_est, c.idx)):
+        expected = expected_groups(c, n, 1.1 if estimated else 2.0)
+        for s, size in enumerate(sizes):
+            if min(size * expected, n) <= tuning.joint_groups_max:
+                sets[s].append(c)
+                sizes[s] *= expected
+                break
+        else:
+            sets.append([c])
+            sizes.append(expected)
+    unset = [c for members in sets[tuning.key_sets_max :] for c in members]
+    return sets[: tuning.key_sets_max], sizes[: tuning.key_sets_max], unset
+
+
+def _estimated_share(c: ColumnPlan, frac: float, tuning: SqlTuning) -> tuple[ColumnPlan, float] | None:
+    """The hash share of a column a plan from statistics hashes whatever its share of the budget.
+
+    Keep twice the hashes the guard after the statement asks for, or a wide table's share
+    (hashes_total / 60 columns) left a 10,000-value column 1,330 hashes, the guard discarded the
+    statement and the partition was read three more times (measured: 60 columns x 5M rows, 40x
+    floor A). Every row of a kept value is kept (50,000 values: 6.4 %, 3.2M of 50M rows): the
+    share stops at hashes_per_column rows, and the guard accepts the fewer hashes left.
+
+    ``None`` when each value repeats more than hashes_per_column / (2 x distinct_floor) times
+    (10,000 values in 50M rows: 5,000 times): the capped share would keep fewer distinct hashes
+    than the guard accepts, the statement would be discarded and the partition read three more
+    times (measured: wide60 at 50M rows, 2.4x the time per 5M rows of its 5M reading). Few
+    values with many rows each are counted exactly by GROUP BY instead, in the statement that
+    counts the key columns.
+    """
+    want, cap = 2 * tuning.distinct_min_sample / c.d_est, tuning.hashes_per_column / c.non_null
+    frac = max(frac, min(1.0, want, cap))
+    if c.d_est * frac < 2 * tuning.distinct_floor:
+        return None
+    if want > cap:
+        c = replace(c, guard=max(tuning.distinct_floor, math.floor(c.d_est * frac / 2)))
+    return c, frac
 
 
 def _hashed(c: ColumnPlan, frac: float) -> ColumnPlan:
