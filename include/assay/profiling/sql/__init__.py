@@ -67,7 +67,8 @@ from __future__ import annotations
 
 from assay.profiling.sql.decode import PartitionProfile
 from assay.profiling.sql.execute import profile_sql, profile_sql_partition
-from assay.profiling.sql.plan import DEFAULT_TUNING, SqlColumn, SqlTuning, kind_of
+from assay.profiling.sql.plan import SqlColumn, kind_of
+from assay.profiling.sql.tuning import DEFAULT_TUNING, SqlTuning
 
 __all__ = [
     "DEFAULT_TUNING",

@@ -33,11 +33,9 @@ from assay.profiling.sql import decode, generate
 from assay.profiling.sql.decode import PartitionProfile
 from assay.profiling.sql.fragments import partition_predicate
 from assay.profiling.sql.plan import (
-    DEFAULT_TUNING,
     EMPTY,
     Plan,
     SqlColumn,
-    SqlTuning,
     Table,
     empty_plan,
     estimated_plan,
@@ -50,6 +48,7 @@ from assay.profiling.sql.plan import (
     table_of,
     whole_plan,
 )
+from assay.profiling.sql.tuning import DEFAULT_TUNING, SqlTuning
 
 log = logging.getLogger(__name__)
 
