@@ -164,22 +164,18 @@ def floor_a_sql(table: str, columns: Sequence[Column]) -> str:
 
 def floor_b_sql(table: str, columns: Sequence[Column]) -> str:
     """count/min/max of every column (booleans: bool_and/bool_or)."""
-    parts = ["count(*)"]
-    for name, sqltype, _ in columns:
-        if sqltype == "boolean":
-            parts.append(f"count({name}), bool_and({name}), bool_or({name})")
-        else:
-            parts.append(f"count({name}), min({name}), max({name})")
+    parts = ["count(*)"] + [f"count({name}), {_extremes(name, sqltype)}" for name, sqltype, _ in columns]
     return f"SELECT {', '.join(parts)} FROM {table}"
+
+
+def _extremes(name: str, sqltype: str) -> str:
+    """A column's least and greatest value (booleans: ``bool_and``/``bool_or``)."""
+    return f"bool_and({name}), bool_or({name})" if sqltype == "boolean" else f"min({name}), max({name})"
 
 
 def minmax_sql(table: str, columns: Sequence[Column]) -> str:
     """min/max of every column (booleans: bool_and/bool_or) and nothing else: two aggregates per column."""
-    parts = ["count(*)"]
-    for name, sqltype, _ in columns:
-        parts.append(
-            f"bool_and({name}), bool_or({name})" if sqltype == "boolean" else f"min({name}), max({name})"
-        )
+    parts = ["count(*)"] + [_extremes(name, sqltype) for name, sqltype, _ in columns]
     return f"SELECT {', '.join(parts)} FROM {table}"
 
 

@@ -29,8 +29,6 @@ EMPTY, ONE_STATEMENT, TWO_STATEMENTS = "empty", "one_statement", "two_statements
 GROUP_COUNTS = "one_statement_and_group_counts"
 
 
-
-
 @dataclass(frozen=True)
 class SqlColumn:
     """A column to profile: its name, the profiling kind, the reflected type; ``scan_pii``: screen its text values."""
@@ -363,14 +361,10 @@ def assign(columns: tuple[ColumnPlan, ...], n: int, tuning: SqlTuning, *, estima
         else:
             cols[c.idx] = replace(c, path=GROUPED)
             grouped.append(c)
-    sets, sizes, unset = _key_sets(grouped, n, tuning, estimated)
+    sets, sizes, unset = _key_sets(grouped, repeated, n, tuning, estimated)
     # Past a few sets, the remaining key columns are estimated from hashes instead.
     for c in unset:
         cols[c.idx] = _hashed(c, min(1.0, tuning.distinct_sample / c.d_est, budget / c.non_null))
-    # The repeated columns' sets come on top: the plan then splits (their groups are many), and
-    # the statement that counts the keys carries no arrays, only a count per group.
-    sets += [[c] for c in repeated]
-    sizes += [expected_groups(c, n, 1.1) for c in repeated]
     for s, members in enumerate(sets):
         for c in members:
             cols[c.idx] = replace(cols[c.idx], key_set=s)
@@ -392,19 +386,22 @@ def assign(columns: tuple[ColumnPlan, ...], n: int, tuning: SqlTuning, *, estima
 
 
 def _key_sets(
-    grouped: list[ColumnPlan], n: int, tuning: SqlTuning, estimated: bool
+    grouped: list[ColumnPlan], repeated: list[ColumnPlan], n: int, tuning: SqlTuning, estimated: bool
 ) -> tuple[list[list[ColumnPlan]], list[float], list[ColumnPlan]]:
-    """The GROUP BY key sets of ``grouped``, their expected groups, and the columns left out.
+    """The GROUP BY key sets of ``grouped`` and ``repeated``, their expected groups, and the columns left out.
 
     Fewest key sets: one joint GROUP BY keeps the aggregate parallel. A set never has more
     groups than rows, so a small partition groups every key column jointly. Every set repeats
     the per-group arrays (PostgreSQL computes each aggregate per set): the columns of the sets
-    past ``key_sets_max`` are left out (hashed by the caller).
+    past ``key_sets_max`` are left out (hashed by the caller). The ``repeated`` columns (see
+    :func:`_estimated_share`) get a set each on top: the plan then splits (their groups are
+    many), and the statement that counts the keys carries no arrays, only a count per group.
     """
+    slack = 1.1 if estimated else 2.0
     sets: list[list[ColumnPlan]] = []
     sizes: list[float] = []
     for c in sorted(grouped, key=lambda c: (c.d_est, c.idx)):
-        expected = expected_groups(c, n, 1.1 if estimated else 2.0)
+        expected = expected_groups(c, n, slack)
         for s, size in enumerate(sizes):
             if min(size * expected, n) <= tuning.joint_groups_max:
                 sets[s].append(c)
@@ -414,7 +411,8 @@ def _key_sets(
             sets.append([c])
             sizes.append(expected)
     unset = [c for members in sets[tuning.key_sets_max :] for c in members]
-    return sets[: tuning.key_sets_max], sizes[: tuning.key_sets_max], unset
+    kept = sets[: tuning.key_sets_max] + [[c] for c in repeated]
+    return kept, sizes[: tuning.key_sets_max] + [expected_groups(c, n, slack) for c in repeated], unset
 
 
 def _estimated_share(c: ColumnPlan, frac: float, tuning: SqlTuning) -> tuple[ColumnPlan, float] | None:
